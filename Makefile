@@ -1,0 +1,34 @@
+# Two entry points for people: `make run` (serve the shipped model) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: run test model browser clean
+
+$(VENV)/.serve: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(VENV)/.all: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(VENV)/.serve $@
+
+run: $(VENV)/.serve  ## serve the game on http://127.0.0.1:5000
+	$(PY) -m server
+
+browser:  ## Debian's Chromium for the browser tests (needs root and apt; skipped otherwise)
+	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -q && apt-get install -y -q chromium fonts-dejavu-core; fi
+
+test: $(VENV)/.all browser  ## install everything and run the whole test suite
+	$(PY) -m pytest || [ $$? -eq 5 ]  # 5: pytest collected no tests
+
+model: $(VENV)/.all  ## retrain the shipped model from ../shared/quickdraw (about 20 min on 2 cores)
+	$(PY) -m training train --data ../shared/quickdraw --out model
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,169 @@
+"""The one sketch pipeline: strokes in, the network's 28×28 input out.
+
+Serving and training both import this module; nothing else rasterizes.
+A *drawing* is a list of strokes, each a float64 array of shape (2, n) or
+(3, n): rows x, y and optionally t (ms since the drawing began), exactly the
+Quick, Draw! ``[[x…], [y…], [t…]]`` layout.
+
+    image = to_model_input(validate(raw_strokes))
+
+The steps follow Google's description of the dataset (see DATA.md in the
+data package): ``simplify`` makes the dataset's "simplified" drawing and
+``rasterize`` draws it the way the official ``numpy_bitmap`` files were drawn.
+"""
+
+from dataclasses import dataclass
+from numbers import Real
+
+import cv2
+import numpy as np
+
+# Simplification (Google's "simplified" ndjson).
+BOX = 255  # the longer side of a simplified drawing spans 0..BOX
+RESAMPLE_SPACING = 1.0  # resample strokes every 1 unit before RDP
+RDP_EPSILON = 2.0  # Ramer–Douglas–Peucker tolerance
+
+# Rasterization (Google's numpy_bitmap, drawn with cairo).
+SIZE = 28  # output bitmap side in pixels
+CANVAS = 256  # the simplified drawing is centred in a 256-unit box ...
+PADDING = 16  # ... padded by 16 units on each side, plus one line width in all
+LINE_WIDTH = 16  # lines are 16 units wide
+SUPERSAMPLE = 16  # draw at 16× and area-average down: anti-aliasing like cairo's
+_SUBPIXEL_BITS = 4  # OpenCV fixed-point coordinates: 1/16 pixel precision
+_SCALE = SIZE / (CANVAS + 2 * PADDING + LINE_WIDTH)  # units → output pixels (28/304)
+_OFFSET = PADDING + LINE_WIDTH / 2  # translation into the padded box, in units
+_THICKNESS = round(LINE_WIDTH * _SCALE * SUPERSAMPLE)  # line width on the big canvas
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on what a drawing may hold; beyond them input is rejected, not clipped."""
+
+    max_strokes: int = 256
+    max_points_per_stroke: int = 4096
+    max_points: int = 20_000
+
+
+class SketchError(ValueError):
+    """A drawing that the pipeline refuses; ``str(error)`` says why."""
+
+
+def validate(strokes, limits: Limits = Limits()) -> list[np.ndarray]:
+    """Check raw ``[[x…], [y…], [t…]?]`` strokes and return them as float arrays.
+
+    Raises:
+        SketchError: not a non-empty list of strokes of equal-length finite
+            numbers, or over ``limits``.
+    """
+    if not isinstance(strokes, (list, tuple)) or not strokes:
+        raise SketchError("a drawing must be a non-empty list of strokes")
+    if len(strokes) > limits.max_strokes:
+        raise SketchError(f"too many strokes: {len(strokes)} > {limits.max_strokes}")
+    drawing, total = [], 0
+    for i, stroke in enumerate(strokes):
+        array = validate_stroke(stroke, limits, name=f"stroke {i}")
+        total += array.shape[1]
+        if total > limits.max_points:
+            raise SketchError(f"too many points in the drawing: more than {limits.max_points}")
+        drawing.append(array)
+    return drawing
+
+
+def validate_stroke(stroke, limits: Limits = Limits(), name: str = "stroke") -> np.ndarray:
+    """Check one ``[[x…], [y…], [t…]?]`` stroke and return it as a (2|3, n) float array.
+
+    Raises:
+        SketchError: wrong shape, ragged rows, non-numbers, NaN/inf or too many points.
+    """
+    if not isinstance(stroke, (list, tuple)) or len(stroke) not in (2, 3):
+        raise SketchError(f"{name} must be [[x…], [y…]] or [[x…], [y…], [t…]]")
+    for row in stroke:
+        if not isinstance(row, (list, tuple)):
+            raise SketchError(f"{name}: x, y and t must be lists of numbers")
+    n = len(stroke[0])
+    if n == 0:
+        raise SketchError(f"{name} has no points")
+    if n > limits.max_points_per_stroke:
+        raise SketchError(f"{name} has too many points: {n} > {limits.max_points_per_stroke}")
+    if any(len(row) != n for row in stroke):
+        raise SketchError(f"{name}: x, y and t must have the same length")
+    if not all(_is_number(v) for row in stroke for v in row):
+        raise SketchError(f"{name}: coordinates must be numbers")
+    array = np.array(stroke, dtype=np.float64)
+    if not np.isfinite(array).all():
+        raise SketchError(f"{name}: coordinates must be finite (no NaN or infinity)")
+    return array
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def simplify(drawing: list[np.ndarray]) -> list[np.ndarray]:
+    """Turn a drawing in any coordinates into the dataset's simplified form.
+
+    Align to the top-left, scale uniformly so the longer side spans 0..255,
+    resample every unit and apply RDP (ε = 2). Returns (2, n) float arrays.
+    """
+    points = np.concatenate([s[:2] for s in drawing], axis=1)
+    low = points.min(axis=1, keepdims=True)
+    extent = float((points.max(axis=1, keepdims=True) - low).max())
+    scale = BOX / extent if extent > 0 else 1.0
+    simplified = []
+    for stroke in drawing:
+        xy = (stroke[:2] - low) * scale
+        line = _resample(xy.T).astype(np.float32).reshape(-1, 1, 2)
+        kept = cv2.approxPolyDP(line, RDP_EPSILON, closed=False)
+        simplified.append(np.round(kept.reshape(-1, 2).T.astype(np.float64)))
+    return simplified
+
+
+def _resample(points: np.ndarray) -> np.ndarray:
+    """Points along the polyline every RESAMPLE_SPACING units (ends kept)."""
+    if len(points) < 2:
+        return points
+    steps = np.hypot(*np.diff(points, axis=0).T)
+    along = np.concatenate([[0.0], np.cumsum(steps)])
+    if along[-1] == 0:
+        return points[:1]
+    at = np.append(np.arange(0.0, along[-1], RESAMPLE_SPACING), along[-1])
+    return np.column_stack([np.interp(at, along, points[:, 0]), np.interp(at, along, points[:, 1])])
+
+
+def rasterize(simplified: list[np.ndarray]) -> np.ndarray:
+    """Draw a simplified drawing as a 28×28 uint8 bitmap, white ink on black.
+
+    Matches Google's ``numpy_bitmap``: centred on the bounding box in a 256
+    box, padded, round-capped anti-aliased lines 16 units wide.
+    """
+    top = np.concatenate([s[:2] for s in simplified], axis=1).max(axis=1)
+    shift = (CANVAS - top) / 2 + _OFFSET  # centre on the bounding box, then pad
+    canvas = np.zeros((SIZE * SUPERSAMPLE, SIZE * SUPERSAMPLE), np.uint8)
+    lines = []
+    for stroke in simplified:
+        # OpenCV puts integer coordinates on pixel centres, hence the -0.5.
+        big = ((stroke[:2].T + shift) * _SCALE * SUPERSAMPLE - 0.5) * (1 << _SUBPIXEL_BITS)
+        line = np.round(big).astype(np.int32)
+        lines.append(line if len(line) > 1 else np.repeat(line, 2, axis=0))  # a dot
+    cv2.polylines(canvas, lines, False, 255, _THICKNESS, cv2.LINE_AA, _SUBPIXEL_BITS)
+    return cv2.resize(canvas, (SIZE, SIZE), interpolation=cv2.INTER_AREA)
+
+
+def to_model_input(drawing: list[np.ndarray]) -> np.ndarray:
+    """A validated drawing in any coordinates → the 28×28 uint8 bitmap the model sees."""
+    return rasterize(simplify(drawing))
+
+
+def preprocessing_parameters() -> dict:
+    """The constants above, stored in the model card and checked when a model loads."""
+    return {
+        "box": BOX,
+        "resample_spacing": RESAMPLE_SPACING,
+        "rdp_epsilon": RDP_EPSILON,
+        "size": SIZE,
+        "canvas": CANVAS,
+        "padding": PADDING,
+        "line_width": LINE_WIDTH,
+        "supersample": SUPERSAMPLE,
+        "ink": "white on black, uint8 0..255",
+    }

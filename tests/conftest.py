@@ -1,0 +1,44 @@
+"""Shared fixtures: where the Quick, Draw! data package is, and real drawings from it."""
+
+import gzip
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+# The data package lives beside the repository (../shared/quickdraw); a clone has none.
+QUICKDRAW = Path(os.environ.get("QUICKDRAW_DATA", ROOT.parent / "shared" / "quickdraw"))
+
+
+@pytest.fixture(scope="session")
+def quickdraw_dir() -> Path:
+    """The data package directory; tests that need it skip when it is absent."""
+    if not (QUICKDRAW / "DATA.md").is_file():
+        pytest.skip(f"Quick, Draw! data package not found at {QUICKDRAW} (set QUICKDRAW_DATA)")
+    return QUICKDRAW
+
+
+def read_ndjson(path: Path, limit: int | None = None) -> list[dict]:
+    """The first `limit` records of an ndjson(.gz) file."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    records = []
+    with opener(path, "rt", encoding="utf-8") as lines:
+        for line in lines:
+            records.append(json.loads(line))
+            if limit is not None and len(records) >= limit:
+                break
+    return records
+
+
+@pytest.fixture(scope="session")
+def raw_drawings(quickdraw_dir) -> list[dict]:
+    """Real raw-format drawings (original pixels and timings), all 345 categories."""
+    return read_ndjson(quickdraw_dir / "strokes" / "raw.ndjson.gz")
+
+
+@pytest.fixture(scope="session")
+def simplified_drawings(quickdraw_dir) -> list[dict]:
+    """Real simplified-format drawings, all 345 categories."""
+    return read_ndjson(quickdraw_dir / "strokes" / "simplified.ndjson.gz")
