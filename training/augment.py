@@ -1,0 +1,69 @@
+"""Augmentation that fits sketches.
+
+Bitmaps: a small random affine (shift, scale, rotate, shear) and a mirror,
+done with cv2.warpAffine on the 28×28 image. Strokes (classes that exist only
+as drawings): distort the coordinates, jitter points, drop or cut strokes, and
+always render through ``server.sketch.to_model_input``, the serving path.
+"""
+
+import cv2
+import numpy as np
+
+from server import sketch
+
+CENTRE = (sketch.SIZE - 1) / 2
+
+
+def _affine(rng: np.random.Generator, rotate: float, scale: tuple, shear: float) -> np.ndarray:
+    """A random 2×2 linear map: rotation, per-axis scale and shear."""
+    angle = np.deg2rad(rng.uniform(-rotate, rotate))
+    cos, sin = np.cos(angle), np.sin(angle)
+    rotation = np.array([[cos, -sin], [sin, cos]])
+    shearing = np.array([[1.0, rng.uniform(-shear, shear)], [0.0, 1.0]])
+    scaling = np.diag(rng.uniform(*scale, size=2))
+    return rotation @ shearing @ scaling
+
+
+def augment_bitmap(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One 28×28 uint8 image, randomly mirrored and warped a little around its centre.
+
+    Kept small on purpose: the serving path always centres and scales a drawing
+    to fill the box, so large shifts or zooms would teach a distribution never served.
+    """
+    linear = _affine(rng, rotate=10, scale=(0.9, 1.08), shear=0.12)
+    if rng.random() < 0.5:
+        linear = linear @ np.diag([-1.0, 1.0])  # mirror: most sketched things face either way
+    shift = rng.uniform(-1.5, 1.5, size=2)
+    matrix = np.column_stack([linear, CENTRE - linear @ [CENTRE, CENTRE] + shift])
+    return cv2.warpAffine(image, matrix, image.shape[::-1], flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def augment_bitmaps(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``augment_bitmap`` applied to each image of an (N, 28, 28) batch."""
+    return np.stack([augment_bitmap(image, rng) for image in images])
+
+
+def augment_strokes(drawing: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
+    """A randomly distorted copy of a validated drawing (x, y rows only)."""
+    strokes = [s[:2].copy() for s in drawing]
+    if len(strokes) > 1:
+        keep = rng.random(len(strokes)) > 0.12  # drop a stroke now and then ...
+        keep[rng.integers(len(strokes))] = True  # ... but never all of them
+        strokes = [s for s, k in zip(strokes, keep) if k]
+    if rng.random() < 0.3:  # an unfinished last stroke, as while drawing
+        last = strokes[-1]
+        strokes[-1] = last[:, : max(1, int(np.ceil(last.shape[1] * rng.uniform(0.5, 1.0))))]
+    points = np.concatenate(strokes, axis=1)
+    extent = float(np.ptp(points, axis=1).max()) or 1.0
+    centre = points.mean(axis=1, keepdims=True)
+    linear = _affine(rng, rotate=15, scale=(0.8, 1.2), shear=0.25)
+    if rng.random() < 0.5:
+        linear = linear @ np.diag([-1.0, 1.0])
+    jitter = 0.01 * extent
+    return [linear @ (s - centre) + rng.normal(0.0, jitter, size=s.shape) for s in strokes]
+
+
+def render_augmented(drawing: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
+    """An augmented drawing rendered by the serving pipeline: (28, 28) uint8."""
+    return sketch.to_model_input(augment_strokes(drawing, rng))

@@ -1,0 +1,68 @@
+"""The ``python -m training`` command line: fetch, train, evaluate."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from training import config as train_config
+
+DESCRIPTION = """Train, evaluate and fetch data for the Quick, Draw! sketch classifier.
+
+  python -m training fetch --categories banana umbrella     download data
+  python -m training train --data ../shared/quickdraw --out model
+  python -m training evaluate --model-dir model --strokes ../shared/quickdraw/strokes/raw.ndjson.gz
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m training", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    from training import fetch  # light: urllib + tqdm only
+
+    fetcher = commands.add_parser("fetch", help="download categories from the Quick, Draw! bucket",
+                                  description="Download categories from the public Quick, Draw! bucket, "
+                                  "with a progress bar; interrupted downloads resume (.part files).")
+    fetch.add_arguments(fetcher)
+
+    trainer = commands.add_parser("train", help="train a model directory (model.tflite, labels, card, plots)",
+                                  description="Train the CNN on the bitmaps (and stroke-only classes from "
+                                  "strokes), export model.tflite, write labels.txt, model_card.json, "
+                                  "curves.png, confusion.png, then evaluate on the stroke files.")
+    train_config.add_arguments(trainer)
+
+    evaluator = commands.add_parser("evaluate", help="top-1/top-3 on stroke drawings through the serving path",
+                                    description="Render each drawing with server.sketch and classify it "
+                                    "with the model's .tflite (server.classifier), as the server does. "
+                                    "Prints per-class and overall top-1/top-3; the last line is JSON.")
+    source = evaluator.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model-dir", type=Path, help="a model directory (model.tflite, labels.txt, model_card.json)")
+    source.add_argument("--keras", type=Path, help="a .keras file (labels.txt and model_card.json beside it)")
+    evaluator.add_argument("--strokes", type=Path, nargs="+", required=True,
+                           help="simplified or raw .ndjson[.gz] files or saved-drawing directories; "
+                           "several are evaluated together")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "fetch":
+        from training import fetch
+
+        return fetch.run(args)
+    if args.command == "train":
+        from training import train
+
+        train.train(train_config.from_arguments(args))
+        return 0
+    from training import evaluate
+
+    model = args.model_dir or args.keras
+    try:
+        result = evaluate.evaluate(model, args.strokes)
+    except (FileNotFoundError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(evaluate.report(result, f"{model} on {', '.join(str(p) for p in args.strokes)}"))
+    return 0

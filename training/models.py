@@ -1,0 +1,61 @@
+"""The networks: our compact CNN and the original app's ("seed") as a baseline.
+
+Both take raw 0..255 float32 pixels of shape (28, 28, 1) and rescale inside
+the model, so the exported .tflite needs no preprocessing beyond the sketch pipeline.
+"""
+
+import keras
+from keras import layers
+
+INPUT_SHAPE = (28, 28, 1)
+ARCHS = ("ours", "seed")
+
+
+def build(arch: str, n_classes: int, width: int = 32, dropout: float = 0.3) -> keras.Model:
+    """The named architecture with a softmax over ``n_classes``."""
+    if arch == "ours":
+        return ours(n_classes, width, dropout)
+    if arch == "seed":
+        return seed(n_classes)
+    raise ValueError(f"unknown architecture {arch!r}; choose one of {', '.join(ARCHS)}")
+
+
+def _conv_block(x, filters: int):
+    # No bias before BatchNorm: BN's shift does its job.
+    x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    return layers.ReLU()(x)
+
+
+def ours(n_classes: int, width: int = 32, dropout: float = 0.3) -> keras.Model:
+    """Three conv stages (width, 2·width, 4·width) with BatchNorm, a small dense head."""
+    inputs = keras.Input(INPUT_SHAPE, name="pixels")
+    x = layers.Rescaling(1 / 255)(inputs)
+    x = _conv_block(x, width)
+    x = layers.MaxPooling2D()(x)  # 14×14
+    x = _conv_block(x, 2 * width)
+    x = _conv_block(x, 2 * width)
+    x = layers.MaxPooling2D()(x)  # 7×7
+    x = _conv_block(x, 4 * width)
+    x = layers.MaxPooling2D()(x)  # 3×3: keep the layout, sketches are about where strokes are
+    x = layers.Flatten()(x)
+    x = layers.Dropout(dropout)(x)
+    x = layers.Dense(256, activation="relu")(x)
+    x = layers.Dropout(dropout)(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name="ours")
+
+
+def seed(n_classes: int) -> keras.Model:
+    """The original Flask app's network, unchanged apart from the input rescaling."""
+    inputs = keras.Input(INPUT_SHAPE, name="pixels")
+    x = layers.Rescaling(1 / 255)(inputs)
+    x = layers.Conv2D(30, 3, activation="relu")(x)
+    x = layers.MaxPooling2D()(x)
+    x = layers.Conv2D(15, 3, activation="relu")(x)
+    x = layers.MaxPooling2D()(x)
+    x = layers.Dropout(0.2)(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(128, activation="relu")(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name="seed")

@@ -1,0 +1,130 @@
+"""Readers for the Quick, Draw! formats and the app's saved drawings.
+
+``numpy_bitmap`` files give 28×28 images; simplified/raw ndjson (optionally
+gzip'd) and the server's saved-drawing directory give ``Sample`` records whose
+drawing went through ``server.sketch.validate``. Bad lines are counted, not fatal.
+"""
+
+import gzip
+import json
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from server import sketch
+
+SIDE = sketch.SIZE
+
+
+@dataclass(frozen=True, eq=False)
+class Sample:
+    """One drawing with the dataset's metadata; ``drawing`` is validated strokes."""
+
+    word: str | None  # None for a saved free-mode drawing
+    drawing: list[np.ndarray]
+    key_id: str
+    recognized: bool | None = None
+    countrycode: str | None = None
+    timestamp: str | None = None
+
+
+@dataclass
+class ReadStats:
+    """How many records were read and why the others were skipped."""
+
+    read: int = 0
+    skipped: Counter = field(default_factory=Counter)
+
+    @property
+    def n_skipped(self) -> int:
+        return sum(self.skipped.values())
+
+
+def read_bitmaps(path: Path | str) -> np.ndarray:
+    """A ``numpy_bitmap`` ``.npy`` file as (N, 28, 28) uint8 images.
+
+    Raises:
+        ValueError: the array is not uint8 rows of 784 pixels.
+    """
+    array = np.load(path, allow_pickle=False)
+    if array.dtype != np.uint8 or array.ndim != 2 or array.shape[1] != SIDE * SIDE:
+        raise ValueError(f"{path}: expected uint8 rows of {SIDE * SIDE} pixels, got {array.dtype} {array.shape}")
+    return array.reshape(-1, SIDE, SIDE)
+
+
+def read_bitmap_dir(directory: Path | str) -> dict[str, np.ndarray]:
+    """Every ``<category>.npy`` in a directory, by category name, sorted by name."""
+    paths = sorted(Path(directory).glob("*.npy"))
+    if not paths:
+        raise FileNotFoundError(f"no <category>.npy bitmap files in {directory}")
+    return {path.stem: read_bitmaps(path) for path in paths}
+
+
+def parse_record(record: dict) -> Sample:
+    """One ndjson record (dataset or saved drawing) → a Sample.
+
+    Raises:
+        ValueError: missing or mistyped keys; ``sketch.SketchError`` for a bad drawing.
+    """
+    if not isinstance(record, dict):
+        raise ValueError("a record must be a JSON object")
+    word, key_id = record.get("word"), record.get("key_id")
+    if word is not None and not isinstance(word, str):
+        raise ValueError("word must be a string or null")
+    if not isinstance(key_id, (str, int)) or isinstance(key_id, bool):
+        raise ValueError("key_id must be a string of digits")
+    return Sample(
+        word=word,
+        drawing=sketch.validate(record.get("drawing")),
+        key_id=str(key_id),
+        recognized=record.get("recognized"),
+        countrycode=record.get("countrycode"),
+        timestamp=record.get("timestamp"),
+    )
+
+
+def _parse_lines(lines, stats: ReadStats) -> Iterator[Sample]:
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            sample = parse_record(json.loads(line))
+        except (ValueError, TypeError) as error:  # JSONDecodeError and SketchError are ValueErrors
+            stats.skipped[type(error).__name__] += 1
+            continue
+        stats.read += 1
+        yield sample
+
+
+def read_ndjson(path: Path | str, stats: ReadStats | None = None) -> Iterator[Sample]:
+    """Samples from a simplified or raw ``.ndjson`` / ``.ndjson.gz`` file."""
+    stats = ReadStats() if stats is None else stats
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as lines:
+        yield from _parse_lines(lines, stats)
+
+
+def read_saved_dir(directory: Path | str, stats: ReadStats | None = None) -> Iterator[Sample]:
+    """Samples from the server's saved-drawing directory (one ``<id>.ndjson`` line each)."""
+    stats = ReadStats() if stats is None else stats
+    for path in sorted(Path(directory).glob("*.ndjson")):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            stats.skipped[type(error).__name__] += 1
+            continue
+        yield from _parse_lines(text.splitlines()[:1], stats)
+
+
+def read_drawings(path: Path | str, stats: ReadStats | None = None) -> Iterator[Sample]:
+    """Samples from an ndjson(.gz) file or a saved-drawing directory."""
+    path = Path(path)
+    if path.is_dir():
+        return read_saved_dir(path, stats)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such stroke file or directory: {path}")
+    return read_ndjson(path, stats)

@@ -1,0 +1,71 @@
+"""Train a model directory: data → model → fit → export → card, curves, evaluation."""
+
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from training import artifacts, dataset, evaluate, export, models
+from training.config import TrainConfig, to_json
+
+
+def fit(config: TrainConfig, data: dataset.Data) -> tuple[keras.Model, dict]:
+    """Build the configured net and fit it with augmented, balanced batches."""
+    model = models.build(config.arch, len(data.labels), config.width, config.dropout)
+    weights = dataset.class_weights(data.y_train, len(data.labels), config.balance_power)
+    batches = dataset.Batches(data.x_train, data.y_train, weights, len(data.labels), config.batch_size,
+                              config.seed, augment_images=config.augment, steps=config.steps_per_epoch)
+    schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, config.epochs * len(batches))
+    model.compile(optimizer=keras.optimizers.Adam(schedule),
+                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+                  metrics=["accuracy", keras.metrics.TopKCategoricalAccuracy(3, name="top3")])
+    stop = keras.callbacks.EarlyStopping("val_accuracy", patience=config.patience, restore_best_weights=True)
+    history = model.fit(batches, epochs=config.epochs, callbacks=[stop], verbose=1,
+                        validation_data=(data.x_val[..., None].astype(np.float32), keras.utils.to_categorical(data.y_val, len(data.labels))))
+    return model, history.history
+
+
+def train(config: TrainConfig) -> dict:
+    """Train, export and describe a model in ``config.out``; returns the model card."""
+    keras.utils.set_random_seed(config.seed)
+    started = time.perf_counter()
+    data = dataset.load(config)
+    print(f"{len(data.labels)} classes, {len(data.x_train)} training / {len(data.x_val)} validation images")
+    model, history = fit(config, data)
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save(out / "model.keras")
+    export.to_tflite(model, out / "model.tflite")
+    parity = export.check_parity(model, out / "model.tflite", data.x_val[:200])
+    artifacts.write_labels(out, data.labels)
+    train_seconds = time.perf_counter() - started
+    val_p = model.predict(data.x_val[..., None].astype(np.float32), batch_size=512, verbose=0)
+    top3 = (np.argsort(-val_p, axis=1)[:, :3] == data.y_val[:, None]).any(axis=1)
+    metrics = {"validation": {"n": len(data.y_val), "top1": round(float((val_p.argmax(1) == data.y_val).mean()), 4),
+                              "top3": round(float(top3.mean()), 4), "what": "held-out official bitmaps + "
+                              "held-out stroke drawings of the stroke-only classes"},
+               "epochs_run": len(history["loss"]), "tflite_vs_keras_max_abs_diff": parity}
+    card_fields = dict(arch=config.arch, classes=data.labels, counts=data.counts, metrics=metrics,
+                       seed=config.seed, config=to_json(config), params=model.count_params(),
+                       training_seconds=round(train_seconds, 1), train_key_ids=data.train_key_ids)
+    artifacts.write_card(out, **card_fields)  # written now so evaluate can read train_key_ids
+    artifacts.plot_curves(out / "curves.png", history)
+    confusion = (data.y_val, val_p.argmax(1), "validation set (held-out bitmaps)")
+    strokes = dataset.stroke_files(config.data) if config.evaluate else []
+    if strokes:
+        for path in strokes:
+            result = evaluate.evaluate(out, [path])
+            print(evaluate.report(result, f"{path.name}"))
+            metrics[path.name.split(".")[0]] = _short(result.summary())
+        result = evaluate.evaluate(out, strokes)
+        print(evaluate.report(result, "combined"))
+        metrics["combined"] = result.summary()
+        confusion = (result.y, result.probabilities.argmax(1), "real stroke drawings (simplified + raw)")
+    artifacts.plot_confusion(out / "confusion.png", data.labels, *confusion)
+    card_fields["confusion_matrix_on"] = confusion[2]
+    return artifacts.write_card(out, **card_fields)
+
+
+def _short(summary: dict) -> dict:
+    return {k: summary[k] for k in ("n", "top1", "top3", "skipped")}
