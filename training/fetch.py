@@ -5,7 +5,6 @@ only when complete; a rerun continues a ``.part`` with an HTTP Range request.
 """
 
 import argparse
-import shutil
 import sys
 import urllib.error
 import urllib.parse
@@ -89,6 +88,4 @@ def run(args: argparse.Namespace) -> int:
                 print(f"error: {error}", file=sys.stderr)
                 return 1
             print(target)
-    free = shutil.disk_usage(args.out).free
-    print(f"done; {free / 1e9:.1f} GB free in {args.out}", file=sys.stderr)
     return 0

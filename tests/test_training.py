@@ -1,0 +1,173 @@
+"""A tiny end-to-end training run on data this test writes, then export, evaluate and the CLI."""
+
+import gzip
+import json
+
+import numpy as np
+import pytest
+
+from server import sketch
+from server.classifier import Classifier
+from training import config as train_config
+from training import dataset, evaluate, export, models
+from training.cli import main
+
+rng = np.random.default_rng(0)
+
+
+def line_drawing():
+    y = rng.uniform(0, 100)
+    return [[[0, 200 + rng.uniform(-20, 20)], [y, y + rng.uniform(-5, 5)]]]
+
+
+def circle_drawing():
+    angles = np.linspace(0, 2 * np.pi, 20)
+    r = rng.uniform(50, 100)
+    return [[list(r * np.cos(angles) + 120), list(r * np.sin(angles) + 120)]]
+
+
+def zigzag_drawing():
+    xs = np.arange(0, 8) * 30.0 + rng.uniform(-5, 5, 8)
+    return [[list(xs), [0, 100, 0, 100, 0, 100, 0, 100]]]
+
+
+def record(word, key_id, drawing):
+    return {"word": word, "countrycode": "DE", "timestamp": None, "recognized": True,
+            "key_id": key_id, "drawing": drawing}
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    """bitmaps/ for line and circle (rendered by the pipeline), strokes/ with a stroke-only zigzag."""
+    root = tmp_path_factory.mktemp("quickdraw")
+    (root / "bitmaps").mkdir()
+    (root / "strokes").mkdir()
+    for word, make in (("line", line_drawing), ("circle", circle_drawing)):
+        images = [sketch.to_model_input(sketch.validate(make())) for _ in range(150)]
+        np.save(root / "bitmaps" / f"{word}.npy", np.stack(images).reshape(-1, 784))
+    records = [record("zigzag", f"90000000000000{i:02d}", zigzag_drawing()) for i in range(9)]
+    records += [record(w, f"80000000000000{i:02d}", make()) for i, (w, make) in
+                enumerate([("line", line_drawing), ("circle", circle_drawing)] * 5)]
+    records.append(record("axe", "7000000000000000", line_drawing()))  # a word the model does not know
+    with gzip.open(root / "strokes" / "simplified.ndjson.gz", "wt") as sink:
+        sink.writelines(json.dumps(r) + "\n" for r in records)
+    return root
+
+
+@pytest.fixture(scope="module")
+def trained(data_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("model")
+    rc = main(["train", "--data", str(data_dir), "--out", str(out), "--epochs", "2", "--steps-per-epoch", "4",
+               "--batch-size", "32", "--width", "4", "--stroke-classes", "zigzag", "--stroke-renderings", "40"])
+    assert rc == 0
+    return out
+
+
+def test_training_writes_the_model_directory_contract(trained):
+    for name in ("model.keras", "model.tflite", "labels.txt", "model_card.json", "curves.png", "confusion.png"):
+        assert (trained / name).stat().st_size > 0, name
+    assert (trained / "labels.txt").read_text().splitlines() == ["circle", "line", "zigzag"]
+    card = json.loads((trained / "model_card.json").read_text())
+    assert card["preprocessing"] == sketch.preprocessing_parameters()
+    assert card["counts"]["line"]["bitmaps"] == 150
+    assert card["counts"]["zigzag"]["augmented_renderings"] == 40
+    assert "CC BY 4.0" in json.dumps(card["data_sources"])
+    assert {"version", "date", "seed", "config", "library_versions", "metrics"} <= set(card)
+
+
+def test_stroke_class_is_split_by_key_id_and_recorded(trained):
+    card = json.loads((trained / "model_card.json").read_text())
+    ids = card["train_key_ids"]
+    assert len(ids) == 6 and all(i.startswith("90000000000000") for i in ids)
+    assert card["counts"]["zigzag"]["held_out_drawings"] == 3
+
+
+def test_exported_tflite_matches_keras_and_loads_in_the_server(trained, data_dir):
+    import keras
+
+    model = keras.saving.load_model(trained / "model.keras")
+    images = np.load(data_dir / "bitmaps" / "circle.npy")[:20].reshape(-1, 28, 28)
+    keras_p = model.predict(images[..., None].astype(np.float32), verbose=0)
+    tflite_p = export.tflite_probabilities(trained / "model.tflite", images)
+    assert np.abs(keras_p - tflite_p).max() <= 1e-4
+    classifier = Classifier(trained)
+    try:
+        assert np.allclose(classifier.probabilities(images[0]), tflite_p[0], atol=1e-6)
+    finally:
+        classifier.close()
+
+
+def test_parity_check_rejects_a_different_model(trained, data_dir):
+    other = models.build("ours", 3, width=4)
+    images = np.load(data_dir / "bitmaps" / "line.npy")[:5].reshape(-1, 28, 28)
+    with pytest.raises(export.ExportError):
+        export.check_parity(other, trained / "model.tflite", images)
+
+
+def test_evaluate_skips_unknown_words_and_trained_drawings(trained, data_dir, capsys):
+    assert main(["evaluate", "--model-dir", str(trained), "--strokes",
+                 str(data_dir / "strokes" / "simplified.ndjson.gz")]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    summary = json.loads(out[-1])
+    assert summary["n"] == 10 + 3  # lines and circles + held-out zigzags
+    assert summary["skipped"] == {"unknown word": 1, "trained on": 6, "invalid": 0}
+    assert 0 <= summary["top1"] <= summary["top3"] <= 1
+    assert any("1 drawings of words the model does not know" in line and "6 trained on" in line for line in out)
+
+
+def test_evaluate_a_keras_file_gives_the_same_top1(trained, data_dir):
+    strokes = [data_dir / "strokes" / "simplified.ndjson.gz"]
+    lite = evaluate.evaluate(trained, strokes)
+    full = evaluate.evaluate(trained / "model.keras", strokes)
+    assert np.array_equal(lite.probabilities.argmax(1), full.probabilities.argmax(1))
+    assert np.abs(lite.probabilities - full.probabilities).max() <= 1e-4
+
+
+def test_evaluate_missing_file_is_a_clear_error(trained, tmp_path, capsys):
+    assert main(["evaluate", "--model-dir", str(trained), "--strokes", str(tmp_path / "nope.ndjson")]) == 1
+    assert "no such stroke file" in capsys.readouterr().err
+
+
+def test_seed_architecture_is_the_original_net():
+    model = models.build("seed", 4)
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds == ["InputLayer", "Rescaling", "Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D",
+                     "Dropout", "Flatten", "Dense", "Dense"]
+    assert [model.layers[i].filters for i in (2, 4)] == [30, 15]
+    with pytest.raises(ValueError, match="unknown architecture"):
+        models.build("resnet", 4)
+
+
+def test_stroke_key_id_split_is_deterministic():
+    ids = [f"{i:016d}" for i in range(16)]
+    train, held = dataset.split_key_ids(ids[::-1], 2 / 3, seed=7)
+    assert (train, held) == dataset.split_key_ids(ids, 2 / 3, seed=7)
+    assert len(train) == 11 and not set(train) & set(held) and set(train) | set(held) == set(ids)
+
+
+def test_class_weights_balance_the_classes():
+    y = np.array([0] * 90 + [1] * 10)
+    weights = dataset.class_weights(y, 2, power=1.0)
+    assert weights[0] * 90 == pytest.approx(weights[1] * 10)
+    assert weights[y].mean() == pytest.approx(1.0)
+
+
+def test_config_flags_override_fields_and_reject_unknown_ones():
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    train_config.add_arguments(parser)
+    config = train_config.from_arguments(parser.parse_args(["--epochs", "3", "--no-augment", "--arch", "seed"]))
+    assert (config.epochs, config.augment, config.arch) == (3, False, "seed")
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--epochs", "3x"])
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--no-such-field", "1"])
+
+
+@pytest.mark.parametrize("command", [[], ["fetch"], ["train"], ["evaluate"]])
+def test_help_works(command, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([*command, "--help"])
+    assert exit_.value.code == 0
+    assert "usage: python -m training" in capsys.readouterr().out
