@@ -1,0 +1,40 @@
+"""The Quick, Draw! Live server: ``create_app`` builds the Quart app around a loaded model."""
+
+from typing import Mapping
+
+from quart import Quart
+
+from server import config
+from server.classifier import Classifier
+from server.services import Services
+from server.store import SavedDrawingStore
+
+
+def create_app(overrides: Mapping | None = None, classifier: Classifier | None = None) -> Quart:
+    """The app with settings from defaults → ``QUICKDRAW_*`` environment → ``overrides``.
+
+    The model is loaded here, once, so a missing or broken model fails before serving.
+
+    Raises:
+        config.ConfigError: a setting is unknown or out of range.
+        classifier.ModelError: the model directory is missing or broken.
+    """
+    settings = config.load(overrides)
+    app = Quart(__name__)
+    app.config.update(settings.to_config())
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    services = Services(settings, classifier or Classifier(settings.model_dir), SavedDrawingStore(settings.saved_dir))
+    app.extensions["quickdraw"] = services
+
+    from server import api, pages, ws  # the blueprints need the package initialised
+
+    app.register_blueprint(pages.blueprint)
+    app.register_blueprint(api.blueprint)
+    app.register_blueprint(ws.blueprint)
+
+    @app.after_serving
+    async def shut_down():
+        await services.drain()
+        services.classifier.close()
+
+    return app

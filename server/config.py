@@ -1,0 +1,107 @@
+"""Server settings: defaults → ``QUICKDRAW_*`` environment → an explicit mapping.
+
+Every limit lives here once, with why it has its value, and is checked at
+start-up so a bad value fails before the first player connects.
+"""
+
+import json
+import os
+from dataclasses import asdict, dataclass, fields
+from typing import Mapping
+
+from server import sketch
+
+ENV_PREFIX = "QUICKDRAW"
+
+
+class ConfigError(ValueError):
+    """A setting with the wrong type or out of range; ``str(error)`` names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All tunables of the server; field names are the config keys in upper case."""
+
+    host: str = "127.0.0.1"  # loopback unless asked: a game server is opened on purpose
+    port: int = 5000
+    model_dir: str = "model"
+    saved_dir: str = "saved_pictures"
+    max_frame_bytes: int = 64 * 1024  # a 1,000-point message is ~25 KB; Hypercorn's 16 MiB invites abuse
+    max_body_bytes: int = 1024 * 1024  # POST /api/guess carries a whole drawing
+    max_points_per_message: int = 1024  # a pointer batch is tens of points; 1,024 leaves room for script clients
+    max_points_per_stroke: int = sketch.Limits.max_points_per_stroke
+    max_points: int = sketch.Limits.max_points  # per drawing
+    max_strokes: int = sketch.Limits.max_strokes  # per drawing
+    messages_per_second: float = 200.0  # pointer events come at ≤ 120 Hz; beyond this is a flood
+    message_burst: int = 400  # a script client may send a stroke's batches back to back
+    live_guess_interval_ms: int = 100  # guesses while a stroke is drawn, at most this often
+    live_guess_max_backlog: int = 4  # skip live guesses while this many inferences wait (server-wide)
+    game_time_limit_s: float = 20.0  # Quick, Draw!'s own limit
+    recognition_threshold: float = 0.5  # p(prompt) at or above this counts as recognized
+    ping_interval_s: float = 20.0  # keeps idle sockets alive through proxies and finds dead peers
+
+    @property
+    def limits(self) -> sketch.Limits:
+        """The drawing limits in the sketch pipeline's terms."""
+        return sketch.Limits(self.max_strokes, self.max_points_per_stroke, self.max_points)
+
+    def check(self) -> "Settings":
+        """Raise ConfigError unless every value has its type and a sensible range."""
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if not isinstance(value, field.type) or isinstance(value, bool):
+                raise ConfigError(f"{field.name.upper()} must be {field.type.__name__}, got {value!r}")
+            if field.type is not str and value <= 0 and field.name != "port":
+                raise ConfigError(f"{field.name.upper()} must be positive, got {value!r}")
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"PORT must be 0..65535, got {self.port}")
+        if not 0 < self.recognition_threshold <= 1:
+            raise ConfigError(f"RECOGNITION_THRESHOLD must be in (0, 1], got {self.recognition_threshold}")
+        if self.max_points_per_message > self.max_points_per_stroke:
+            raise ConfigError("MAX_POINTS_PER_MESSAGE must not exceed MAX_POINTS_PER_STROKE")
+        if self.message_burst < 1:
+            raise ConfigError("MESSAGE_BURST must be at least 1")
+        return self
+
+    def to_config(self) -> dict:
+        return {key.upper(): value for key, value in asdict(self).items()}
+
+
+KEYS = {field.name.upper(): field.name for field in fields(Settings)}
+
+
+def load(overrides: Mapping | None = None, environ: Mapping | None = None) -> Settings:
+    """Defaults, then ``QUICKDRAW_<KEY>`` variables, then ``overrides`` (unknown keys rejected).
+
+    Environment values are parsed as JSON when they can be (like Quart's
+    ``Config.from_prefixed_env``), so ``QUICKDRAW_PORT=5001`` is a number.
+
+    Raises:
+        ConfigError: an unknown key in ``overrides`` or a value of the wrong type or range.
+    """
+    values = {}
+    for key, text in (os.environ if environ is None else environ).items():
+        name = key.removeprefix(ENV_PREFIX + "_")
+        if key.startswith(ENV_PREFIX + "_") and name in KEYS:  # other QUICKDRAW_* vars (DATA) are not ours
+            values[KEYS[name]] = _parse_env(text, _TYPES[KEYS[name]])
+    for key, value in (overrides or {}).items():
+        if key.upper() not in KEYS:
+            raise ConfigError(f"unknown setting {key!r}; known: {', '.join(sorted(KEYS))}")
+        values[KEYS[key.upper()]] = value
+    for name, value in values.items():
+        if _TYPES[name] is float and isinstance(value, int) and not isinstance(value, bool):
+            values[name] = float(value)  # 20 means 20.0
+    return Settings(**values).check()
+
+
+_TYPES = {field.name: field.type for field in fields(Settings)}
+
+
+def _parse_env(text: str, kind: type):
+    """A string setting stays as written; others are read as JSON (kept as text if not JSON)."""
+    if kind is str:
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text

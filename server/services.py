@@ -1,0 +1,48 @@
+"""The app's shared resources: settings, the loaded classifier, the store and running saves."""
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from server import protocol
+from server.classifier import Classifier
+from server.config import Settings
+from server.session import Drawing
+from server.store import SavedDrawingStore, render_png
+
+log = logging.getLogger("server")
+
+
+@dataclass(eq=False)
+class Services:
+    settings: Settings
+    classifier: Classifier
+    store: SavedDrawingStore
+    backlog: int = 0  # inferences waiting or running, server-wide
+    saves: set = field(default_factory=set)  # running save tasks, awaited at shutdown
+
+    def save(self, drawing: Drawing) -> protocol.Saved:
+        """Render and store a finished drawing. Blocking: run it off the event loop."""
+        record = drawing.record()
+        self.store.save(record, render_png(record["drawing"]), drawing.id)
+        return protocol.Saved(drawing.id, drawing.word, drawing.recognized, len(drawing.strokes))
+
+    async def save_async(self, drawing: Drawing) -> protocol.Saved | protocol.Error:
+        """``save`` on a worker thread; a failure is logged and becomes a ``save_failed`` error."""
+        try:
+            return await asyncio.to_thread(self.save, drawing)
+        except (OSError, ValueError) as error:
+            log.error("saving drawing %s failed: %s", drawing.id, error)
+            return protocol.Error(protocol.SAVE_FAILED, "the drawing could not be saved")
+
+    def spawn(self, coroutine) -> asyncio.Task:
+        """Run a save in its own task, tracked so shutdown can wait for it and a disconnect cannot cancel it."""
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self.saves.add(task)
+        task.add_done_callback(self.saves.discard)
+        return task
+
+    async def drain(self) -> None:
+        """Wait for every running save (at shutdown)."""
+        while self.saves:
+            await asyncio.gather(*list(self.saves), return_exceptions=True)

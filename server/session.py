@@ -1,0 +1,187 @@
+"""One connection's drawing and game rules, with no I/O: messages in, facts out.
+
+``Session`` holds the open ``Drawing`` (strokes in client pixels, t in ms since
+it began). A rejected call raises ``ProtocolError`` and changes nothing. A
+drawing leaves the session exactly once (end, new start, timeout, recognized,
+disconnect); the caller saves what it gets back.
+"""
+
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import numpy as np
+
+from server import protocol, sketch, store
+from server.classifier import Prediction
+from server.protocol import ProtocolError
+
+TOP_K = 5
+
+
+@dataclass(eq=False)
+class Drawing:
+    """One drawing (a round in game mode) and what the model last said about it."""
+
+    id: str
+    mode: str
+    word: str | None
+    time_limit_s: float | None
+    began: float  # session clock, seconds
+    began_at: datetime  # wall clock, for the record's timestamp
+    strokes: list[np.ndarray] = field(default_factory=list)  # completed, each (3, n): x, y, t
+    open: list[np.ndarray] = field(default_factory=list)  # chunks of the stroke being drawn
+    guesses: list[dict] = field(default_factory=list)  # the last top-5 sent for it
+    recognized: bool = False
+
+    @property
+    def points(self) -> int:
+        return sum(s.shape[1] for s in self.strokes) + sum(c.shape[1] for c in self.open)
+
+    def snapshot(self) -> list[np.ndarray]:
+        """The drawing as it looks now, open stroke included (arrays are never mutated)."""
+        return self.strokes + ([np.concatenate(self.open, axis=1)] if self.open else [])
+
+    def round_message(self) -> protocol.Round:
+        return protocol.Round(self.id, self.mode, self.word, self.time_limit_s)
+
+    def record(self) -> dict:
+        """The Quick, Draw! raw-format record (plus mode and guesses) to save."""
+        return {
+            "word": self.word,
+            "countrycode": None,
+            "timestamp": self.began_at.strftime("%Y-%m-%d %H:%M:%S.%f UTC"),
+            "recognized": self.recognized,
+            "key_id": str(int(self.id.rsplit("-", 1)[1], 16)),
+            "drawing": [[_numbers(row) for row in stroke] for stroke in self.strokes],
+            "mode": self.mode,
+            "guesses": self.guesses,
+        }
+
+
+def recognizes(prediction: Prediction, word: str, threshold: float) -> bool:
+    """The game's acceptance rule: the prompt's probability reaches the threshold (top-1 or not)."""
+    return prediction.p(word) >= threshold
+
+
+class Session:
+    """Drawing state of one connection; every method is synchronous and pure of I/O."""
+
+    def __init__(self, labels: list[str], limits: sketch.Limits = sketch.Limits(), time_limit_s: float = 20.0,
+                 threshold: float = 0.5, clock=time.monotonic, rng: random.Random | None = None, new_id=store.new_id):
+        self.labels, self.limits = labels, limits
+        self.time_limit_s, self.threshold = time_limit_s, threshold
+        self.clock, self.rng, self.new_id = clock, rng or random.Random(), new_id
+        self.drawing: Drawing | None = None
+
+    def start(self, message: protocol.Start) -> tuple[Drawing | None, Drawing]:
+        """Begin a drawing; returns (the previous drawing, now finished, or None; the new one)."""
+        if message.word is not None and message.word not in self.labels:
+            raise ProtocolError(protocol.UNKNOWN_WORD, f"the model does not know {message.word!r}"[:200])
+        word = message.word
+        if message.mode == "game" and word is None:
+            word = self.rng.choice(self.labels)
+        previous = self.finish()
+        self.drawing = Drawing(self.new_id(), message.mode, word,
+                               self.time_limit_s if message.mode == "game" else None,
+                               self.clock(), datetime.now(timezone.utc))
+        return previous, self.drawing
+
+    def add_points(self, points: np.ndarray) -> None:
+        """Append points to the open stroke, opening one if none is open."""
+        drawing = self._open()
+        self._check_room(drawing, points.shape[1], opens_stroke=not drawing.open,
+                         stroke_points=sum(c.shape[1] for c in drawing.open))
+        drawing.open.append(self._timed(drawing, points))
+
+    def end_stroke(self) -> int:
+        """Close the open stroke; returns the number of completed strokes."""
+        drawing = self._open()
+        if not drawing.open:
+            raise ProtocolError(protocol.NO_STROKE, "stroke_end without an open stroke")
+        drawing.strokes = drawing.strokes + [np.concatenate(drawing.open, axis=1)]
+        drawing.open = []
+        return len(drawing.strokes)
+
+    def add_stroke(self, points: np.ndarray) -> int:
+        """Add one whole stroke (an open stroke is closed first); returns the completed count."""
+        drawing = self._open()
+        self._check_room(drawing, points.shape[1], opens_stroke=True, stroke_points=0, extra_open=bool(drawing.open))
+        if drawing.open:
+            self.end_stroke()
+        drawing.strokes = drawing.strokes + [self._timed(drawing, points)]
+        return len(drawing.strokes)
+
+    def undo(self) -> int:
+        """Drop the open stroke if there is one, else the last stroke; returns the completed count."""
+        drawing = self._open()
+        if drawing.open:
+            drawing.open = []
+        elif drawing.strokes:
+            drawing.strokes = drawing.strokes[:-1]
+        else:
+            raise ProtocolError(protocol.NO_STROKE, "nothing to undo")
+        return len(drawing.strokes)
+
+    def clear(self) -> int:
+        drawing = self._open()
+        drawing.strokes, drawing.open = [], []
+        return 0
+
+    def end(self) -> Drawing:
+        """Finish the drawing on the client's word (an open stroke counts as completed)."""
+        self._open()
+        return self.finish()
+
+    def time_out(self, drawing: Drawing) -> bool:
+        """Finish ``drawing`` if it is still the open one; False if it already ended."""
+        if self.drawing is not drawing:
+            return False
+        self.finish()
+        return True
+
+    def observe(self, drawing: Drawing, prediction: Prediction, strokes: int) -> protocol.Recognized | None:
+        """Note the model's answer for ``drawing``; if it recognizes the open game round, that round is over."""
+        drawing.guesses = [guess.to_json() for guess in prediction.top(TOP_K)]
+        if self.drawing is not drawing or drawing.mode != "game" or drawing.recognized:
+            return None
+        if not recognizes(prediction, drawing.word, self.threshold):
+            return None
+        drawing.recognized = True
+        self.finish()
+        elapsed_ms = round((self.clock() - drawing.began) * 1000)
+        return protocol.Recognized(drawing.word, round(prediction.p(drawing.word), 4), strokes, elapsed_ms)
+
+    def finish(self) -> Drawing | None:
+        """Close the open drawing (disconnect, new start); returns it, or None if none was open."""
+        drawing, self.drawing = self.drawing, None
+        if drawing is not None and drawing.open:
+            drawing.strokes = drawing.strokes + [np.concatenate(drawing.open, axis=1)]
+            drawing.open = []
+        return drawing
+
+    def _open(self) -> Drawing:
+        if self.drawing is None:
+            raise ProtocolError(protocol.NO_DRAWING, "no open drawing: send start first")
+        return self.drawing
+
+    def _check_room(self, drawing: Drawing, n: int, opens_stroke: bool, stroke_points: int, extra_open: bool = False):
+        if opens_stroke and len(drawing.strokes) + extra_open + 1 > self.limits.max_strokes:
+            raise ProtocolError(protocol.TOO_MANY_STROKES, f"more than {self.limits.max_strokes} strokes")
+        if stroke_points + n > self.limits.max_points_per_stroke:
+            raise ProtocolError(protocol.TOO_MANY_POINTS, f"more than {self.limits.max_points_per_stroke} points in a stroke")
+        if drawing.points + n > self.limits.max_points:
+            raise ProtocolError(protocol.TOO_MANY_POINTS, f"more than {self.limits.max_points} points in the drawing")
+
+    def _timed(self, drawing: Drawing, points: np.ndarray) -> np.ndarray:
+        """Give points a t row (ms since the drawing began, by the server clock) when the client sent none."""
+        if points.shape[0] == 3:
+            return points
+        t = np.full((1, points.shape[1]), round((self.clock() - drawing.began) * 1000), dtype=np.float64)
+        return np.vstack([points, t])
+
+
+def _numbers(row: np.ndarray) -> list:
+    """Integers where the value is whole (the dataset's style), floats otherwise."""
+    return [int(v) if v.is_integer() else float(v) for v in row.tolist()]

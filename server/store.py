@@ -1,0 +1,115 @@
+"""Saved drawings on disk: ``<id>.png`` + ``<id>.ndjson`` (one raw-format record) per drawing.
+
+Both files are written to a temporary name in the same directory and renamed
+into place, PNG first and record last, so a record never points to a missing
+picture and nothing half-written ever carries a real name.
+"""
+
+import json
+import os
+import re
+import secrets
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ID_PATTERN = re.compile(r"^\d{8}T\d{6}-[0-9a-f]{12}$")
+PNG_SIDE = 384  # longer side of the saved picture in pixels
+PNG_MARGIN = 16  # white border around the ink
+INK = (34, 34, 34)  # dark grey on white, like pencil on paper
+INK_WIDTH = 3
+
+
+def new_id(now: datetime | None = None) -> str:
+    """A fresh server-chosen id ``YYYYMMDDTHHMMSS-<12 hex>`` (sorts by time)."""
+    now = now or datetime.now(timezone.utc)
+    return f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(6)}"
+
+
+class SavedDrawingStore:
+    """The saved-drawings directory: atomic ``save``, newest-first ``recent``, safe ``png_path``."""
+
+    def __init__(self, directory: Path | str):
+        self.directory = Path(directory)
+
+    def save(self, record: dict, png_bytes: bytes, drawing_id: str | None = None) -> str:
+        """Store one drawing atomically and return its id.
+
+        Raises:
+            OSError: the directory cannot be written (nothing is left behind).
+            ValueError: ``drawing_id`` does not match ID_PATTERN.
+        """
+        drawing_id = drawing_id or new_id()
+        self._check(drawing_id)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        line = json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n"
+        png = self.directory / f"{drawing_id}.png"
+        self._write(png, png_bytes)
+        try:
+            self._write(self.directory / f"{drawing_id}.ndjson", line.encode("utf-8"))
+        except OSError:
+            png.unlink(missing_ok=True)
+            raise
+        return drawing_id
+
+    def recent(self, limit: int, offset: int = 0) -> list[dict]:
+        """Up to ``limit`` saved records, newest first, each with its ``"id"``; unreadable ones skipped."""
+        names = sorted((p.stem for p in self.directory.glob("*.ndjson") if ID_PATTERN.match(p.stem)), reverse=True)
+        records = []
+        for drawing_id in names[offset:]:
+            if len(records) >= limit:
+                break
+            try:
+                record = json.loads((self.directory / f"{drawing_id}.ndjson").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if isinstance(record, dict):
+                records.append({"id": drawing_id, **record})
+        return records
+
+    def png_path(self, drawing_id: str) -> Path:
+        """The PNG of a saved drawing (it may not exist).
+
+        Raises:
+            ValueError: ``drawing_id`` is not a server-made id (so no path tricks get through).
+        """
+        self._check(drawing_id)
+        return self.directory / f"{drawing_id}.png"
+
+    @staticmethod
+    def _check(drawing_id) -> None:
+        if not isinstance(drawing_id, str) or not ID_PATTERN.match(drawing_id):
+            raise ValueError(f"not a drawing id: {drawing_id!r}"[:100])
+
+    def _write(self, path: Path, data: bytes) -> None:
+        fd, temporary = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=path.suffix)
+        try:
+            with os.fdopen(fd, "wb") as file:
+                file.write(data)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+
+def render_png(strokes: list) -> bytes:
+    """A picture of raw ``[[x…],[y…],…]`` strokes as the person saw them: dark ink on white, aspect kept."""
+    arrays = [np.asarray(stroke[:2], dtype=np.float64) for stroke in strokes if len(stroke[0])]
+    points = np.concatenate(arrays, axis=1) if arrays else np.zeros((2, 1))
+    low, high = points.min(axis=1), points.max(axis=1)
+    extent = np.maximum(high - low, 1e-9)
+    scale = (PNG_SIDE - 2 * PNG_MARGIN) / max(extent.max(), 1.0)
+    width, height = (np.ceil(extent * scale).astype(int) + 2 * PNG_MARGIN).clip(2 * PNG_MARGIN + 1, PNG_SIDE)
+    canvas = np.full((height, width, 3), 255, np.uint8)
+    lines = [np.round((a.T - low) * scale + PNG_MARGIN).astype(np.int32) for a in arrays]
+    cv2.polylines(canvas, [line if len(line) > 1 else np.repeat(line, 2, axis=0) for line in lines],
+                  False, INK, INK_WIDTH, cv2.LINE_AA)
+    ok, encoded = cv2.imencode(".png", canvas)
+    if not ok:
+        raise ValueError("PNG encoding failed")
+    return encoded.tobytes()

@@ -1,0 +1,169 @@
+"""The ``/ws`` route: receive → parse → session → classify → send.
+
+Each connection runs two tasks: the reader applies messages to its Session
+and posts drawing states into a LatestSlot; the classifier task answers them
+one at a time off the event loop. Finished drawings are saved in tracked tasks.
+"""
+
+import asyncio
+import logging
+import time
+
+from quart import Blueprint, current_app, websocket
+
+from server import protocol
+from server.flow import LatestSlot, Request, TokenBucket
+from server.protocol import Clear, End, Points, ProtocolError, Start, Stroke, StrokeEnd, Undo
+from server.services import Services
+from server.session import Drawing, Session
+
+log = logging.getLogger("server.ws")
+blueprint = Blueprint("ws", __name__)
+
+
+@blueprint.websocket("/ws")
+async def play():
+    services: Services = current_app.extensions["quickdraw"]
+    await Connection(services, websocket._get_current_object()).serve()
+
+
+class Connection:
+    """One player's socket: its session, its slot, its game timer."""
+
+    def __init__(self, services: Services, socket):
+        self.services, self.socket = services, socket
+        settings = services.settings
+        self.settings = settings
+        self.session = Session(services.classifier.labels, settings.limits, settings.game_time_limit_s,
+                               settings.recognition_threshold)
+        self.slot = LatestSlot()
+        self.bucket = TokenBucket(settings.messages_per_second, settings.message_burst)
+        self.seq = 0
+        self.last_live = float("-inf")
+        self.timer: asyncio.Task | None = None
+        self.open = True
+
+    async def serve(self) -> None:
+        tasks = [asyncio.create_task(self.receive()), asyncio.create_task(self.classify())]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if not task.cancelled() and task.exception() is not None:
+                    log.error("connection failed", exc_info=task.exception())
+                    await self.close(protocol.INTERNAL_ERROR_CLOSE, "internal error")
+        finally:
+            self.open = False
+            for task in tasks + [self.timer]:
+                if task is not None:
+                    task.cancel()
+            self.slot.close()
+            self.finish(self.session.finish())  # disconnect: the open drawing is saved too
+
+    async def receive(self) -> None:
+        limit = self.settings.max_frame_bytes
+        while True:
+            frame = await self.socket.receive()
+            if len(frame) > limit or (len(frame) * 4 > limit and len(frame.encode() if isinstance(frame, str) else frame) > limit):
+                return await self.close(protocol.MESSAGE_TOO_BIG, f"frames are limited to {limit} bytes")
+            if not self.bucket.take():
+                return await self.close(protocol.POLICY_VIOLATION, "too many messages")
+            try:
+                await self.handle(protocol.parse(frame, self.settings.limits, self.settings.max_points_per_message))
+            except ProtocolError as error:
+                await self.send(protocol.Error.of(error))
+
+    async def handle(self, message) -> None:
+        session = self.session
+        match message:
+            case Start():
+                previous, drawing = session.start(message)
+                await self.finish(previous, wait=True)
+                self.start_timer(drawing)
+                await self.send(drawing.round_message())
+            case Points(points=points):
+                session.add_points(points)
+                await self.live_guess()
+            case StrokeEnd():
+                await self.guess(session.end_stroke())
+            case Stroke(points=points):
+                await self.guess(session.add_stroke(points))
+            case Undo():
+                await self.guess(session.undo())
+            case Clear():
+                await self.guess(session.clear())
+            case End():
+                await self.finish(session.end(), wait=True)
+
+    async def guess(self, strokes: int) -> None:
+        """Ask for the one guess owed for a completed stroke, undo or clear."""
+        drawing = self.session.drawing
+        await self.slot.put(Request(drawing, list(drawing.strokes), strokes, required=True))
+
+    async def live_guess(self) -> None:
+        """Ask for a guess mid-stroke, at most every LIVE_GUESS_INTERVAL_MS and only while the classifier keeps up."""
+        now = time.monotonic()
+        if (now - self.last_live) * 1000 < self.settings.live_guess_interval_ms:
+            return
+        if self.services.backlog >= self.settings.live_guess_max_backlog:
+            return
+        self.last_live = now
+        drawing = self.session.drawing
+        await self.slot.put(Request(drawing, drawing.snapshot(), len(drawing.strokes), required=False))
+
+    async def classify(self) -> None:
+        while True:
+            request = await self.slot.take()
+            try:
+                guesses, recognized = [], None
+                if request.snapshot:
+                    self.services.backlog += 1
+                    try:
+                        prediction = await self.services.classifier.predict(request.snapshot)
+                    finally:
+                        self.services.backlog -= 1
+                    recognized = self.session.observe(request.drawing, prediction, request.strokes)
+                    guesses = request.drawing.guesses
+                self.seq += 1
+                await self.send(protocol.GuessMessage(self.seq, request.strokes, guesses))
+                if recognized is not None:
+                    self.finish(request.drawing, first=recognized)
+            finally:
+                self.slot.done()
+
+    def start_timer(self, drawing: Drawing) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        if drawing.time_limit_s is not None:
+            self.timer = asyncio.create_task(self.time_out(drawing))
+
+    async def time_out(self, drawing: Drawing) -> None:
+        await asyncio.sleep(drawing.time_limit_s)
+        if self.session.time_out(drawing):
+            self.finish(drawing, first=protocol.Timeout(drawing.word))
+
+    def finish(self, drawing: Drawing | None, first=None, wait: bool = False) -> asyncio.Future:
+        """Save a drawing that left the session, in a tracked task a disconnect cannot cancel.
+
+        With ``wait`` the guesses still owed for it go out before ``saved``.
+        Awaiting the result is optional: ``shield`` keeps the save running if the caller is cancelled.
+        """
+        async def run():
+            if first is not None:
+                await self.send(first)
+            if wait:
+                await self.slot.join()
+            if drawing is not None and drawing.strokes:
+                await self.send(await self.services.save_async(drawing))
+        return asyncio.shield(self.services.spawn(run()))
+
+    async def send(self, message) -> None:
+        if self.open:
+            try:
+                await self.socket.send(message.encode())
+            except Exception:  # the peer is gone; the reader notices and ends the connection
+                self.open = False
+
+    async def close(self, code: int, reason: str) -> None:
+        log.info("closing a connection: %d %s", code, reason)
+        self.open = False
+        await self.socket.close(code, reason)

@@ -1,0 +1,202 @@
+"""Drawing state and game rules without a server: every operation, every refusal."""
+
+import random
+
+import numpy as np
+import pytest
+
+from server import protocol, sketch
+from server.classifier import Prediction
+from server.protocol import ProtocolError, Start
+from server.session import Session, recognizes
+
+LABELS = ["cat", "dog", "sun"]
+
+
+class Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def points(n=3, t=False):
+    rows = [list(range(n)), list(range(n))] + ([list(range(0, 10 * n, 10))] if t else [])
+    return np.array(rows, dtype=np.float64)
+
+
+def prediction(**p):
+    return Prediction(LABELS, np.array([p.get(w, 0.0) for w in LABELS]))
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def session(clock):
+    return Session(LABELS, sketch.Limits(max_strokes=3, max_points_per_stroke=10, max_points=20),
+                   time_limit_s=20.0, threshold=0.5, clock=clock, rng=random.Random(0))
+
+
+def code(call, *args) -> str:
+    with pytest.raises(ProtocolError) as caught:
+        call(*args)
+    return caught.value.code
+
+
+def test_start_free_has_no_word_and_no_limit(session):
+    previous, drawing = session.start(Start("free"))
+    assert previous is None and drawing.word is None and drawing.time_limit_s is None
+    assert session.drawing is drawing
+
+
+def test_start_game_picks_a_prompt_from_the_labels(session):
+    _, drawing = session.start(Start("game"))
+    assert drawing.word in LABELS and drawing.time_limit_s == 20.0
+
+
+def test_start_game_keeps_a_known_word(session):
+    assert session.start(Start("game", "sun"))[1].word == "sun"
+
+
+def test_unknown_word_is_refused_and_changes_nothing(session):
+    _, drawing = session.start(Start("free"))
+    session.add_stroke(points())
+    assert code(session.start, Start("game", "unicorn")) == protocol.UNKNOWN_WORD
+    assert session.drawing is drawing and len(drawing.strokes) == 1
+
+
+def test_drawing_before_start_is_refused(session):
+    for call, args in [(session.add_points, (points(),)), (session.end_stroke, ()), (session.add_stroke, (points(),)),
+                       (session.undo, ()), (session.clear, ()), (session.end, ())]:
+        assert code(call, *args) == protocol.NO_DRAWING
+
+
+def test_points_then_stroke_end_make_one_stroke(session):
+    session.start(Start())
+    session.add_points(points(2))
+    session.add_points(points(3))
+    assert session.end_stroke() == 1
+    assert session.drawing.strokes[0].shape == (3, 5)
+
+
+def test_points_without_t_get_server_time(session, clock):
+    session.start(Start())
+    clock.now += 0.25
+    session.add_points(points(2))
+    session.end_stroke()
+    assert session.drawing.strokes[0][2].tolist() == [250, 250]
+
+
+def test_client_t_is_kept(session):
+    session.start(Start())
+    session.add_stroke(points(3, t=True))
+    assert session.drawing.strokes[0][2].tolist() == [0, 10, 20]
+
+
+def test_stroke_end_without_open_stroke(session):
+    session.start(Start())
+    assert code(session.end_stroke) == protocol.NO_STROKE
+
+
+def test_stroke_closes_an_open_stroke_first(session):
+    session.start(Start())
+    session.add_points(points(2))
+    assert session.add_stroke(points(3)) == 2
+
+
+def test_undo_drops_the_open_stroke_first_then_the_last(session):
+    session.start(Start())
+    session.add_stroke(points())
+    session.add_points(points())
+    assert session.undo() == 1 and not session.drawing.open
+    assert session.undo() == 0
+    assert code(session.undo) == protocol.NO_STROKE
+
+
+def test_clear_removes_everything(session):
+    session.start(Start())
+    session.add_stroke(points())
+    session.add_points(points())
+    assert session.clear() == 0 and session.drawing.snapshot() == []
+
+
+def test_too_many_points_in_a_stroke_changes_nothing(session):
+    session.start(Start())
+    session.add_points(points(8))
+    assert code(session.add_points, points(3)) == protocol.TOO_MANY_POINTS
+    assert session.drawing.points == 8
+
+
+def test_too_many_points_in_the_drawing(session):
+    session.start(Start())
+    session.add_stroke(points(10))
+    session.add_stroke(points(10))
+    assert code(session.add_stroke, points(1)) == protocol.TOO_MANY_POINTS
+    assert len(session.drawing.strokes) == 2
+
+
+def test_too_many_strokes(session):
+    session.start(Start())
+    for _ in range(3):
+        session.add_stroke(points(1))
+    assert code(session.add_points, points(1)) == protocol.TOO_MANY_STROKES
+    assert code(session.add_stroke, points(1)) == protocol.TOO_MANY_STROKES
+
+
+def test_end_closes_the_open_stroke_and_leaves_no_drawing(session):
+    _, drawing = session.start(Start())
+    session.add_points(points())
+    assert session.end() is drawing and len(drawing.strokes) == 1
+    assert session.drawing is None
+
+
+def test_new_start_hands_back_the_previous_drawing_once(session):
+    _, first = session.start(Start())
+    previous, second = session.start(Start())
+    assert previous is first and second is not first
+    assert session.start(Start())[0] is second
+
+
+def test_observe_recognizes_the_prompt_once_and_ends_the_round(session, clock):
+    _, drawing = session.start(Start("game", "sun"))
+    session.add_stroke(points())
+    clock.now += 1.5
+    assert session.observe(drawing, prediction(cat=0.6, sun=0.4), 1) is None
+    message = session.observe(drawing, prediction(cat=0.45, sun=0.55), 1)
+    assert message == protocol.Recognized("sun", 0.55, 1, 1500)
+    assert drawing.recognized and session.drawing is None
+    assert session.observe(drawing, prediction(sun=0.9), 1) is None
+
+
+def test_observe_never_recognizes_in_free_mode(session):
+    _, drawing = session.start(Start("free", "sun"))
+    assert session.observe(drawing, prediction(sun=1.0), 0) is None
+    assert drawing.guesses[0] == {"word": "sun", "p": 1.0}
+
+
+def test_time_out_ends_only_the_current_drawing(session):
+    _, first = session.start(Start("game"))
+    session.start(Start("game"))
+    assert not session.time_out(first)
+    assert session.time_out(session.drawing) and session.drawing is None
+
+
+def test_recognition_rule_is_the_threshold_on_the_prompt():
+    assert recognizes(prediction(cat=0.5, sun=0.5), "sun", 0.5)
+    assert not recognizes(prediction(cat=0.51, sun=0.49), "sun", 0.5)
+
+
+def test_record_has_the_raw_dataset_keys(session):
+    _, drawing = session.start(Start("game", "cat"))
+    session.add_stroke(points(2, t=True))
+    session.observe(drawing, prediction(cat=0.9), 1)
+    record = drawing.record()
+    assert list(record)[:6] == ["word", "countrycode", "timestamp", "recognized", "key_id", "drawing"]
+    assert record["word"] == "cat" and record["recognized"] is True and record["mode"] == "game"
+    assert record["drawing"] == [[[0, 1], [0, 1], [0, 10]]]
+    assert record["key_id"].isdigit() and record["timestamp"].endswith(" UTC")
+    assert record["guesses"][0] == {"word": "cat", "p": 0.9}

@@ -1,0 +1,310 @@
+"""The /ws protocol through Quart's test client: every message type and error code, one behaviour each."""
+
+import asyncio
+import json
+
+import pytest
+from quart.testing.connections import WebsocketDisconnectError
+
+from server import protocol
+from server.store import ID_PATTERN
+from tests.serving import make_app, receive, receive_type, send
+
+LINE = {"x": [0, 50, 100], "y": [0, 40, 80]}
+
+
+@pytest.fixture
+async def app(tmp_path):
+    app = make_app(tmp_path, LIVE_GUESS_INTERVAL_MS=100_000)  # no live guesses unless a test asks
+    async with app.test_app():
+        yield app
+
+
+async def started(ws, **start):
+    await send(ws, type="start", **start)
+    return await receive(ws)
+
+
+async def error_code(ws, **message) -> str:
+    await send(ws, **message)
+    answer = await receive(ws)
+    assert answer["type"] == "error", answer
+    return answer["code"]
+
+
+async def test_start_free_answers_round(app):
+    async with app.test_client().websocket("/ws") as ws:
+        answer = await started(ws)
+    assert answer["type"] == "round" and ID_PATTERN.match(answer["id"])
+    assert (answer["mode"], answer["word"], answer["time_limit_s"]) == ("free", None, None)
+
+
+async def test_start_game_picks_a_known_prompt(app):
+    labels = app.extensions["quickdraw"].classifier.labels
+    async with app.test_client().websocket("/ws") as ws:
+        answer = await started(ws, mode="game")
+    assert answer["word"] in labels and answer["time_limit_s"] == 20.0
+
+
+async def test_points_then_stroke_end_push_one_guess(app):
+    async with app.test_client().websocket("/ws") as ws:
+        await started(ws)
+        await send(ws, type="points", x=[0, 50], y=[0, 40])
+        await send(ws, type="points", x=[100], y=[80], t=[30])
+        await send(ws, type="stroke_end")
+        while (answer := await receive(ws))["strokes"] == 0:  # the first points may get a live guess
+            pass
+    assert answer["type"] == "guess" and answer["strokes"] == 1
+    assert len(answer["guesses"]) == 5
+    ps = [g["p"] for g in answer["guesses"]]
+    assert ps == sorted(ps, reverse=True) and 0 < sum(ps) <= 1.0001
+
+
+async def test_stroke_pushes_one_guess(app):
+    async with app.test_client().websocket("/ws") as ws:
+        await started(ws)
+        await send(ws, type="stroke", **LINE)
+        answer = await receive(ws)
+    assert answer["type"] == "guess" and answer["strokes"] == 1
+
+
+async def test_every_completed_stroke_gets_exactly_one_guess_in_order(app):
+    async with app.test_client().websocket("/ws") as ws:
+        await started(ws)
+        for i in range(6):
+            await send(ws, type="stroke", x=[i * 10, i * 10 + 40], y=[0, 60])
+        await send(ws, type="end")
+        answers = [await receive(ws) for _ in range(7)]
+    assert [(a["type"], a.get("strokes")) for a in answers] == [("guess", k) for k in range(1, 7)] + [("saved", 6)]
+    assert [a["seq"] for a in answers[:6]] == list(range(1, 7))
+
+
+async def test_undo_pushes_a_guess_for_the_remaining_strokes(app):
+    async with app.test_client().websocket("/ws") as ws:
+        await started(ws)
+        await send(ws, type="stroke", **LINE)
+        await send(ws, type="stroke", x=[0, 100], y=[80, 0])
+        await receive(ws), await receive(ws)
+        await send(ws, type="undo")
+        answer = await receive(ws)
+    assert answer["type"] == "guess" and answer["strokes"] == 1 and len(answer["guesses"]) == 5
+
+
+async def test_undo_to_empty_and_clear_push_empty_guesses(app):
+    async with app.test_client().websocket("/ws") as ws:
+        await started(ws)
+        await send(ws, type="stroke", **LINE)
+        await receive(ws)
+        await send(ws, type="undo")
+        undone = await receive(ws)
+        await send(ws, type="stroke", **LINE)
+        await receive(ws)
+        await send(ws, type="clear")
+        cleared = await receive(ws)
+    assert (undone["strokes"], undone["guesses"]) == (0, [])
+    assert (cleared["type"], cleared["strokes"], cleared["guesses"]) == ("guess", 0, [])
+
+
+async def test_end_saves_the_drawing(app):
+    async with app.test_client().websocket("/ws") as ws:
+        round_id = (await started(ws))["id"]
+        await send(ws, type="stroke", **LINE)
+        await receive(ws)
+        await send(ws, type="end")
+        answer = await receive(ws)
+    assert answer == {"type": "saved", "id": round_id, "word": None, "recognized": False, "strokes": 1}
+
+
+async def test_end_of_an_empty_drawing_saves_nothing(app):
+    async with app.test_client().websocket("/ws") as ws:
+        await started(ws)
+        await send(ws, type="end")
+        assert await error_code(ws, type="stroke_end") == protocol.NO_DRAWING  # the next answer is this one
+
+
+async def test_live_guesses_while_a_stroke_is_drawn(tmp_path):
+    app = make_app(tmp_path, LIVE_GUESS_INTERVAL_MS=1)
+    async with app.test_app(), app.test_client().websocket("/ws") as ws:
+        await started(ws)
+        for i in range(3):
+            await send(ws, type="points", x=[i * 30], y=[i * 20])
+            await asyncio.sleep(0.05)
+        answer = await receive(ws)
+    assert answer["type"] == "guess" and answer["strokes"] == 0 and len(answer["guesses"]) == 5
+
+
+async def test_bad_json(app):
+    async with app.test_client().websocket("/ws") as ws:
+        await ws.send("{nope")
+        assert (await receive(ws))["code"] == protocol.BAD_JSON
+
+
+async def test_binary_frame_is_bad_json(app):
+    async with app.test_client().websocket("/ws") as ws:
+        await ws.send(b'{"type":"start"}')
+        assert (await receive(ws))["code"] == protocol.BAD_JSON
+
+
+async def test_unknown_type(app):
+    async with app.test_client().websocket("/ws") as ws:
+        assert await error_code(ws, type="draw") == protocol.UNKNOWN_TYPE
+
+
+async def test_bad_field(app):
+    async with app.test_client().websocket("/ws") as ws:
+        assert await error_code(ws, type="start", mode="race") == protocol.BAD_FIELD
+
+
+async def test_bad_points(app):
+    async with app.test_client().websocket("/ws") as ws:
+        await started(ws)
+        assert await error_code(ws, type="points", x=[1, 2], y=[1]) == protocol.BAD_POINTS
+
+
+async def test_nan_coordinate_is_bad_points(app):
+    async with app.test_client().websocket("/ws") as ws:
+        await started(ws)
+        await ws.send('{"type":"points","x":[NaN],"y":[1]}')
+        assert (await receive(ws))["code"] == protocol.BAD_POINTS
+
+
+async def test_too_many_points_in_a_message(tmp_path):
+    app = make_app(tmp_path, MAX_POINTS_PER_MESSAGE=4)
+    async with app.test_app(), app.test_client().websocket("/ws") as ws:
+        await started(ws)
+        assert await error_code(ws, type="points", x=[1] * 5, y=[1] * 5) == protocol.TOO_MANY_POINTS
+
+
+async def test_too_many_points_in_a_stroke(tmp_path):
+    app = make_app(tmp_path, MAX_POINTS_PER_MESSAGE=4, MAX_POINTS_PER_STROKE=6)
+    async with app.test_app(), app.test_client().websocket("/ws") as ws:
+        await started(ws)
+        await send(ws, type="points", x=[1] * 4, y=[1] * 4)
+        assert await error_code(ws, type="points", x=[1] * 3, y=[1] * 3) == protocol.TOO_MANY_POINTS
+
+
+async def test_too_many_points_in_a_drawing(tmp_path):
+    app = make_app(tmp_path, MAX_POINTS_PER_MESSAGE=4, MAX_POINTS_PER_STROKE=4, MAX_POINTS=6)
+    async with app.test_app(), app.test_client().websocket("/ws") as ws:
+        await started(ws)
+        await send(ws, type="stroke", x=[1] * 4, y=[1] * 4)
+        await receive(ws)
+        assert await error_code(ws, type="stroke", x=[1] * 3, y=[1] * 3) == protocol.TOO_MANY_POINTS
+
+
+async def test_too_many_strokes(tmp_path):
+    app = make_app(tmp_path, MAX_STROKES=2)
+    async with app.test_app(), app.test_client().websocket("/ws") as ws:
+        await started(ws)
+        for _ in range(2):
+            await send(ws, type="stroke", **LINE)
+            await receive(ws)
+        assert await error_code(ws, type="stroke", **LINE) == protocol.TOO_MANY_STROKES
+
+
+async def test_no_drawing_before_start(app):
+    async with app.test_client().websocket("/ws") as ws:
+        assert await error_code(ws, type="points", **LINE) == protocol.NO_DRAWING
+
+
+async def test_no_stroke_for_a_stroke_end_without_points(app):
+    async with app.test_client().websocket("/ws") as ws:
+        await started(ws)
+        assert await error_code(ws, type="stroke_end") == protocol.NO_STROKE
+
+
+async def test_unknown_word(app):
+    async with app.test_client().websocket("/ws") as ws:
+        assert await error_code(ws, type="start", mode="game", word="unicorn") == protocol.UNKNOWN_WORD
+
+
+async def test_save_failed_is_reported_and_the_game_goes_on(tmp_path):
+    (tmp_path / "saved").write_text("a file where the directory should be")
+    app = make_app(tmp_path)
+    async with app.test_app(), app.test_client().websocket("/ws") as ws:
+        await started(ws)
+        await send(ws, type="stroke", **LINE)
+        await receive(ws)
+        assert await error_code(ws, type="end") == protocol.SAVE_FAILED
+        assert (await started(ws))["type"] == "round"
+
+
+async def test_an_error_changes_nothing_and_the_connection_goes_on(app):
+    async with app.test_client().websocket("/ws") as ws:
+        await started(ws)
+        await send(ws, type="points", **LINE)
+        await send(ws, type="points", x=[1, 2], y=[1])
+        assert (await receive_type(ws, "error"))["code"] == protocol.BAD_POINTS
+        await send(ws, type="stroke_end")
+        while (answer := await receive_type(ws, "guess"))["strokes"] == 0:  # a live guess may come first
+            pass
+    assert answer["strokes"] == 1
+
+
+async def close_code(ws) -> int:
+    with pytest.raises(WebsocketDisconnectError) as closed:
+        while True:
+            await asyncio.wait_for(ws.receive(), 10)
+    return closed.value.args[0]
+
+
+async def test_oversized_frame_closes_with_1009(tmp_path):
+    app = make_app(tmp_path, MAX_FRAME_BYTES=1000)
+    async with app.test_app(), app.test_client().websocket("/ws") as ws:
+        await ws.send(json.dumps({"type": "points", "x": [1] * 400, "y": [1] * 400}))
+        assert await close_code(ws) == protocol.MESSAGE_TOO_BIG
+
+
+async def test_message_flood_closes_with_1008(tmp_path):
+    app = make_app(tmp_path, MESSAGES_PER_SECOND=1.0, MESSAGE_BURST=3)
+    async with app.test_app(), app.test_client().websocket("/ws") as ws:
+        for _ in range(5):
+            await send(ws, type="draw")
+        assert await close_code(ws) == protocol.POLICY_VIOLATION
+
+
+async def test_api_labels(app):
+    response = await app.test_client().get("/api/labels")
+    assert response.status_code == 200
+    assert (await response.get_json())["labels"] == app.extensions["quickdraw"].classifier.labels
+
+
+async def test_healthz(app):
+    body = await (await app.test_client().get("/healthz")).get_json()
+    classifier = app.extensions["quickdraw"].classifier
+    assert body == {"ready": True, "model_version": classifier.version, "labels": len(classifier.labels)}
+
+
+async def test_api_guess_returns_the_same_guesses_as_the_socket(app):
+    response = await app.test_client().post("/api/guess", json={"drawing": [[LINE["x"], LINE["y"]]]})
+    async with app.test_client().websocket("/ws") as ws:
+        await started(ws)
+        await send(ws, type="stroke", **LINE)
+        over_socket = await receive(ws)
+    assert response.status_code == 200
+    assert (await response.get_json())["guesses"] == over_socket["guesses"]
+
+
+@pytest.mark.parametrize("body, code", [
+    ("not json", protocol.BAD_JSON),
+    ("[]", protocol.BAD_JSON),
+    ('{"drawing": 3}', protocol.BAD_FIELD),
+    ('{"drawing": [[[1, 2], [1]]]}', protocol.BAD_POINTS),
+    ('{"drawing": [[[NaN], [1]]]}', protocol.BAD_POINTS),
+])
+async def test_api_guess_errors(app, body, code):
+    response = await app.test_client().post("/api/guess", data=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert (await response.get_json())["code"] == code
+
+
+async def test_api_guess_too_many_strokes(tmp_path):
+    app = make_app(tmp_path, MAX_STROKES=1)
+    response = await app.test_client().post("/api/guess", json={"drawing": [[[1], [1]]] * 2})
+    assert (await response.get_json())["code"] == protocol.TOO_MANY_STROKES
+
+
+async def test_api_guess_body_over_the_limit_is_413(tmp_path):
+    app = make_app(tmp_path, MAX_BODY_BYTES=100)
+    response = await app.test_client().post("/api/guess", json={"drawing": [[[1] * 100, [1] * 100]]})
+    assert response.status_code == 413
