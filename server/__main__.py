@@ -19,6 +19,7 @@ def hypercorn_config(settings: config.Settings) -> HypercornConfig:
     hypercorn.websocket_max_message_size = settings.max_frame_bytes
     hypercorn.websocket_ping_interval = settings.ping_interval_s
     hypercorn.accesslog = None
+    logging.getLogger("hypercorn.error").propagate = False  # Hypercorn has its own handler; say things once
     return hypercorn
 
 

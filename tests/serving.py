@@ -70,3 +70,5 @@ def live_server(saved_dir, *args, env=None):
             process.wait(10)
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait()
+        process.stderr.close()

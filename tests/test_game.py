@@ -1,0 +1,145 @@
+"""Game rounds and saving: recognized and timeout paths, and every way a drawing is saved exactly once."""
+
+import asyncio
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from server import protocol, sketch
+from tests.serving import make_app, receive, receive_type, send
+from training.readers import read_saved_dir
+
+LINE = {"x": [0, 50, 100], "y": [0, 40, 80]}
+THRESHOLD = 0.5
+
+
+@pytest.fixture(scope="module")
+def recognizable(simplified_drawings):
+    """A real drawing the shipped model recognizes: p(word) ≥ THRESHOLD after its last stroke."""
+    app = make_app_for_model()
+    classifier = app.extensions["quickdraw"].classifier
+    for record in simplified_drawings:
+        if record["word"] in classifier.labels:
+            if classifier.classify(sketch.validate(record["drawing"])).p(record["word"]) >= THRESHOLD:
+                return record
+    pytest.skip("the shipped model recognizes none of the real drawings")
+
+
+def make_app_for_model():
+    from server import create_app
+    from tests.serving import MODEL
+    return create_app({"MODEL_DIR": str(MODEL)})
+
+
+def saved_files(app):
+    directory = app.extensions["quickdraw"].store.directory
+    return sorted(directory.glob("*")) if directory.exists() else []
+
+
+def check_saved(app, drawing_id, strokes, word=None, recognized=False, mode="game"):
+    """Both files exist, the record parses and round-trips through the training reader, the PNG decodes."""
+    store = app.extensions["quickdraw"].store
+    assert [p.name for p in saved_files(app)] == [f"{drawing_id}.ndjson", f"{drawing_id}.png"]
+    record = json.loads((store.directory / f"{drawing_id}.ndjson").read_text())
+    assert (record["word"], record["recognized"], record["mode"], len(record["drawing"])) == (word, recognized, mode, strokes)
+    image = cv2.imdecode(np.fromfile(store.png_path(drawing_id), np.uint8), cv2.IMREAD_GRAYSCALE)
+    assert image is not None and image.min() < 128
+    (sample,) = read_saved_dir(store.directory)
+    assert (sample.word, sample.key_id, len(sample.drawing)) == (word, record["key_id"], strokes)
+    return record
+
+
+async def test_recognized_round_ends_and_saves(tmp_path, recognizable):
+    app = make_app(tmp_path, RECOGNITION_THRESHOLD=THRESHOLD, LIVE_GUESS_INTERVAL_MS=100_000)
+    word, strokes = recognizable["word"], recognizable["drawing"]
+    async with app.test_app(), app.test_client().websocket("/ws") as ws:
+        await send(ws, type="start", mode="game", word=word)
+        round_id = (await receive(ws))["id"]
+        for stroke in strokes:
+            await send(ws, type="stroke", x=stroke[0], y=stroke[1])
+        recognized = await receive_type(ws, "recognized")
+        saved = await receive_type(ws, "saved")
+    assert recognized["word"] == word and recognized["p"] >= THRESHOLD
+    assert 1 <= recognized["strokes"] <= len(strokes) and recognized["elapsed_ms"] >= 0
+    assert saved == {"type": "saved", "id": round_id, "word": word, "recognized": True, "strokes": recognized["strokes"]}
+    record = check_saved(app, round_id, recognized["strokes"], word, recognized=True)
+    assert record["guesses"][0]["word"] == word or record["guesses"][1]["word"] == word
+
+
+async def test_points_after_the_round_is_recognized_are_refused(tmp_path, recognizable):
+    app = make_app(tmp_path, RECOGNITION_THRESHOLD=THRESHOLD)
+    async with app.test_app(), app.test_client().websocket("/ws") as ws:
+        await send(ws, type="start", mode="game", word=recognizable["word"])
+        for stroke in recognizable["drawing"]:
+            await send(ws, type="stroke", x=stroke[0], y=stroke[1])
+        await receive_type(ws, "saved")
+        await send(ws, type="points", **LINE)
+        assert (await receive_type(ws, "error"))["code"] == protocol.NO_DRAWING
+
+
+async def test_timeout_ends_the_round_and_saves(tmp_path):
+    app = make_app(tmp_path, GAME_TIME_LIMIT_S=0.3, RECOGNITION_THRESHOLD=1.0)
+    async with app.test_app(), app.test_client().websocket("/ws") as ws:
+        await send(ws, type="start", mode="game", word="cat")
+        round_id = (await receive(ws))["id"]
+        await send(ws, type="stroke", **LINE)
+        timeout = await receive_type(ws, "timeout")
+        saved = await receive_type(ws, "saved")
+    assert timeout == {"type": "timeout", "word": "cat"}
+    assert saved == {"type": "saved", "id": round_id, "word": "cat", "recognized": False, "strokes": 1}
+    check_saved(app, round_id, 1, "cat")
+
+
+async def test_timeout_without_strokes_saves_nothing(tmp_path):
+    app = make_app(tmp_path, GAME_TIME_LIMIT_S=0.2)
+    async with app.test_app(), app.test_client().websocket("/ws") as ws:
+        await send(ws, type="start", mode="game")
+        await receive(ws)
+        assert (await receive(ws))["type"] == "timeout"
+        await send(ws, type="stroke", **LINE)
+        assert (await receive(ws))["code"] == protocol.NO_DRAWING
+    assert saved_files(app) == []
+
+
+async def test_end_saves_once(tmp_path):
+    app = make_app(tmp_path, GAME_TIME_LIMIT_S=0.3, RECOGNITION_THRESHOLD=1.0)
+    async with app.test_app(), app.test_client().websocket("/ws") as ws:
+        await send(ws, type="start", mode="game", word="cat")
+        round_id = (await receive(ws))["id"]
+        await send(ws, type="stroke", **LINE)
+        await send(ws, type="stroke", x=[0, 100], y=[80, 0])
+        await send(ws, type="end")
+        saved = await receive_type(ws, "saved")
+        await asyncio.sleep(0.5)  # past the time limit: the ended round must not time out and save again
+        await send(ws, type="end")
+        assert (await receive(ws))["code"] == protocol.NO_DRAWING
+    assert saved["strokes"] == 2
+    check_saved(app, round_id, 2, "cat")
+
+
+async def test_new_start_saves_the_previous_drawing(tmp_path):
+    app = make_app(tmp_path)
+    async with app.test_app(), app.test_client().websocket("/ws") as ws:
+        await send(ws, type="start")
+        first = (await receive(ws))["id"]
+        await send(ws, type="points", **LINE)  # an open stroke counts
+        await send(ws, type="start")
+        saved = await receive_type(ws, "saved")
+        second = await receive(ws)
+    assert saved["id"] == first and second["type"] == "round" and second["id"] != first
+    check_saved(app, first, 1, mode="free")
+
+
+async def test_disconnect_saves_the_open_drawing(tmp_path):
+    app = make_app(tmp_path)
+    async with app.test_app():
+        async with app.test_client().websocket("/ws") as ws:
+            await send(ws, type="start", mode="game", word="cat")
+            round_id = (await receive(ws))["id"]
+            await send(ws, type="stroke", **LINE)
+            await receive_type(ws, "guess")
+            await send(ws, type="points", x=[5, 6], y=[7, 8])
+        await asyncio.wait_for(app.extensions["quickdraw"].drain(), 10)
+        check_saved(app, round_id, 2, "cat")

@@ -1,0 +1,105 @@
+"""A real ``python -m server`` (Hypercorn) on a free port, driven by ``server.client`` and raw websockets."""
+
+import asyncio
+import json
+import subprocess
+import sys
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from server import client, protocol
+from tests.serving import MODEL, ROOT, live_server
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@pytest.fixture(scope="module")
+def url(tmp_path_factory):
+    with live_server(tmp_path_factory.mktemp("saved")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def labels():
+    return set((MODEL / "labels.txt").read_text().splitlines())
+
+
+def known(drawings, labels, n):
+    return [d for d in drawings if d["word"] in labels][:n]
+
+
+async def test_replaying_raw_drawings_gives_a_guess_per_stroke(url, raw_drawings, labels):
+    drawings = known(raw_drawings, labels, 6)
+    summary = await client.replay(url, drawings)
+    assert summary.drawings == summary.saved == len(drawings)
+    assert summary.strokes == len(summary.latencies_ms) == sum(len(d["drawing"]) for d in drawings)
+    assert summary.missing_guesses == 0 and not summary.errors and not summary.closes
+
+
+async def test_replaying_simplified_drawings_concurrently(url, simplified_drawings, labels):
+    drawings = known(simplified_drawings[::7], labels, 12)
+    summary = await client.replay(url, drawings, concurrency=4)
+    assert summary.strokes == sum(len(d["drawing"]) for d in drawings)
+    assert summary.saved == len(drawings) and not summary.errors and not summary.closes
+
+
+async def test_game_mode_replay_in_realtime(url, raw_drawings, labels):
+    drawings = [d for d in known(raw_drawings, labels, 40) if d["drawing"][-1][2][-1] < 3000][:2]
+    summary = await client.replay(url, drawings, mode="game", realtime=True)
+    assert summary.drawings == summary.saved == len(drawings)
+    assert summary.recognized + summary.timeouts <= summary.drawings and not summary.errors
+
+
+async def test_oversized_frame_closes_with_1009(url):
+    async with connect(url, max_size=None) as socket:
+        await socket.send(json.dumps({"type": "points", "x": [1] * 40_000, "y": [1] * 40_000}))
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(socket.recv(), 10)
+    assert closed.value.rcvd.code == protocol.MESSAGE_TOO_BIG
+
+
+async def test_message_flood_closes_with_1008(url):
+    # Just past the default burst (400): far more unread data could make the kernel reset the socket
+    # before the close frame is read, which would test TCP rather than the server.
+    async with connect(url) as socket:
+        with pytest.raises(ConnectionClosed) as closed:
+            for _ in range(600):
+                await socket.send('{"type":"undo"}')
+            while True:
+                await asyncio.wait_for(socket.recv(), 10)
+    assert closed.value.rcvd.code == protocol.POLICY_VIOLATION
+
+
+async def test_other_connections_do_not_notice_a_closed_one(url):
+    async with connect(url) as steady:
+        await steady.send('{"type":"start"}')
+        await asyncio.wait_for(steady.recv(), 10)
+        async with connect(url, max_size=None) as rude:
+            await rude.send("x" * 100_000)
+            with pytest.raises(ConnectionClosed):
+                await asyncio.wait_for(rude.recv(), 10)
+        await steady.send('{"type":"stroke","x":[0,9],"y":[0,9]}')
+        answer = json.loads(await asyncio.wait_for(steady.recv(), 10))
+    assert answer["type"] == "guess" and answer["strokes"] == 1
+
+
+def test_a_missing_model_is_a_one_line_start_up_error(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "server", "--model-dir", str(tmp_path / "none"), "--port", "1"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "cannot load the model" in result.stderr
+
+
+def test_a_bad_setting_is_a_start_up_error(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "server", "--model-dir", str(MODEL)], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60, env={"QUICKDRAW_GAME_TIME_LIMIT_S": "-1", "PATH": ""})
+    assert result.returncode == 2 and "GAME_TIME_LIMIT_S" in result.stderr
+
+
+def test_serving_does_not_import_tensorflow():
+    code = ("import sys, server.__main__, server.client; from server import create_app; "
+            f"create_app({{'MODEL_DIR': {str(MODEL)!r}}}); print('tensorflow' in sys.modules, 'keras' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.stdout.split() == ["False", "False"], result.stderr
