@@ -1,0 +1,214 @@
+// The drawing surface: Pointer Events in, strokes out as plain data [[xs], [ys], [ts]].
+
+const INK = "#1d1d1f";
+const LINE_WIDTH = 5; // CSS pixels, like a felt pen on a phone or laptop screen
+
+/** Trace one stroke as a smooth path: quadratic curves through the midpoints. */
+function traceStroke(ctx, xs, ys) {
+  const n = xs.length;
+  ctx.beginPath();
+  ctx.moveTo(xs[0], ys[0]);
+  if (n === 1) {
+    ctx.lineTo(xs[0] + 0.01, ys[0]); // a tap leaves a round dot
+  }
+  for (let i = 1; i < n - 1; i++) {
+    ctx.quadraticCurveTo(xs[i], ys[i], (xs[i] + xs[i + 1]) / 2, (ys[i] + ys[i + 1]) / 2);
+  }
+  if (n > 1) ctx.lineTo(xs[n - 1], ys[n - 1]);
+  ctx.stroke();
+}
+
+function setPen(ctx, width) {
+  ctx.strokeStyle = INK;
+  ctx.lineWidth = width;
+  ctx.lineCap = "round";
+  ctx.lineJoin = "round";
+}
+
+/** Draw `strokes` scaled to fit a `size`×`size` box (CSS pixels) on `canvas`, e.g. a thumbnail. */
+export function renderThumbnail(canvas, strokes, size) {
+  const dpr = window.devicePixelRatio || 1;
+  canvas.width = Math.round(size * dpr);
+  canvas.height = Math.round(size * dpr);
+  const ctx = canvas.getContext("2d");
+  ctx.fillStyle = "#fff";
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  const xs = strokes.flatMap((s) => s[0]);
+  const ys = strokes.flatMap((s) => s[1]);
+  if (xs.length === 0) return;
+  const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+  const pad = size * 0.1;
+  const scale = Math.min((size - 2 * pad) / Math.max(x1 - x0, y1 - y0, 1), 2);
+  const dx = (size - (x1 - x0) * scale) / 2 - x0 * scale;
+  const dy = (size - (y1 - y0) * scale) / 2 - y0 * scale;
+  ctx.setTransform(dpr * scale, 0, 0, dpr * scale, dpr * dx, dpr * dy);
+  setPen(ctx, 3 / scale);
+  for (const [sx, sy] of strokes) traceStroke(ctx, sx, sy);
+}
+
+/**
+ * A canvas you draw on with mouse, touch or pen. Callbacks:
+ * onPoint(x, y, t) for every point, onStrokeEnd() when a stroke closes, onStrokeStart().
+ */
+export class SketchCanvas {
+  constructor(canvas, { onStrokeStart = () => {}, onPoint = () => {}, onStrokeEnd = () => {} } = {}) {
+    this.canvas = canvas;
+    this.ctx = canvas.getContext("2d");
+    this.handlers = { onStrokeStart, onPoint, onStrokeEnd };
+    this.strokes = []; // completed strokes, [[xs], [ys], [ts]]
+    this.current = null; // the stroke being drawn, same shape
+    this.pointerId = null;
+    this.origin = null; // performance.now() at the drawing's first point: t = ms since then
+    this.enabled = true;
+    canvas.addEventListener("pointerdown", (e) => this.#down(e));
+    canvas.addEventListener("pointermove", (e) => this.#move(e));
+    canvas.addEventListener("pointerup", (e) => this.#up(e));
+    canvas.addEventListener("pointercancel", (e) => this.#up(e));
+    canvas.addEventListener("lostpointercapture", (e) => this.#up(e));
+    canvas.addEventListener("contextmenu", (e) => e.preventDefault());
+    new ResizeObserver(() => this.resize()).observe(canvas);
+    this.resize();
+  }
+
+  /** True while a pointer is down and a stroke is open. */
+  get drawing() {
+    return this.current !== null;
+  }
+
+  /** Every stroke so far, including the open one, as plain arrays (a copy). */
+  snapshot() {
+    const all = this.current ? [...this.strokes, this.current] : this.strokes;
+    return all.map((s) => s.map((row) => row.slice()));
+  }
+
+  /** Match the backing store to the displayed size × devicePixelRatio, then redraw. */
+  resize() {
+    const rect = this.canvas.getBoundingClientRect();
+    const dpr = window.devicePixelRatio || 1;
+    const width = Math.max(1, Math.round(rect.width * dpr));
+    const height = Math.max(1, Math.round(rect.height * dpr));
+    if (this.canvas.width !== width || this.canvas.height !== height) {
+      this.canvas.width = width;
+      this.canvas.height = height;
+    }
+    this.dpr = dpr;
+    this.redraw();
+  }
+
+  redraw() {
+    const { ctx, canvas } = this;
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(0, 0, canvas.width, canvas.height);
+    ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
+    setPen(ctx, LINE_WIDTH);
+    for (const [xs, ys] of this.strokes) traceStroke(ctx, xs, ys);
+    if (this.current) traceStroke(ctx, this.current[0], this.current[1]);
+  }
+
+  /** Remove the last completed stroke; false when there is none or a stroke is open. */
+  undo() {
+    if (this.drawing || this.strokes.length === 0) return false;
+    this.strokes.pop();
+    this.redraw();
+    return true;
+  }
+
+  /** Remove everything and restart the clock (a new drawing). */
+  clear() {
+    this.#abandon();
+    this.strokes = [];
+    this.origin = null;
+    this.redraw();
+  }
+
+  /** Stop or allow drawing; disabling closes an open stroke first. */
+  setEnabled(enabled) {
+    if (!enabled && this.current) this.#finish();
+    this.enabled = enabled;
+    this.canvas.classList.toggle("disabled", !enabled);
+  }
+
+  #position(event) {
+    const rect = this.canvas.getBoundingClientRect();
+    if (this.origin === null) this.origin = event.timeStamp;
+    return [
+      Math.round(event.clientX - rect.left),
+      Math.round(event.clientY - rect.top),
+      Math.max(0, Math.round(event.timeStamp - this.origin)),
+    ];
+  }
+
+  #down(event) {
+    if (!this.enabled || this.current || (event.pointerType === "mouse" && event.button !== 0)) return;
+    event.preventDefault();
+    this.pointerId = event.pointerId;
+    this.canvas.setPointerCapture?.(event.pointerId);
+    const [x, y, t] = this.#position(event);
+    this.current = [[x], [y], [t]];
+    this.handlers.onStrokeStart();
+    this.handlers.onPoint(x, y, t);
+    setPen(this.ctx, LINE_WIDTH);
+    traceStroke(this.ctx, [x], [y]);
+  }
+
+  #move(event) {
+    if (!this.current || event.pointerId !== this.pointerId) return;
+    event.preventDefault();
+    // Coalesced events keep fast strokes smooth where the browser batches moves per frame.
+    const events = event.getCoalescedEvents?.() ?? [];
+    for (const e of events.length ? events : [event]) this.#add(...this.#position(e));
+  }
+
+  #add(x, y, t) {
+    const [xs, ys, ts] = this.current;
+    const n = xs.length;
+    if (xs[n - 1] === x && ys[n - 1] === y) return; // no movement, no point
+    xs.push(x);
+    ys.push(y);
+    ts.push(Math.max(t, ts[n - 1]));
+    this.handlers.onPoint(x, y, ts[n]);
+    // Draw only the new piece of the same midpoint curve that redraw() traces.
+    const ctx = this.ctx;
+    ctx.beginPath();
+    if (n === 1) {
+      ctx.moveTo(xs[0], ys[0]);
+      ctx.lineTo((xs[0] + x) / 2, (ys[0] + y) / 2);
+    } else {
+      ctx.moveTo((xs[n - 2] + xs[n - 1]) / 2, (ys[n - 2] + ys[n - 1]) / 2);
+      ctx.quadraticCurveTo(xs[n - 1], ys[n - 1], (xs[n - 1] + x) / 2, (ys[n - 1] + y) / 2);
+    }
+    ctx.stroke();
+  }
+
+  #up(event) {
+    if (!this.current || event.pointerId !== this.pointerId) return;
+    if (event.type === "pointerup") this.#add(...this.#position(event));
+    this.#finish();
+  }
+
+  #finish() {
+    const [xs, ys] = this.current;
+    const n = xs.length;
+    if (n > 1) {
+      const ctx = this.ctx;
+      ctx.beginPath();
+      ctx.moveTo((xs[n - 2] + xs[n - 1]) / 2, (ys[n - 2] + ys[n - 1]) / 2);
+      ctx.lineTo(xs[n - 1], ys[n - 1]);
+      ctx.stroke();
+    }
+    this.strokes.push(this.current);
+    this.#release();
+    this.handlers.onStrokeEnd();
+  }
+
+  #abandon() {
+    if (this.current) this.#release();
+  }
+
+  #release() {
+    const id = this.pointerId;
+    this.current = null; // first: releasing capture may fire lostpointercapture right away
+    this.pointerId = null;
+    if (this.canvas.hasPointerCapture?.(id)) this.canvas.releasePointerCapture(id);
+  }
+}

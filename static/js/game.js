@@ -1,0 +1,219 @@
+// Game mode: six prompts, a countdown each, the net's verdict, then a summary of all six drawings.
+
+import { renderThumbnail } from "./canvas.js";
+import { percent } from "./guesses.js";
+
+export const ROUNDS = 6;
+const RESULT_MS = 1800; // how long the verdict stays up before the next prompt
+const GRACE_MS = 4000; // past zero with no word from the server (offline?): end the round ourselves
+
+function shuffled(items) {
+  const copy = [...items];
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [copy[i], copy[j]] = [copy[j], copy[i]];
+  }
+  return copy;
+}
+
+/** Six distinct prompts from the model's labels, or nulls (the server then picks) if unavailable. */
+async function pickWords() {
+  try {
+    const response = await fetch("/api/labels", { headers: { Accept: "application/json" } });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const body = await response.json();
+    const labels = Array.isArray(body) ? body : body.labels;
+    if (!Array.isArray(labels) || labels.length === 0) throw new Error("no labels");
+    const words = shuffled(labels).slice(0, ROUNDS);
+    while (words.length < ROUNDS) words.push(labels[words.length % labels.length]);
+    return words;
+  } catch (error) {
+    console.warn("Labels unavailable; the server picks the prompts", error);
+    return Array(ROUNDS).fill(null);
+  }
+}
+
+/** The game's flow; main.js feeds it the server's messages. */
+export class Game {
+  constructor({ session, canvas, guesses, card, countdown, prompt, summary, timeLimit }) {
+    Object.assign(this, { session, canvas, guesses, card, countdown, prompt, summary });
+    this.timeLimit = timeLimit; // seconds, from the page; the server's "round" message has the last word
+    this.#enter("idle");
+    this.results = [];
+    this.words = [];
+    this.word = null;
+    summary.querySelector("#play-again").addEventListener("click", () => this.begin());
+  }
+
+  /** idle | ready (prompt card) | waiting (for "round") | drawing | verdict | summary; shown on <body data-game>. */
+  #enter(state) {
+    this.state = state;
+    document.body.dataset.game = state;
+  }
+
+  /** Start a new game of six rounds. */
+  async begin() {
+    this.summary.hidden = true;
+    document.body.classList.remove("show-summary");
+    this.results = [];
+    this.#enter("idle");
+    this.words = await pickWords();
+    this.#announce();
+  }
+
+  get canEdit() {
+    return this.state === "drawing" || this.state === "waiting";
+  }
+
+  /** The prompt card for the next round; the clock starts on "Got it!". */
+  #announce() {
+    const round = this.results.length + 1;
+    this.word = this.words[round - 1];
+    this.#enter("ready");
+    this.canvas.setEnabled(false);
+    this.canvas.clear();
+    this.guesses.reset();
+    this.guesses.setTarget(this.word);
+    this.countdown.hide();
+    this.#showPrompt(this.word, round);
+    this.card.show({
+      kicker: `Round ${round} of ${ROUNDS}`,
+      title: this.word ? `Draw: ${this.word}` : "Get ready to draw",
+      text: `in under ${this.timeLimit} seconds`,
+      button: { label: "Got it!", action: () => this.#go() },
+    });
+  }
+
+  #go() {
+    this.card.hide();
+    this.#enter("waiting");
+    this.canvas.setEnabled(true);
+    this.session.start("game", this.word);
+  }
+
+  #showPrompt(word, round) {
+    this.prompt.replaceChildren();
+    const label = document.createElement("span");
+    label.className = "prompt-label";
+    label.textContent = word ? "Draw:" : "Draw";
+    const target = document.createElement("strong");
+    target.className = "prompt-word";
+    target.textContent = word ?? "…";
+    const count = document.createElement("span");
+    count.className = "prompt-round";
+    count.textContent = `${round}/${ROUNDS}`;
+    this.prompt.append(label, " ", target, " ", count);
+  }
+
+  onRound(message) {
+    const replay = this.session.takeReplay();
+    if (replay && this.state === "drawing") return; // our clock keeps running: a reconnect buys no time
+    if (this.state !== "waiting") return;
+    this.word = message.word;
+    this.guesses.setTarget(message.word);
+    this.#showPrompt(message.word, this.results.length + 1);
+    this.#enter("drawing");
+    if (typeof message.time_limit_s === "number") {
+      this.timeLimit = message.time_limit_s;
+      this.countdown.start(message.time_limit_s, (overdue) => {
+        if (overdue > GRACE_MS) this.#finish(false, { notify: true });
+      });
+    }
+  }
+
+  onGuess() {
+    const last = this.results.at(-1);
+    if (this.state === "verdict" && last) last.guesses = this.guesses.guesses; // a late guess is still the net's last word
+  }
+
+  onRecognized(message) {
+    if (!this.#current(message)) return;
+    this.guesses.say(`Oh, I know, it's ${message.word}!`);
+    this.#finish(true, { notify: false, p: message.p }); // recognizing ends the round on the server
+  }
+
+  onTimeout(message) {
+    if (!this.#current(message)) return;
+    this.#finish(false, { notify: false }); // the server has ended the round itself
+  }
+
+  onSaved(message) {
+    const result = this.results.find((r) => r.word === message.word && !r.savedId);
+    if (result) result.savedId = message.id;
+  }
+
+  /** Give up on this prompt. */
+  skip() {
+    if (this.canEdit) this.#finish(false, { notify: true });
+  }
+
+  #current(message) {
+    return this.state === "drawing" && (!this.word || message.word === this.word);
+  }
+
+  #finish(recognized, { notify, p = null }) {
+    this.#enter("verdict");
+    this.countdown.stop();
+    this.session.end(notify); // first, so a stroke cut short below is not streamed into a closed round
+    this.canvas.setEnabled(false);
+    this.results.push({
+      word: this.word,
+      recognized,
+      p,
+      strokes: this.canvas.snapshot(),
+      guesses: this.guesses.guesses,
+    });
+    this.card.show({
+      kicker: recognized ? "Recognized!" : "Time's up",
+      title: recognized ? `Oh, I know, it's ${this.word}!` : "Sorry, I couldn't guess it.",
+      text: recognized ? "" : `It was ${this.word ?? "a mystery"}.`,
+      tone: recognized ? "good" : "bad",
+    });
+    if (!recognized) this.guesses.say(`Sorry, I couldn't guess it. It was ${this.word}.`);
+    setTimeout(() => (this.results.length < ROUNDS ? this.#announce() : this.#showSummary()), RESULT_MS);
+  }
+
+  #showSummary() {
+    this.#enter("summary");
+    this.card.hide();
+    this.countdown.hide();
+    const grid = this.summary.querySelector("#summary-grid");
+    grid.replaceChildren(...this.results.map((result) => summaryItem(result)));
+    const hits = this.results.filter((r) => r.recognized).length;
+    this.summary.querySelector("#summary-title").textContent = hits >= ROUNDS / 2 ? "Well done!" : "Nice try!";
+    this.summary.querySelector("#summary-score").textContent =
+      `The net recognized ${hits} of your ${ROUNDS} drawings.`;
+    document.body.classList.add("show-summary");
+    this.summary.hidden = false;
+    this.summary.querySelector("#play-again").focus({ preventScroll: true });
+  }
+}
+
+/** One tile of the summary: the drawing, the prompt, the verdict and the net's top guesses. */
+function summaryItem(result) {
+  const item = document.createElement("li");
+  item.className = `summary-item ${result.recognized ? "good" : "bad"}`;
+  const figure = document.createElement("figure");
+  const canvas = document.createElement("canvas");
+  canvas.className = "thumb";
+  canvas.setAttribute("role", "img");
+  canvas.setAttribute("aria-label", `Your drawing of ${result.word ?? "the prompt"}`);
+  const caption = document.createElement("figcaption");
+  const word = document.createElement("strong");
+  word.textContent = result.word ?? "?";
+  const verdict = document.createElement("span");
+  verdict.className = "verdict";
+  verdict.textContent = result.recognized ? "✓ Recognized" : "✗ Not recognized";
+  const top = document.createElement("span");
+  top.className = "net-guesses";
+  const shown = (result.guesses ?? []).slice(0, 3);
+  top.textContent = shown.length
+    ? `The net saw: ${shown.map((g) => `${g.word} ${percent(g.p)}`).join(", ")}`
+    : "The net saw nothing to guess.";
+  caption.append(word, verdict, top);
+  figure.append(canvas, caption);
+  item.append(figure);
+  // Render after layout so the thumbnail matches its displayed size.
+  requestAnimationFrame(() => renderThumbnail(canvas, result.strokes, canvas.clientWidth || 160));
+  return item;
+}

@@ -1,0 +1,105 @@
+// Wires the page together: canvas → session → socket, server messages → guesses and game flow.
+
+import { SketchCanvas } from "./canvas.js";
+import { FreeDraw } from "./free.js";
+import { Game } from "./game.js";
+import { GuessPanel } from "./guesses.js";
+import { DrawingSession } from "./session.js";
+import { Connection, PointBatcher, socketUrl } from "./socket.js";
+import { Card, Countdown, Notice, showConnection } from "./ui.js";
+
+const $ = (id) => document.getElementById(id);
+const play = $("play");
+const mode = play.dataset.mode === "free" ? "free" : "game";
+
+const guesses = new GuessPanel({ list: $("guess-list"), line: $("guess-line"), speechToggle: $("speech-toggle") });
+const notice = new Notice($("notice"));
+const connection = new Connection(socketUrl(), {
+  onMessage: (message) => dispatch(message),
+  onOpen: () => session.replay(),
+  onState: (state, detail) => showConnection($("connection"), state, detail),
+});
+const batcher = new PointBatcher((message) => connection.send(message));
+const hint = $("canvas-hint");
+const canvas = new SketchCanvas($("sketch"), {
+  onStrokeStart: () => (hint.hidden = true),
+  onPoint: (x, y, t) => session.point(x, y, t),
+  onStrokeEnd: () => session.strokeEnd(),
+});
+const session = new DrawingSession(connection, canvas, batcher);
+const controller =
+  mode === "free"
+    ? new FreeDraw({ session, canvas, guesses, notice })
+    : new Game({
+        session,
+        canvas,
+        guesses,
+        card: new Card($("overlay")),
+        countdown: new Countdown($("timer")),
+        prompt: $("prompt"),
+        summary: $("summary"),
+        timeLimit: Number(play.dataset.timeLimit) || 20,
+      });
+
+const QUIET_ERRORS = new Set(["no_drawing", "no_stroke"]);
+
+function politely(error) {
+  if (error.code === "save_failed") return "Sorry, your drawing could not be saved this time. The game goes on.";
+  return `Sorry, the server could not use that: ${error.message ?? error.code}.`;
+}
+
+/** Route one server message; unknown types are a bug somewhere, so say so loudly. */
+function dispatch(message) {
+  switch (message.type) {
+    case "round":
+      guesses.reset(); // a new drawing on the server: its seq numbers start over
+      controller.onRound(message);
+      break;
+    case "guess":
+      if (guesses.accept(message)) controller.onGuess(message);
+      break;
+    case "recognized":
+      controller.onRecognized(message);
+      break;
+    case "timeout":
+      controller.onTimeout(message);
+      break;
+    case "saved":
+      controller.onSaved(message);
+      break;
+    case "error":
+      console.warn("Server error", message);
+      // A stroke racing the end of a round is expected, not worth interrupting the player for.
+      if (!QUIET_ERRORS.has(message.code)) notice.show(politely(message), { tone: "bad" });
+      break;
+    default:
+      throw new Error(`Unknown message type from the server: ${JSON.stringify(message.type)}`);
+  }
+}
+
+function undo() {
+  if (controller.canEdit && canvas.undo()) session.undo();
+}
+
+function clear() {
+  if (!controller.canEdit || canvas.drawing) return;
+  canvas.clear();
+  session.clear();
+}
+
+$("undo").addEventListener("click", undo);
+$("clear").addEventListener("click", clear);
+$("new-drawing")?.addEventListener("click", () => controller.newDrawing());
+$("skip")?.addEventListener("click", () => controller.skip());
+document.addEventListener("keydown", (event) => {
+  if (event.target.closest?.("input, textarea, [contenteditable]")) return;
+  if ((event.ctrlKey || event.metaKey) && !event.shiftKey && event.key.toLowerCase() === "z") {
+    event.preventDefault();
+    undo();
+  } else if ((event.key === "Escape" || event.key === "Delete") && !event.ctrlKey && !event.metaKey) {
+    clear();
+  }
+});
+
+connection.connect();
+controller.begin();

@@ -1,0 +1,74 @@
+// One drawing on the server: start it, stream its strokes, end it, and replay it after a reconnect.
+
+/**
+ * Keeps the server's copy of the drawing in step with the canvas. Points and
+ * strokes sent while offline are lost on the wire, so after a reconnect the
+ * drawing is started again and every stroke is replayed from the canvas.
+ */
+export class DrawingSession {
+  constructor(connection, canvas, batcher) {
+    this.connection = connection;
+    this.canvas = canvas;
+    this.batcher = batcher;
+    this.active = null; // {mode, word} while a drawing is open on the server
+    this.replaying = false; // the next "round" answers a replay, not a new drawing
+  }
+
+  send(message) {
+    return this.connection.send(message);
+  }
+
+  /** Begin a new drawing on the server. */
+  start(mode, word = null) {
+    this.batcher.drop();
+    this.active = { mode, word };
+    this.replaying = false;
+    this.send(word ? { type: "start", mode, word } : { type: "start", mode });
+  }
+
+  /** Finish the drawing (the server saves it); `notify` false when the server already ended it. */
+  end(notify = true) {
+    if (!this.active) return;
+    this.batcher.flush();
+    if (notify) this.send({ type: "end" });
+    this.active = null;
+  }
+
+  /** True when this "round" message answers a replay after reconnecting (and clears the flag). */
+  takeReplay() {
+    const was = this.replaying;
+    this.replaying = false;
+    return was;
+  }
+
+  /** After a reconnect: open the same drawing again and send every stroke drawn so far. */
+  replay() {
+    if (!this.active) return;
+    this.batcher.drop();
+    const { mode, word } = this.active;
+    this.replaying = true;
+    this.send(word ? { type: "start", mode, word } : { type: "start", mode });
+    const strokes = this.canvas.snapshot();
+    const open = this.canvas.drawing ? strokes.pop() : null;
+    for (const [x, y, t] of strokes) this.send({ type: "stroke", x, y, t });
+    if (open) this.send({ type: "points", x: open[0], y: open[1], t: open[2] });
+  }
+
+  // Canvas callbacks: only a drawing the server knows about streams.
+  point(x, y, t) {
+    if (this.active) this.batcher.add(x, y, t);
+  }
+
+  strokeEnd() {
+    if (this.active) this.batcher.end();
+  }
+
+  undo() {
+    if (this.active) this.send({ type: "undo" });
+  }
+
+  clear() {
+    this.batcher.drop();
+    if (this.active) this.send({ type: "clear" });
+  }
+}

@@ -1,0 +1,142 @@
+// The WebSocket to the server: JSON messages, visible state, reconnect with exponential backoff.
+
+const FIRST_RETRY_MS = 500;
+const MAX_RETRY_MS = 10_000;
+const BATCH_MS = 50; // points go out in small batches: smooth for the server, cheap for the network
+const MAX_BATCH = 200; // well under the server's points-per-message limit
+
+/** The socket URL for this page: same host, ws: or wss: to match http: or https:. */
+export function socketUrl(path = "/ws") {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${location.host}${path}`;
+}
+
+/**
+ * A connection that keeps itself open. Callbacks: onMessage(obj), onOpen(),
+ * onState(state, detail) with state "connecting" | "open" | "retrying" | "offline".
+ */
+export class Connection {
+  constructor(url, { onMessage, onOpen = () => {}, onState = () => {} }) {
+    this.url = url;
+    this.handlers = { onMessage, onOpen, onState };
+    this.ws = null;
+    this.attempt = 0;
+    this.retryTimer = null;
+    window.addEventListener("online", () => this.#retryNow());
+  }
+
+  get open() {
+    return this.ws?.readyState === WebSocket.OPEN;
+  }
+
+  connect() {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.handlers.onState("connecting");
+    let ws;
+    try {
+      ws = new WebSocket(this.url);
+    } catch (error) {
+      console.error("WebSocket could not be created", error);
+      this.#scheduleRetry();
+      return;
+    }
+    this.ws = ws;
+    ws.addEventListener("open", () => {
+      this.attempt = 0;
+      this.handlers.onState("open");
+      this.handlers.onOpen();
+    });
+    ws.addEventListener("message", (event) => this.#receive(event));
+    ws.addEventListener("close", (event) => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      console.info(`WebSocket closed (${event.code}${event.reason ? ": " + event.reason : ""})`);
+      this.#scheduleRetry();
+    });
+  }
+
+  /** Send one message; false (and nothing sent) while disconnected. */
+  send(message) {
+    if (!this.open) return false;
+    this.ws.send(JSON.stringify(message));
+    return true;
+  }
+
+  #receive(event) {
+    let message;
+    try {
+      message = JSON.parse(event.data);
+    } catch {
+      console.error("Not JSON from the server:", event.data);
+      return;
+    }
+    try {
+      this.handlers.onMessage(message);
+    } catch (error) {
+      console.error("Could not handle", message, error); // one bad message never kills the socket
+    }
+  }
+
+  #scheduleRetry() {
+    if (!navigator.onLine) {
+      this.handlers.onState("offline");
+      return; // the "online" event reconnects
+    }
+    const base = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** this.attempt);
+    const delay = Math.round(base * (0.75 + Math.random() * 0.5)); // jitter: no thundering herd
+    this.attempt += 1;
+    this.handlers.onState("retrying", { delay, attempt: this.attempt });
+    this.retryTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  #retryNow() {
+    if (!this.ws) this.connect();
+  }
+}
+
+/**
+ * Collects a stroke's points and sends them as one "points" message every ~50 ms;
+ * end() flushes and closes the stroke with "stroke_end".
+ */
+export class PointBatcher {
+  constructor(send) {
+    this.send = send;
+    this.#reset();
+    this.timer = null;
+  }
+
+  add(x, y, t) {
+    this.x.push(x);
+    this.y.push(y);
+    this.t.push(t);
+    if (this.x.length >= MAX_BATCH) this.flush();
+    else if (this.timer === null) this.timer = setTimeout(() => this.flush(), BATCH_MS);
+  }
+
+  flush() {
+    clearTimeout(this.timer);
+    this.timer = null;
+    if (this.x.length === 0) return;
+    this.send({ type: "points", x: this.x, y: this.y, t: this.t });
+    this.#reset();
+  }
+
+  end() {
+    this.flush();
+    this.send({ type: "stroke_end" });
+  }
+
+  /** Forget unsent points (the drawing they belonged to is gone). */
+  drop() {
+    clearTimeout(this.timer);
+    this.timer = null;
+    this.#reset();
+  }
+
+  #reset() {
+    this.x = [];
+    this.y = [];
+    this.t = [];
+  }
+}

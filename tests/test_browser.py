@@ -1,0 +1,394 @@
+"""The game in a real browser (Debian's Chromium via Playwright) against a real `python -m server`.
+
+Real Quick, Draw! drawings are drawn on the canvas with mouse moves (or touch
+events on an emulated phone); screenshots of the key screens go to test-artifacts/.
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+if not CHROMIUM.is_file():
+    pytest.skip(f"no browser at {CHROMIUM} (install Debian's chromium: `make browser` as root)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
+expect = sync_api.expect
+
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+WAIT_MS = 30_000  # generous: the machine is small and shared
+LAPTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until(predicate, timeout: float = 30.0, what: str = "condition"):
+    """Poll `predicate` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(0.1)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+class Server:
+    """`python -m server` on a free port with its own saved directory."""
+
+    def __init__(self, saved_dir: Path, time_limit_s: float = 20, port: int | None = None):
+        self.saved_dir = saved_dir
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "QUICKDRAW_GAME_TIME_LIMIT_S": str(time_limit_s), "PYTHONPATH": str(ROOT)}
+        self.log = (saved_dir.parent / f"server-{self.port}.log").open("a")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "server", "--port", str(self.port), "--model-dir", str(ROOT / "model"),
+             "--saved-dir", str(saved_dir)],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        wait_until(self.healthy, timeout=90, what="the server to answer /healthz")
+
+    def healthy(self) -> bool:
+        assert self.process.poll() is None, f"server exited with {self.process.returncode}"
+        try:
+            with urllib.request.urlopen(self.url + "/healthz", timeout=2) as response:
+                return json.load(response).get("ready") is True
+        except OSError:
+            return False
+
+    def guess(self, drawing) -> list[dict]:
+        """The server's own verdict on a drawing (POST /api/guess)."""
+        body = json.dumps({"drawing": [stroke[:2] for stroke in drawing]}).encode()
+        request = urllib.request.Request(self.url + "/api/guess", body, {"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.load(response)["guesses"]
+
+    def labels(self) -> list[str]:
+        with urllib.request.urlopen(self.url + "/api/labels", timeout=10) as response:
+            return json.load(response)["labels"]
+
+    def saved(self) -> list[dict]:
+        records = []
+        for path in sorted(self.saved_dir.glob("*.ndjson")):
+            records.append(json.loads(path.read_text()))
+            assert path.with_suffix(".png").is_file()
+        return records
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    running = Server(tmp_path_factory.mktemp("browser") / "saved", time_limit_s=20)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def artifacts():
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture
+def page(browser):
+    """A laptop-sized page that fails the test on any uncaught script error."""
+    context = browser.new_context(viewport=LAPTOP)
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert not errors, f"script errors on the page: {errors}"
+
+
+def fit(drawing, box, margin: float = 0.12):
+    """Scale a drawing's strokes into a canvas bounding box (page coordinates), centred."""
+    xs = [x for stroke in drawing for x in stroke[0]]
+    ys = [y for stroke in drawing for y in stroke[1]]
+    width, height = max(xs) - min(xs), max(ys) - min(ys)
+    scale = min(box["width"], box["height"]) * (1 - 2 * margin) / max(width, height, 1)
+    left = box["x"] + (box["width"] - width * scale) / 2
+    top = box["y"] + (box["height"] - height * scale) / 2
+    return [[(left + (x - min(xs)) * scale, top + (y - min(ys)) * scale) for x, y in zip(stroke[0], stroke[1])]
+            for stroke in drawing]
+
+
+def draw_stroke(page, points):
+    page.mouse.move(*points[0])
+    page.mouse.down()
+    for point in points[1:]:
+        page.mouse.move(*point, steps=2)
+    page.mouse.up()
+
+
+def strokes_shown(page) -> int:
+    return int(page.locator("#guess-list").get_attribute("data-strokes") or 0)
+
+
+def seq_shown(page) -> int:
+    return int(page.locator("#guess-list").get_attribute("data-seq") or -1)
+
+
+def wait_for_guess(page, strokes: int, after_seq: int) -> int:
+    """Wait for a guess newer than `after_seq` that covers `strokes` completed strokes; returns its seq."""
+    page.wait_for_function(
+        "([k, s]) => { const l = document.getElementById('guess-list');"
+        " return Number(l.dataset.strokes) === k && Number(l.dataset.seq) > s; }",
+        arg=[strokes, after_seq], timeout=WAIT_MS)
+    return seq_shown(page)
+
+
+def top_guesses(page) -> list[str]:
+    return [w for w in page.locator("#guess-list .guess-word").all_inner_texts() if w]
+
+
+def shown_guesses(page) -> list[tuple[str, str]]:
+    """(word, percentage) per row, as displayed."""
+    words = page.locator("#guess-list .guess-word").all_inner_texts()
+    return list(zip(words, page.locator("#guess-list .guess-p").all_inner_texts()))
+
+
+def pick(simplified_drawings, word: str, count: int = 1, min_strokes: int = 1, max_strokes: int = 12):
+    """The first `count` real drawings of `word` with a stroke count in range."""
+    return [r["drawing"] for r in simplified_drawings
+            if r["word"] == word and min_strokes <= len(r["drawing"]) <= max_strokes][:count]
+
+
+def open_free(page, server):
+    page.goto(server.url + "/?mode=free")
+    expect(page.locator("#connection")).to_have_attribute("data-state", "open")
+
+
+def test_guesses_appear_and_update_after_every_stroke(page, server, simplified_drawings, artifacts):
+    frames = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: frames.append(json.loads(payload))))
+    open_free(page, server)
+    drawing = pick(simplified_drawings, "house", min_strokes=4)[0]
+    strokes = fit(drawing, page.locator("#sketch").bounding_box())
+    seen, seq = [], -1
+    for k, points in enumerate(strokes, start=1):
+        draw_stroke(page, points)
+        seq = wait_for_guess(page, k, seq)
+        guesses = shown_guesses(page)
+        assert len(guesses) == 5 and all(word and p for word, p in guesses)
+        seen.append(tuple(guesses))
+        expect(page.locator("#guess-line")).not_to_have_text("Start drawing and I'll guess what it is.")
+    assert len(set(seen)) > 1, f"the guesses never changed over {len(strokes)} strokes: {seen}"
+    page.screenshot(path=artifacts / "free-draw-laptop.png")
+    # The wire: points batched (several per message), one stroke_end per stroke, all in client pixels.
+    sent = [f["type"] for f in frames]
+    assert sent[0] == "start" and sent.count("stroke_end") == len(strokes)
+    points = [f for f in frames if f["type"] == "points"]
+    assert sum(len(f["x"]) for f in points) > len(points), "points were not batched"
+    assert all(len(f["x"]) == len(f["y"]) == len(f["t"]) for f in points)
+
+
+def test_undo_and_clear_change_the_guesses(page, server, simplified_drawings):
+    open_free(page, server)
+    drawing = pick(simplified_drawings, "cat", min_strokes=4)[0][:4]
+    seq = -1
+    for k, points in enumerate(fit(drawing, page.locator("#sketch").bounding_box()), start=1):
+        draw_stroke(page, points)
+        seq = wait_for_guess(page, k, seq)
+
+    page.get_by_role("button", name="Undo").click()
+    seq = wait_for_guess(page, 3, seq)
+    page.keyboard.press("Control+z")
+    seq = wait_for_guess(page, 2, seq)
+    assert len(top_guesses(page)) == 5
+
+    page.keyboard.press("Escape")
+    wait_for_guess(page, 0, seq)
+    assert top_guesses(page) == []
+    expect(page.locator("#guess-line")).to_have_text("Start drawing and I'll guess what it is.")
+
+    draw_stroke(page, fit(drawing, page.locator("#sketch").bounding_box())[0])
+    seq = wait_for_guess(page, 1, seq_shown(page))
+    page.get_by_role("button", name="Clear").click()
+    wait_for_guess(page, 0, seq)
+    assert top_guesses(page) == []
+
+
+def recognizable(server, simplified_drawings, word: str):
+    """A real drawing of `word` that the server itself ranks first, well past the 0.5 threshold; or None."""
+    for drawing in pick(simplified_drawings, word, count=25):
+        best = server.guess(drawing)[0]
+        if best["word"] == word and best["p"] >= 0.65:
+            return drawing
+    return None
+
+
+def test_a_well_drawn_prompt_is_recognized_and_saved(page, server, simplified_drawings, artifacts):
+    page.goto(server.url + "/")
+    card = page.locator("#card-button")
+    for attempt in range(24):  # a prompt the model knows badly is skipped, as a player would
+        expect(card).to_be_visible()
+        expect(card).to_have_text("Got it!")
+        word = page.locator(".prompt-word").inner_text()
+        drawing = recognizable(server, simplified_drawings, word)
+        if drawing is not None:
+            break
+        card.click()
+        page.get_by_role("button", name="Skip").click()
+        if attempt % 6 == 5:
+            page.get_by_role("button", name="Play again").click()
+    else:
+        pytest.fail("none of 24 prompts had a drawing the model ranks first with p >= 0.65")
+    page.screenshot(path=artifacts / "game-prompt-card.png")
+    card.click()
+    expect(page.locator("#timer")).to_be_visible()
+    for points in fit(drawing, page.locator("#sketch").bounding_box()):
+        if page.evaluate("document.body.dataset.game") != "drawing":
+            break  # recognized before the last stroke, as in the real game
+        draw_stroke(page, points)
+    expect(page.locator("#card-title")).to_have_text(f"Oh, I know, it's {word}!")
+    expect(page.locator("#guess-line")).to_contain_text(word)
+    page.screenshot(path=artifacts / "game-recognized.png")
+    record = wait_until(lambda: next((r for r in server.saved() if r["word"] == word and r["recognized"]), None),
+                        what=f"a saved, recognized drawing of {word}")
+    assert record["mode"] == "game" and record["drawing"] and record["guesses"]
+    assert all(len(s) == 3 and len(s[0]) == len(s[1]) == len(s[2]) for s in record["drawing"])
+
+
+def test_summary_after_six_rounds(browser, simplified_drawings, tmp_path, artifacts):
+    short = Server(tmp_path / "saved", time_limit_s=2)
+    try:
+        context = browser.new_context(viewport=LAPTOP)
+        context.set_default_timeout(WAIT_MS)
+        page = context.new_page()
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(short.url + "/")
+        line = pick(simplified_drawings, "snake")[0]
+        for round_number in range(1, 7):
+            expect(page.locator("#card-kicker")).to_have_text(f"Round {round_number} of 6")
+            page.locator("#card-button").click()
+            expect(page.locator("#timer")).to_be_visible()
+            draw_stroke(page, fit(line, page.locator("#sketch").bounding_box())[0])
+            expect(page.locator("body")).not_to_have_attribute("data-game", "drawing")
+        summary = page.locator("#summary")
+        expect(summary).to_be_visible()
+        items = summary.locator(".summary-item")
+        expect(items).to_have_count(6)
+        expect(summary.locator(".verdict")).to_have_count(6)
+        assert all(text for text in summary.locator(".net-guesses").all_inner_texts())
+        expect(summary.get_by_role("button", name="Play again")).to_be_visible()
+        page.screenshot(path=artifacts / "game-summary.png", full_page=True)
+        # Every round had a stroke, so every round was saved, each exactly once.
+        records = wait_until(lambda: len(short.saved()) == 6 and short.saved(), what="six saved rounds")
+        assert all(r["mode"] == "game" and len(r["drawing"]) == 1 for r in records)
+        summary.get_by_role("button", name="Play again").click()
+        expect(page.locator("#card-kicker")).to_have_text("Round 1 of 6")
+        context.close()
+        assert not errors, f"script errors on the page: {errors}"
+    finally:
+        short.stop()
+
+
+def test_touch_device_can_draw(browser, server, simplified_drawings, artifacts):
+    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    open_free(page, server)
+    canvas = page.locator("#sketch")
+    box = canvas.bounding_box()
+    # Sharp on HiDPI: the backing store is the displayed size times devicePixelRatio.
+    assert page.evaluate("(c) => c.width", canvas.element_handle()) == round(box["width"] * 2)
+    cdp = context.new_cdp_session(page)
+    seq = -1
+    drawing = pick(simplified_drawings, "fish")[0]
+    for k, points in enumerate(fit(drawing, box), start=1):
+        touch = lambda kind, x, y: cdp.send("Input.dispatchTouchEvent",
+                                             {"type": kind, "touchPoints": [{"x": x, "y": y}] if kind != "touchEnd" else []})
+        touch("touchStart", *points[0])
+        for x, y in points[1:]:
+            touch("touchMove", x, y)
+        touch("touchEnd", 0, 0)
+        seq = wait_for_guess(page, k, seq)
+    assert len(top_guesses(page)) == 5
+    assert page.evaluate("window.scrollY") == 0, "drawing scrolled the page (touch-action)"
+    page.screenshot(path=artifacts / "free-draw-phone.png")
+    context.close()
+
+
+def test_new_drawing_is_saved_and_shown_in_the_gallery(page, server, simplified_drawings, artifacts):
+    open_free(page, server)
+    drawing = pick(simplified_drawings, "house")[0]
+    for k, points in enumerate(fit(drawing, page.locator("#sketch").bounding_box()), start=1):
+        draw_stroke(page, points)
+    wait_for_guess(page, len(drawing), -1)
+    shown_top = top_guesses(page)[0]
+    page.get_by_role("button", name="New drawing").click()
+    expect(page.locator("#notice")).to_contain_text("Saved")
+    record = next(r for r in server.saved() if r["mode"] == "free" and len(r["drawing"]) == len(drawing)
+                  and r["guesses"][0]["word"] == shown_top)
+    assert record["word"] is None and record["recognized"] is False
+
+    page.goto(server.url + "/gallery")
+    tile = page.locator(".tile").filter(has_text="Free drawing").filter(has_text=f"Top guess: {shown_top}").first
+    image = tile.locator("img")
+    expect(image).to_be_visible()
+    page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=image.element_handle())
+    page.screenshot(path=artifacts / "gallery.png", full_page=True)
+
+
+def test_a_lost_connection_never_freezes_the_canvas(browser, simplified_drawings, tmp_path):
+    first = Server(tmp_path / "saved")
+    context = browser.new_context(viewport=LAPTOP)
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    try:
+        open_free(page, first)
+        canvas = page.locator("#sketch")
+        strokes = fit(pick(simplified_drawings, "house", min_strokes=2)[0], canvas.bounding_box())
+        draw_stroke(page, strokes[0])
+        wait_for_guess(page, 1, -1)
+        first.stop()  # the server goes away under the player
+        expect(page.locator("#connection")).not_to_have_attribute("data-state", "open")
+        before = canvas.evaluate("(c) => c.toDataURL()")
+        draw_stroke(page, strokes[1])
+        assert canvas.evaluate("(c) => c.toDataURL()") != before, "the canvas froze while offline"
+        second = Server(tmp_path / "saved", port=first.port)
+        try:
+            expect(page.locator("#connection")).to_have_attribute("data-state", "open")
+            # The drawing was replayed to the new server: its guesses cover both strokes.
+            wait_for_guess(page, 2, -1)
+        finally:
+            second.stop()
+    finally:
+        context.close()
+        if first.process.poll() is None:
+            first.stop()

@@ -1,0 +1,170 @@
+"""The HTML pages: the game at /, the gallery with its pagination, and pictures served by id only."""
+
+import re
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from server import create_app, pages
+from server.store import SavedDrawingStore, new_id, render_png
+from tests.conftest import ROOT
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def saved_dir(tmp_path):
+    return tmp_path / "saved"
+
+
+@pytest.fixture
+def app(saved_dir):
+    if not (ROOT / "model" / "model.tflite").is_file():
+        pytest.skip("no model in model/ (the app loads it at start-up)")
+    return create_app({"model_dir": str(ROOT / "model"), "saved_dir": str(saved_dir), "game_time_limit_s": 7.5})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def save_drawings(saved_dir, count: int, start: datetime | None = None) -> list[str]:
+    """Store `count` small drawings one second apart (oldest first); returns their ids."""
+    store = SavedDrawingStore(saved_dir)
+    start = start or datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    ids = []
+    for i in range(count):
+        strokes = [[[0, 40 + i, 80], [0, 60, 10], [0, 50, 100]]]
+        record = {
+            "word": "banana" if i % 2 else "cat",
+            "countrycode": None,
+            "timestamp": f"2026-01-02 03:04:{i % 60:02d}.000000 UTC",
+            "recognized": i % 2 == 1,
+            "key_id": str(1000 + i),
+            "drawing": strokes,
+            "mode": "game",
+            "guesses": [{"word": f"guess{i}", "p": 0.875}, {"word": "moon", "p": 0.1}],
+        }
+        ids.append(store.save(record, render_png(strokes), new_id(start + timedelta(seconds=i))))
+    return ids
+
+
+async def text_of(response) -> str:
+    return await response.get_data(as_text=True)
+
+
+async def test_game_page_renders_canvas_and_module_script(client):
+    response = await client.get("/")
+    html = await text_of(response)
+    assert response.status_code == 200
+    assert '<canvas id="sketch"' in html
+    assert 'type="module"' in html and "/assets/js/main.js" in html
+    assert 'data-time-limit="7.5"' in html  # the server's own time limit, not a guess in the script
+    assert 'data-mode="game"' in html
+
+
+async def test_free_mode_page_has_new_drawing_and_no_skip(client):
+    html = await text_of(await client.get("/?mode=free"))
+    assert 'data-mode="free"' in html
+    assert 'id="new-drawing"' in html and 'id="skip"' not in html
+
+
+async def test_unknown_mode_falls_back_to_the_game(client):
+    html = await text_of(await client.get("/?mode=<script>"))
+    assert 'data-mode="game"' in html and "<script>" not in html.split("</head>")[1]
+
+
+async def test_pages_have_a_content_security_policy_and_no_inline_code(client):
+    for path in ("/", "/?mode=free", "/gallery"):
+        response = await client.get(path)
+        html = await text_of(response)
+        policy = response.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in policy and "style-src 'self'" in policy
+        assert "unsafe-inline" not in policy
+        assert not re.search(r"<script(?![^>]*\bsrc=)", html), "inline script"
+        assert not re.search(r"<style|\sstyle=", html), "inline style"
+        assert not re.search(r"\son[a-z]+=", html), "inline event handler"
+
+
+async def test_static_modules_and_styles_are_served(client):
+    for path, kind in [("/assets/js/main.js", "javascript"), ("/assets/css/app.css", "css"),
+                       ("/assets/js/canvas.js", "javascript")]:
+        response = await client.get(path)
+        assert response.status_code == 200, path
+        assert kind in response.headers["Content-Type"]
+
+
+async def test_missing_static_file_is_404(client):
+    assert (await client.get("/assets/js/nothing.js")).status_code == 404
+    assert (await client.get("/assets/../server/pages.py")).status_code == 404
+
+
+async def test_empty_gallery_says_so(client):
+    response = await client.get("/gallery")
+    assert response.status_code == 200
+    assert "No drawings yet" in await text_of(response)
+
+
+async def test_gallery_shows_word_outcome_and_top_guess_newest_first(client, saved_dir):
+    ids = save_drawings(saved_dir, 3)
+    html = await text_of(await client.get("/gallery"))
+    shown = re.findall(r'src="/gallery/([^"]+)\.png"', html)
+    assert shown == ids[::-1]
+    assert "banana" in html and "cat" in html
+    assert "✓ Recognized" in html and "✗ Not recognized" in html
+    assert "Top guess: guess2 88%" in html
+    assert str(saved_dir) not in html and ".ndjson" not in html  # no file-system paths
+
+
+async def test_gallery_paginates_on_the_server(client, saved_dir, monkeypatch):
+    monkeypatch.setattr(pages, "PER_PAGE", 2)
+    ids = save_drawings(saved_dir, 5)[::-1]  # newest first, as shown
+
+    first = await text_of(await client.get("/gallery"))
+    assert re.findall(r'src="/gallery/([^"]+)\.png"', first) == ids[:2]
+    assert 'href="/gallery?page=2"' in first and 'rel="prev"' not in first
+
+    second = await text_of(await client.get("/gallery?page=2"))
+    assert re.findall(r'src="/gallery/([^"]+)\.png"', second) == ids[2:4]
+    assert 'href="/gallery?page=1"' in second and 'href="/gallery?page=3"' in second
+
+    last = await text_of(await client.get("/gallery?page=3"))
+    assert re.findall(r'src="/gallery/([^"]+)\.png"', last) == ids[4:]
+    assert 'rel="next"' not in last
+
+
+async def test_page_past_the_end_is_404(client, saved_dir):
+    save_drawings(saved_dir, 1)
+    assert (await client.get("/gallery?page=2")).status_code == 404
+
+
+@pytest.mark.parametrize("page", ["0", "-1", "abc", "1.5", "", " 1", "01", "٣", "1e3", "99999999999999999999"])
+async def test_bad_page_numbers_are_404(client, page):
+    assert (await client.get("/gallery", query_string={"page": page})).status_code == 404
+
+
+async def test_picture_is_served_by_id(client, saved_dir):
+    [drawing_id] = save_drawings(saved_dir, 1)
+    response = await client.get(f"/gallery/{drawing_id}.png")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "image/png"
+    assert (await response.get_data()).startswith(PNG_MAGIC)
+
+
+@pytest.mark.parametrize("path", [
+    "/gallery/20260102T030405-0123456789ab.png",  # well-formed but never saved
+    "/gallery/not-an-id.png",
+    "/gallery/..%2F..%2Fpyproject.toml.png",
+    "/gallery/%2e%2e.png",
+    "/gallery/20260102T030405-0123456789AB.png",  # ids are lower-case hex
+    "/gallery/20260102T030405-0123456789ab.ndjson",
+    "/gallery/" + "1" * 500 + ".png",
+    "/gallery/.png",
+])
+async def test_unknown_or_malicious_picture_ids_are_404(client, saved_dir, path):
+    save_drawings(saved_dir, 1)
+    (saved_dir / "secret.png").write_bytes(PNG_MAGIC)  # a file that is not a server-made drawing
+    response = await client.get(path)
+    assert response.status_code == 404
+    assert PNG_MAGIC not in await response.get_data()
