@@ -4,8 +4,9 @@ from typing import Mapping
 
 from quart import Quart
 
-from server import config
+from server import config, recovery, security
 from server.classifier import Classifier
+from server.guard import Gate
 from server.services import Services
 from server.store import SavedDrawingStore
 
@@ -25,12 +26,20 @@ def create_app(overrides: Mapping | None = None, classifier: Classifier | None =
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     services = Services(settings, classifier or Classifier(settings.model_dir), SavedDrawingStore(settings.saved_dir))
     app.extensions["quickdraw"] = services
+    app.extensions["metrics"] = services.metrics
+    app.extensions["gate"] = Gate(settings)
 
-    from server import api, pages, ws  # the blueprints need the package initialised
+    from server import api, metrics, pages, ws  # the blueprints need the package initialised
 
     app.register_blueprint(pages.blueprint)
     app.register_blueprint(api.blueprint)
     app.register_blueprint(ws.blueprint)
+    app.register_blueprint(metrics.blueprint)
+    security.init_app(app)
+
+    @app.before_serving
+    async def clean_up():
+        recovery.sweep(settings.saved_dir)  # leftovers of a killed run; no save is running yet
 
     @app.after_serving
     async def shut_down():

@@ -39,6 +39,10 @@ class Settings:
     game_time_limit_s: float = 20.0  # Quick, Draw!'s own limit
     recognition_threshold: float = 0.5  # p(prompt) at or above this counts as recognized
     ping_interval_s: float = 20.0  # keeps idle sockets alive through proxies and finds dead peers
+    max_connections: int = 500  # open sockets at once; beyond it new ones are closed with 1013 (try again later)
+    idle_timeout_s: float = 300.0  # a socket with no message for this long is closed with 1000 ("idle")
+    max_drawing_s: float = 600.0  # a drawing open this long is ended (timeout) and saved, in any mode
+    allowed_origins: str = ""  # comma-separated extra origins for /ws ("*" = any); same-origin always allowed
 
     @property
     def limits(self) -> sketch.Limits:

@@ -2,7 +2,7 @@
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -15,6 +15,7 @@ class Request:
     snapshot: list[np.ndarray]
     strokes: int
     required: bool
+    at: float = field(default_factory=time.perf_counter)  # when it was asked for: the guess latency starts here
 
 
 class LatestSlot:

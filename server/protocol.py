@@ -30,11 +30,12 @@ ERROR_CODES = (BAD_JSON, UNKNOWN_TYPE, BAD_FIELD, BAD_POINTS, TOO_MANY_POINTS, T
                NO_DRAWING, NO_STROKE, UNKNOWN_WORD, SAVE_FAILED, INTERNAL_ERROR)
 
 # WebSocket close codes (RFC 6455 §7.4.1): the connection itself is over.
+NORMAL_CLOSURE = 1000  # idle for IDLE_TIMEOUT_S: nothing wrong, reconnect when needed
 GOING_AWAY = 1001  # the server shuts down
 POLICY_VIOLATION = 1008  # message flood
 MESSAGE_TOO_BIG = 1009  # frame over the size limit
 INTERNAL_ERROR_CLOSE = 1011  # unexpected server fault
-TRY_AGAIN_LATER = 1013  # server full
+TRY_AGAIN_LATER = 1013  # server full (MAX_CONNECTIONS open sockets)
 
 MODES = ("free", "game")
 

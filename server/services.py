@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from server import protocol
 from server.classifier import Classifier
 from server.config import Settings
+from server.metrics import Metrics
 from server.session import Drawing
 from server.store import SavedDrawingStore, render_png
 
@@ -20,6 +21,7 @@ class Services:
     store: SavedDrawingStore
     backlog: int = 0  # inferences waiting or running, server-wide
     saves: set = field(default_factory=set)  # running save tasks, awaited at shutdown
+    metrics: Metrics = field(default_factory=Metrics)  # this app's own Prometheus registry
 
     def save(self, drawing: Drawing) -> protocol.Saved:
         """Render and store a finished drawing. Blocking: run it off the event loop."""

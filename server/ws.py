@@ -7,12 +7,14 @@ one at a time off the event loop. Finished drawings are saved in tracked tasks.
 
 import asyncio
 import logging
+import secrets
 import time
 
 from quart import Blueprint, current_app, websocket
 
 from server import protocol
 from server.flow import LatestSlot, Request, TokenBucket
+from server.guard import Gate
 from server.protocol import Clear, End, Points, ProtocolError, Start, Stroke, StrokeEnd, Undo
 from server.services import Services
 from server.session import Drawing, Session
@@ -24,7 +26,18 @@ blueprint = Blueprint("ws", __name__)
 @blueprint.websocket("/ws")
 async def play():
     services: Services = current_app.extensions["quickdraw"]
-    await Connection(services, websocket._get_current_object()).serve()
+    gate: Gate = current_app.extensions["gate"]
+    origin = websocket.headers.get("Origin")
+    if not gate.origin_allowed(origin, websocket.headers.get("Host")):  # before accept: a cross-site page gets a 403
+        log.warning("refused a socket from another site", extra={"origin": origin[:100]})
+        return "sockets from other sites are not allowed", 403
+    connection = Connection(services, websocket._get_current_object())
+    if (refusal := gate.refusal()) is not None:
+        services.metrics.refused.inc()
+        await websocket.accept()
+        return await connection.close(*refusal)
+    with gate.admitted(connection):
+        await connection.serve()
 
 
 class Connection:
@@ -42,8 +55,15 @@ class Connection:
         self.last_live = float("-inf")
         self.timer: asyncio.Task | None = None
         self.open = True
+        self.metrics = services.metrics
+        self.id, self.began = secrets.token_hex(4), time.monotonic()  # the id ties this socket's log lines together
+        self.drawings = self.errors = 0
+        self.close_code: int | None = None
 
     async def serve(self) -> None:
+        self.metrics.connections.inc()
+        self.metrics.connections_total.inc()
+        log.info("connection open", extra={"conn": self.id})
         tasks = [asyncio.create_task(self.receive()), asyncio.create_task(self.classify())]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -57,12 +77,20 @@ class Connection:
                 if task is not None:
                     task.cancel()
             self.slot.close()
-            self.finish(self.session.finish())  # disconnect: the open drawing is saved too
+            self.finish(self.session.finish(), outcome="disconnected")  # the open drawing is saved too
+            self.metrics.connections.dec()
+            log.info("connection closed", extra={
+                "conn": self.id, "drawings": self.drawings, "errors": self.errors,
+                "close": self.close_code or "peer", "seconds": round(time.monotonic() - self.began, 1)})
 
     async def receive(self) -> None:
         limit = self.settings.max_frame_bytes
         while True:
-            frame = await self.socket.receive()
+            try:
+                async with asyncio.timeout(self.settings.idle_timeout_s):
+                    frame = await self.socket.receive()
+            except TimeoutError:
+                return await self.close(protocol.NORMAL_CLOSURE, f"idle for {self.settings.idle_timeout_s:g} s")
             if len(frame) > limit or (len(frame) * 4 > limit and len(frame.encode() if isinstance(frame, str) else frame) > limit):
                 return await self.close(protocol.MESSAGE_TOO_BIG, f"frames are limited to {limit} bytes")
             if not self.bucket.take():
@@ -77,7 +105,7 @@ class Connection:
         match message:
             case Start():
                 previous, drawing = session.start(message)
-                await self.finish(previous, wait=True)
+                await self.finish(previous, wait=True, outcome="replaced")
                 self.start_timer(drawing)
                 await self.send(drawing.round_message())
             case Points(points=points):
@@ -92,7 +120,7 @@ class Connection:
             case Clear():
                 await self.guess(session.clear())
             case End():
-                await self.finish(session.end(), wait=True)
+                await self.finish(session.end(), wait=True, outcome="ended")
 
     async def guess(self, strokes: int) -> None:
         """Ask for the one guess owed for a completed stroke, undo or clear."""
@@ -125,38 +153,51 @@ class Connection:
                     guesses = request.drawing.guesses
                 self.seq += 1
                 await self.send(protocol.GuessMessage(self.seq, request.strokes, guesses))
+                self.metrics.guesses.labels("stroke" if request.required else "live").inc()
+                if request.required:
+                    self.metrics.latency.observe(time.perf_counter() - request.at)
                 if recognized is not None:
-                    self.finish(request.drawing, first=recognized)
+                    self.finish(request.drawing, first=recognized, outcome="recognized")
             finally:
                 self.slot.done()
 
     def start_timer(self, drawing: Drawing) -> None:
         if self.timer is not None:
             self.timer.cancel()
-        if drawing.time_limit_s is not None:
-            self.timer = asyncio.create_task(self.time_out(drawing))
+        # Free drawings end too, after MAX_DRAWING_S, so an abandoned tab cannot hold a drawing forever.
+        seconds = min(drawing.time_limit_s or float("inf"), self.settings.max_drawing_s)
+        self.timer = asyncio.create_task(self.time_out(drawing, seconds))
 
-    async def time_out(self, drawing: Drawing) -> None:
-        await asyncio.sleep(drawing.time_limit_s)
+    async def time_out(self, drawing: Drawing, seconds: float) -> None:
+        await asyncio.sleep(seconds)
         if self.session.time_out(drawing):
-            self.finish(drawing, first=protocol.Timeout(drawing.word))
+            self.finish(drawing, first=protocol.Timeout(drawing.word), outcome="timeout")
 
-    def finish(self, drawing: Drawing | None, first=None, wait: bool = False) -> asyncio.Future:
+    def finish(self, drawing: Drawing | None, first=None, wait: bool = False, outcome: str = "ended") -> asyncio.Future:
         """Save a drawing that left the session, in a tracked task a disconnect cannot cancel.
 
         With ``wait`` the guesses still owed for it go out before ``saved``.
         Awaiting the result is optional: ``shield`` keeps the save running if the caller is cancelled.
         """
+        if drawing is not None and drawing.strokes:
+            self.drawings += 1
+            self.metrics.drawings.labels(outcome).inc()
+
         async def run():
             if first is not None:
                 await self.send(first)
             if wait:
                 await self.slot.join()
             if drawing is not None and drawing.strokes:
-                await self.send(await self.services.save_async(drawing))
+                result = await self.services.save_async(drawing)
+                self.metrics.saves.labels("ok" if isinstance(result, protocol.Saved) else "failed").inc()
+                await self.send(result)
         return asyncio.shield(self.services.spawn(run()))
 
     async def send(self, message) -> None:
+        if isinstance(message, protocol.Error):
+            self.errors += 1
+            self.metrics.errors.labels(message.code).inc()
         if self.open:
             try:
                 await self.socket.send(message.encode())
@@ -164,6 +205,9 @@ class Connection:
                 self.open = False
 
     async def close(self, code: int, reason: str) -> None:
-        log.info("closing a connection: %d %s", code, reason)
-        self.open = False
+        if self.close_code is not None:  # shutdown and a limit may race; a socket closes once
+            return
+        log.info("closing a connection: %d %s", code, reason, extra={"conn": self.id})
+        self.open, self.close_code = False, code
+        self.metrics.closes.labels(str(code)).inc()
         await self.socket.close(code, reason)
