@@ -3,13 +3,16 @@
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 
 from hypercorn.asyncio import serve
 from hypercorn.config import Config as HypercornConfig
 
-from server import config
+from server import config, logs
 from server.classifier import ModelError
+
+log = logging.getLogger("server")
 
 
 def hypercorn_config(settings: config.Settings) -> HypercornConfig:
@@ -34,16 +37,46 @@ def parse_args(argv=None) -> dict:
     parser.add_argument("--port", type=int, help="port to bind (default 5000, env QUICKDRAW_PORT)")
     parser.add_argument("--model-dir", help="the model directory (default model/, env QUICKDRAW_MODEL_DIR)")
     parser.add_argument("--saved-dir", help="where drawings are saved (default saved_pictures/, env QUICKDRAW_SAVED_DIR)")
+    parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+                        type=str.upper, help="least severe log lines shown (default %(default)s)")
+    parser.add_argument("--log-format", default="text", choices=logs.FORMATS,
+                        help="text: key=value lines; json: one JSON object per line (default %(default)s)")
     args = parser.parse_args(argv)
     return {key: value for key, value in vars(args).items() if value is not None}
+
+
+async def serve_until_stopped(app, hypercorn: HypercornConfig) -> None:
+    """Serve until SIGTERM or SIGINT, then shut down gracefully.
+
+    New sockets are refused and open ones closed with 1001 before Hypercorn
+    stops listening; after_serving then waits for the saves still running.
+    """
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    async def shutdown_trigger():
+        await stop.wait()
+        loop.set_exception_handler(_quiet_cancellation)
+        await app.extensions["gate"].shut_down()
+
+    await serve(app, hypercorn, shutdown_trigger=shutdown_trigger)
+    log.info("stopped")
+
+
+def _quiet_cancellation(loop, context) -> None:
+    """At shutdown Hypercorn cancels connections still waiting for their next ping; that is no error."""
+    if not isinstance(context.get("exception"), asyncio.CancelledError):
+        loop.default_exception_handler(context)
 
 
 def main(argv=None, make_app=None) -> int:
     """Load settings and model, then serve until interrupted; a bad setting or model exits with 2."""
     from server import create_app
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     overrides = parse_args(argv)
+    logs.configure(overrides.pop("log_level"), overrides.pop("log_format"))
     try:
         app = (make_app or create_app)(overrides)
     except (config.ConfigError, ModelError) as error:
@@ -52,7 +85,7 @@ def main(argv=None, make_app=None) -> int:
     settings = app.extensions["quickdraw"].settings
     print(f"serving on http://{settings.host}:{settings.port} (model {app.extensions['quickdraw'].classifier.version})",
           file=sys.stderr, flush=True)
-    asyncio.run(serve(app, hypercorn_config(settings)))
+    asyncio.run(serve_until_stopped(app, hypercorn_config(settings)))
     return 0
 
 
