@@ -1,0 +1,111 @@
+"""GET /metrics in Prometheus text format, and one structured log line per connection at open and close."""
+
+import asyncio
+import json
+import logging
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from server import logs, protocol
+from tests.serving import make_app, receive, send
+
+LINE = {"x": [0, 50, 100], "y": [0, 40, 80]}
+
+
+async def scrape(app) -> dict:
+    """{(sample name, frozenset(labels)): value} from GET /metrics."""
+    response = await app.test_client().get("/metrics")
+    assert response.status_code == 200 and response.mimetype == "text/plain"
+    text = await response.get_data(as_text=True)
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+async def play_a_short_session(app) -> None:
+    """Two strokes (one whole, one streamed), one bad message, end: one drawing saved."""
+    async with app.test_client().websocket("/ws") as ws:
+        await send(ws, type="start")
+        await receive(ws)
+        await send(ws, type="stroke", **LINE)
+        await receive(ws)
+        await send(ws, type="points", x=[0, 100], y=[80, 0])
+        await send(ws, type="stroke_end")
+        await receive(ws)
+        await ws.send("{not json")
+        assert (await receive(ws))["code"] == protocol.BAD_JSON
+        await send(ws, type="end")
+        assert (await receive(ws))["type"] == "saved"
+    gate = app.extensions["gate"]
+    for _ in range(200):  # the handler's clean-up runs just after the client side closes
+        if not gate.open:
+            break
+        await asyncio.sleep(0.01)
+
+
+async def test_metrics_count_a_short_session(tmp_path):
+    app = make_app(tmp_path, LIVE_GUESS_INTERVAL_MS=100_000)
+    async with app.test_app():
+        before = await scrape(app)
+        await play_a_short_session(app)
+        after = await scrape(app)
+    assert before[("quickdraw_connections_total", frozenset())] == 0
+    assert after[("quickdraw_connections_total", frozenset())] == 1
+    assert after[("quickdraw_open_connections", frozenset())] == 0
+    assert after[("quickdraw_guesses_total", frozenset({("trigger", "stroke")}))] == 2
+    assert after[("quickdraw_guess_latency_seconds_count", frozenset())] == 2
+    assert after[("quickdraw_guess_latency_seconds_sum", frozenset())] > 0
+    assert after[("quickdraw_saves_total", frozenset({("result", "ok")}))] == 1
+    assert after[("quickdraw_drawings_total", frozenset({("outcome", "ended")}))] == 1
+    assert after[("quickdraw_errors_total", frozenset({("code", "bad_json")}))] == 1
+
+
+async def test_metrics_count_closes_by_code(tmp_path):
+    app = make_app(tmp_path, MESSAGES_PER_SECOND=1.0, MESSAGE_BURST=2)
+    async with app.test_app():
+        async with app.test_client().websocket("/ws") as ws:
+            for _ in range(4):
+                await send(ws, type="draw")
+            for _ in range(3):
+                try:
+                    await asyncio.wait_for(ws.receive(), 5)
+                except Exception:
+                    break
+        after = await scrape(app)
+    assert after[("quickdraw_closes_total", frozenset({("code", str(protocol.POLICY_VIOLATION))}))] == 1
+
+
+async def test_each_app_has_its_own_counters(tmp_path):
+    first, second = make_app(tmp_path), make_app(tmp_path)
+    async with first.test_app(), second.test_app():
+        await play_a_short_session(first)
+        assert (await scrape(second))[("quickdraw_connections_total", frozenset())] == 0
+
+
+async def test_a_connection_logs_one_line_at_open_and_one_at_close(tmp_path, caplog):
+    app = make_app(tmp_path, LIVE_GUESS_INTERVAL_MS=100_000)
+    with caplog.at_level(logging.INFO, logger="server.ws"):
+        async with app.test_app():
+            await play_a_short_session(app)
+    opened = [r for r in caplog.records if r.getMessage() == "connection open"]
+    closed = [r for r in caplog.records if r.getMessage() == "connection closed"]
+    assert len(opened) == len(closed) == 1
+    assert logs.fields(closed[0]) | {"seconds": 0} == {
+        "conn": opened[0].conn, "drawings": 1, "errors": 1, "close": "peer", "seconds": 0}
+
+
+def record(**extra) -> logging.LogRecord:
+    entry = logging.LogRecord("server.ws", logging.INFO, __file__, 1, "connection closed", None, None)
+    entry.__dict__.update(extra)
+    return entry
+
+
+def test_json_log_lines_parse_and_carry_the_fields():
+    line = logs.JsonFormatter().format(record(conn="ab12", drawings=3, errors=0, close=1001))
+    entry = json.loads(line)
+    assert (entry["message"], entry["level"], entry["logger"]) == ("connection closed", "INFO", "server.ws")
+    assert (entry["conn"], entry["drawings"], entry["errors"], entry["close"]) == ("ab12", 3, 0, 1001)
+
+
+def test_text_log_lines_end_in_key_value_pairs():
+    line = logs.KeyValueFormatter().format(record(conn="ab12", drawings=3, reason="too many messages"))
+    assert line.endswith('connection closed conn=ab12 drawings=3 reason="too many messages"')
