@@ -35,7 +35,7 @@ class Settings:
     messages_per_second: float = 200.0  # pointer events come at ≤ 120 Hz; beyond this is a flood
     message_burst: int = 400  # a script client may send a stroke's batches back to back
     live_guess_interval_ms: int = 100  # guesses while a stroke is drawn, at most this often
-    live_guess_max_backlog: int = 4  # skip live guesses while this many inferences wait (server-wide)
+    live_guess_max_backlog: int = 1  # live guesses only when no inference is waiting: owed guesses come first
     game_time_limit_s: float = 20.0  # Quick, Draw!'s own limit
     recognition_threshold: float = 0.5  # p(prompt) at or above this counts as recognized
     ping_interval_s: float = 20.0  # keeps idle sockets alive through proxies and finds dead peers

@@ -34,10 +34,8 @@ class Drawing:
     open: list[np.ndarray] = field(default_factory=list)  # chunks of the stroke being drawn
     guesses: list[dict] = field(default_factory=list)  # the last top-5 sent for it
     recognized: bool = False
-
-    @property
-    def points(self) -> int:
-        return sum(s.shape[1] for s in self.strokes) + sum(c.shape[1] for c in self.open)
+    points: int = 0  # in the whole drawing, open stroke included (kept as a count: messages come often)
+    open_points: int = 0
 
     def snapshot(self) -> list[np.ndarray]:
         """The drawing as it looks now, open stroke included (arrays are never mutated)."""
@@ -91,9 +89,10 @@ class Session:
     def add_points(self, points: np.ndarray) -> None:
         """Append points to the open stroke, opening one if none is open."""
         drawing = self._open()
-        self._check_room(drawing, points.shape[1], opens_stroke=not drawing.open,
-                         stroke_points=sum(c.shape[1] for c in drawing.open))
+        self._check_room(drawing, points.shape[1], opens_stroke=not drawing.open, stroke_points=drawing.open_points)
         drawing.open.append(self._timed(drawing, points))
+        drawing.open_points += points.shape[1]
+        drawing.points += points.shape[1]
 
     def end_stroke(self) -> int:
         """Close the open stroke; returns the number of completed strokes."""
@@ -101,7 +100,7 @@ class Session:
         if not drawing.open:
             raise ProtocolError(protocol.NO_STROKE, "stroke_end without an open stroke")
         drawing.strokes = drawing.strokes + [np.concatenate(drawing.open, axis=1)]
-        drawing.open = []
+        drawing.open, drawing.open_points = [], 0
         return len(drawing.strokes)
 
     def add_stroke(self, points: np.ndarray) -> int:
@@ -111,14 +110,17 @@ class Session:
         if drawing.open:
             self.end_stroke()
         drawing.strokes = drawing.strokes + [self._timed(drawing, points)]
+        drawing.points += points.shape[1]
         return len(drawing.strokes)
 
     def undo(self) -> int:
         """Drop the open stroke if there is one, else the last stroke; returns the completed count."""
         drawing = self._open()
         if drawing.open:
-            drawing.open = []
+            drawing.points -= drawing.open_points
+            drawing.open, drawing.open_points = [], 0
         elif drawing.strokes:
+            drawing.points -= drawing.strokes[-1].shape[1]
             drawing.strokes = drawing.strokes[:-1]
         else:
             raise ProtocolError(protocol.NO_STROKE, "nothing to undo")
@@ -126,7 +128,7 @@ class Session:
 
     def clear(self) -> int:
         drawing = self._open()
-        drawing.strokes, drawing.open = [], []
+        drawing.strokes, drawing.open, drawing.points, drawing.open_points = [], [], 0, 0
         return 0
 
     def end(self) -> Drawing:
@@ -158,7 +160,7 @@ class Session:
         drawing, self.drawing = self.drawing, None
         if drawing is not None and drawing.open:
             drawing.strokes = drawing.strokes + [np.concatenate(drawing.open, axis=1)]
-            drawing.open = []
+            drawing.open, drawing.open_points = [], 0
         return drawing
 
     def _open(self) -> Drawing:

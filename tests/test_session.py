@@ -200,3 +200,15 @@ def test_record_has_the_raw_dataset_keys(session):
     assert record["drawing"] == [[[0, 1], [0, 1], [0, 10]]]
     assert record["key_id"].isdigit() and record["timestamp"].endswith(" UTC")
     assert record["guesses"][0] == {"word": "cat", "p": 0.9}
+
+
+def test_undo_and_clear_give_the_point_budget_back(session):
+    session.start(Start())
+    session.add_stroke(points(10))
+    session.add_points(points(10))
+    session.undo()
+    session.add_stroke(points(10))
+    session.clear()
+    session.add_stroke(points(10))
+    session.add_stroke(points(10))
+    assert session.drawing.points == 20

@@ -1,0 +1,172 @@
+"""Stroke → guess latency, load and saturation of the real server, beside a Keras baseline.
+
+    PYTHONPATH=. .venv/bin/python bench/bench_server.py [--clients 100] [--no-baseline]
+
+Starts ``python -m server`` (LiteRT) and then ``bench/keras_server.py`` (the
+same app calling Keras ``model.predict`` per guess) on free ports, and drives
+each with ``server.client`` on this machine, replaying real raw drawings:
+time to first answered guess, one client, N clients at human speed (with the
+server's peak RSS) and saturation. Prints a Markdown table. Numbers, not asserts.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+from websockets.asyncio.client import connect
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from server import client  # noqa: E402
+
+DATA = Path(os.environ.get("QUICKDRAW_DATA", ROOT.parent / "shared" / "quickdraw"))
+HUMAN_MAX_MS = 8000  # human-speed runs use drawings drawn in under 8 s, so a run stays bounded
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+async def first_guess(url: str, deadline: float) -> None:
+    """Retry until the server answers a stroke with a guess."""
+    while time.monotonic() < deadline:
+        try:
+            async with connect(url, open_timeout=2) as ws:
+                await ws.send('{"type":"start"}')
+                await ws.send('{"type":"stroke","x":[0,50,100],"y":[0,60,0]}')
+                while json.loads(await asyncio.wait_for(ws.recv(), 30))["type"] != "guess":
+                    pass
+                return
+        except (OSError, asyncio.TimeoutError):
+            await asyncio.sleep(0.02)
+    raise TimeoutError("the server never answered")
+
+
+class Server:
+    """A server process on a free port, its start-up time and a peak-RSS sampler."""
+
+    def __init__(self, command: list[str], saved_dir: str):
+        self.port = free_port()
+        self.url = f"ws://127.0.0.1:{self.port}/ws"
+        began = time.monotonic()
+        self.process = subprocess.Popen(
+            command + ["--port", str(self.port), "--saved-dir", saved_dir], cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT), "QUICKDRAW_MESSAGES_PER_SECOND": "10000",
+                 "QUICKDRAW_MESSAGE_BURST": "10000"},  # the saturation run is a flood on purpose
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        asyncio.run(first_guess(self.url, began + 120))
+        self.startup_s = time.monotonic() - began
+        self.peak_rss, self._sampling = 0, False
+
+    def sample_rss(self):
+        """Start sampling RSS every 50 ms in a thread; returns a function that stops it."""
+        self._sampling, process = True, psutil.Process(self.process.pid)
+
+        def loop():
+            while self._sampling:
+                self.peak_rss = max(self.peak_rss, process.memory_info().rss)
+                time.sleep(0.05)
+
+        thread = threading.Thread(target=loop, daemon=True)
+        thread.start()
+        return lambda: (setattr(self, "_sampling", False), thread.join())
+
+    def stop(self):
+        self.process.terminate()
+        self.process.wait(30)
+
+
+def measure(name: str, command: list[str], drawings: list, human: list, args) -> dict:
+    with tempfile.TemporaryDirectory() as saved:
+        server = Server(command, saved)
+        try:
+            n_single = args.single if name == "litert" else args.single_baseline
+            single = asyncio.run(client.replay(server.url, drawings[:n_single]))
+            stop = server.sample_rss()
+            load = asyncio.run(client.replay(server.url, human[:args.clients], realtime=True, concurrency=args.clients))
+            stop()
+            n_sat = args.saturation if name == "litert" else args.saturation_baseline
+            saturation = asyncio.run(client.replay(server.url, drawings[:n_sat], concurrency=args.saturation_clients))
+        finally:
+            server.stop()
+    row = {
+        "server": name,
+        "startup_s": server.startup_s,
+        "one_p50": single.percentile(50), "one_p99": single.percentile(99), "one_strokes": single.strokes,
+        "load_p50": load.percentile(50), "load_p99": load.percentile(99), "load_strokes": load.strokes,
+        "load_guesses": load.guesses, "load_errors": sum(load.errors.values()) + sum(load.closes.values()),
+        "load_missing": load.missing_guesses, "rss_mb": server.peak_rss / 2**20,
+        "sat_strokes_per_s": saturation.strokes / saturation.seconds,
+        "sat_guesses_per_s": saturation.guesses / saturation.seconds,
+        "accuracy": single.correct / max(single.drawings, 1),
+    }
+    print(json.dumps(row), file=sys.stderr, flush=True)
+    return row
+
+
+def table(rows: list[dict], clients: int) -> str:
+    lines = ["| | " + " | ".join(r["server"] for r in rows) + (" | ratio |" if len(rows) == 2 else " |"),
+             "|---|" + "---:|" * (len(rows) + (len(rows) == 2))]
+    spec = [
+        ("time from process start to first answered guess", "startup_s", "{:.2f} s", False),
+        ("one client: stroke_end → guess p50", "one_p50", "{:.2f} ms", False),
+        ("one client: stroke_end → guess p99", "one_p99", "{:.2f} ms", False),
+        (f"{clients} clients at human speed: p50", "load_p50", "{:.2f} ms", False),
+        (f"{clients} clients at human speed: p99", "load_p99", "{:.2f} ms", False),
+        (f"{clients} clients: strokes answered / errors / missing guesses", None, None, None),
+        (f"{clients} clients: server peak RSS", "rss_mb", "{:.0f} MB", False),
+        ("saturation: stroke guesses/s", "sat_strokes_per_s", "{:.0f}/s", True),
+        ("saturation: all guesses/s (with live ones)", "sat_guesses_per_s", "{:.0f}/s", True),
+    ]
+    for label, key, fmt, higher_better in spec:
+        if key is None:
+            cells = [f"{r['load_strokes']} / {r['load_errors']} / {r['load_missing']}" for r in rows]
+            lines.append(f"| {label} | " + " | ".join(cells) + (" | |" if len(rows) == 2 else " |"))
+            continue
+        cells = [fmt.format(r[key]) for r in rows]
+        ratio = ""
+        if len(rows) == 2 and rows[0][key] and rows[1][key]:
+            value = rows[0][key] / rows[1][key] if higher_better else rows[1][key] / rows[0][key]
+            ratio = f" {value:.1f}× |"
+        lines.append(f"| {label} | " + " | ".join(cells) + (f" |{ratio}" if len(rows) == 2 else " |"))
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=100, help="concurrent clients at human speed (default 100)")
+    parser.add_argument("--single", type=int, default=150, help="drawings for the one-client run (LiteRT)")
+    parser.add_argument("--single-baseline", type=int, default=40, help="drawings for the one-client run (Keras)")
+    parser.add_argument("--saturation", type=int, default=600, help="drawings for the saturation run (LiteRT)")
+    parser.add_argument("--saturation-baseline", type=int, default=120, help="drawings for the saturation run (Keras)")
+    parser.add_argument("--saturation-clients", type=int, default=32, help="connections in the saturation run")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the Keras baseline")
+    parser.add_argument("--model-dir", default="model")
+    args = parser.parse_args()
+
+    labels = set((ROOT / args.model_dir / "labels.txt").read_text().splitlines())
+    drawings = client.read_drawings(DATA / "strokes" / "raw.ndjson.gz", words=labels)
+    human = [d for d in drawings if d["drawing"][-1][2][-1] <= HUMAN_MAX_MS]
+    print(f"{len(drawings)} raw drawings of {len(labels)} words ({len(human)} under {HUMAN_MAX_MS} ms); "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}", file=sys.stderr)
+    model = ["--model-dir", args.model_dir]
+    rows = [measure("litert", [sys.executable, "-m", "server", *model], drawings, human, args)]
+    if not args.no_baseline:
+        rows.append(measure("keras", [sys.executable, "bench/keras_server.py", *model], drawings, human, args))
+    print(table(rows, args.clients))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
