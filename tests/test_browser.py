@@ -52,11 +52,12 @@ def wait_until(predicate, timeout: float = 30.0, what: str = "condition"):
 class Server:
     """`python -m server` on a free port with its own saved directory."""
 
-    def __init__(self, saved_dir: Path, time_limit_s: float = 20, port: int | None = None):
+    def __init__(self, saved_dir: Path, time_limit_s: float = 20, port: int | None = None, **settings):
         self.saved_dir = saved_dir
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "QUICKDRAW_GAME_TIME_LIMIT_S": str(time_limit_s), "PYTHONPATH": str(ROOT)}
+        env.update({f"QUICKDRAW_{key.upper()}": str(value) for key, value in settings.items()})
         self.log = (saved_dir.parent / f"server-{self.port}.log").open("a")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "server", "--port", str(self.port), "--model-dir", str(ROOT / "model"),
@@ -392,3 +393,25 @@ def test_a_lost_connection_never_freezes_the_canvas(browser, simplified_drawings
         context.close()
         if first.process.poll() is None:
             first.stop()
+
+
+def test_an_idle_socket_is_saved_and_reopened_by_the_next_stroke(browser, simplified_drawings, tmp_path):
+    idle = Server(tmp_path / "saved", idle_timeout_s=2)
+    context = browser.new_context(viewport=LAPTOP)
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    try:
+        open_free(page, idle)
+        strokes = fit(pick(simplified_drawings, "house", min_strokes=2)[0], page.locator("#sketch").bounding_box())
+        draw_stroke(page, strokes[0])
+        wait_for_guess(page, 1, -1)
+        # The server closes the quiet socket and saves the drawing; the page waits for the player.
+        expect(page.locator("#connection")).to_have_attribute("data-state", "idle")
+        expect(page.locator("#notice")).to_contain_text("your drawing was saved")
+        assert [len(r["drawing"]) for r in wait_until(idle.saved, what="the idle drawing saved")] == [1]
+        draw_stroke(page, strokes[1])  # the next stroke reconnects and starts a new drawing
+        expect(page.locator("#connection")).to_have_attribute("data-state", "open")
+        wait_for_guess(page, 1, -1)
+    finally:
+        context.close()
+        idle.stop()

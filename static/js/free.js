@@ -31,7 +31,24 @@ export class FreeDraw {
 
   onRecognized() {} // only games have a prompt to recognize
 
-  onTimeout() {}
+  /** The server ended a drawing left open too long (and saved it): carry on with a fresh one. */
+  onTimeout() {
+    this.#restart("That drawing was open a long time, so it was saved. Here's a fresh canvas.");
+  }
+
+  /** The server closed the idle socket and saved the drawing; the next one starts on reconnect. */
+  onIdle() {
+    this.#restart("You were away, so your drawing was saved. Draw to start a new one.");
+  }
+
+  #restart(text) {
+    const hadStrokes = this.canvas.snapshot().length > 0;
+    this.session.end(false);
+    this.canvas.clear();
+    this.guesses.reset();
+    this.session.start("free"); // sent now, or replayed when the socket reopens
+    if (hadStrokes) this.notice.show(text, { ms: 6000 });
+  }
 
   onSaved() {
     this.notice.show("Saved your drawing to the gallery.", { tone: "good", ms: 2500 });

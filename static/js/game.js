@@ -91,7 +91,24 @@ export class Game {
     this.session.start("game", this.word);
   }
 
+  /** The six-dot progress: done rounds marked recognized or not, the current one ringed. */
+  #showRounds() {
+    const list = document.getElementById("rounds");
+    if (!list) return;
+    const items = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      const result = this.results[i];
+      const item = document.createElement("li");
+      item.className = result ? (result.recognized ? "good" : "bad") : i === this.results.length ? "current" : "";
+      item.textContent = result ? (result.recognized ? "✓" : "✗") : String(i + 1);
+      item.title = result ? `${result.word}: ${result.recognized ? "recognized" : "not recognized"}` : `Round ${i + 1}`;
+      items.push(item);
+    }
+    list.replaceChildren(...items);
+  }
+
   #showPrompt(word, round) {
+    this.#showRounds();
     this.prompt.replaceChildren();
     const label = document.createElement("span");
     label.className = "prompt-label";
@@ -137,6 +154,11 @@ export class Game {
     this.#finish(false, { notify: false }); // the server has ended the round itself
   }
 
+  /** The socket was closed for idling; a round still open has ended on the server. */
+  onIdle() {
+    if (this.canEdit) this.#finish(false, { notify: false });
+  }
+
   onSaved(message) {
     const result = this.results.find((r) => r.word === message.word && !r.savedId);
     if (result) result.savedId = message.id;
@@ -163,6 +185,7 @@ export class Game {
       strokes: this.canvas.snapshot(),
       guesses: this.guesses.guesses,
     });
+    this.#showRounds();
     this.card.show({
       kicker: recognized ? "Recognized!" : "Time's up",
       title: recognized ? `Oh, I know, it's ${this.word}!` : "Sorry, I couldn't guess it.",

@@ -17,6 +17,7 @@ const notice = new Notice($("notice"));
 const connection = new Connection(socketUrl(), {
   onMessage: (message) => dispatch(message),
   onOpen: () => session.replay(),
+  onIdle: () => controller.onIdle(),
   onState: (state, detail) => showConnection($("connection"), state, detail),
 });
 const batcher = new PointBatcher((message) => connection.send(message));
@@ -86,6 +87,9 @@ function clear() {
   canvas.clear();
   session.clear();
 }
+
+// A player back from idling: any touch, click or key reopens the socket.
+for (const type of ["pointerdown", "keydown"]) document.addEventListener(type, () => connection.wake(), true);
 
 $("undo").addEventListener("click", undo);
 $("clear").addEventListener("click", clear);

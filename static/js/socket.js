@@ -11,14 +11,16 @@ export function socketUrl(path = "/ws") {
   return `${scheme}//${location.host}${path}`;
 }
 
+const NORMAL_CLOSURE = 1000; // the server closed an idle socket on purpose: wait for the player
+
 /**
- * A connection that keeps itself open. Callbacks: onMessage(obj), onOpen(),
- * onState(state, detail) with state "connecting" | "open" | "retrying" | "offline".
+ * A connection that keeps itself open. Callbacks: onMessage(obj), onOpen(), onIdle(),
+ * onState(state, detail) with state "connecting" | "open" | "retrying" | "offline" | "idle".
  */
 export class Connection {
-  constructor(url, { onMessage, onOpen = () => {}, onState = () => {} }) {
+  constructor(url, { onMessage, onOpen = () => {}, onIdle = () => {}, onState = () => {} }) {
     this.url = url;
-    this.handlers = { onMessage, onOpen, onState };
+    this.handlers = { onMessage, onOpen, onIdle, onState };
     this.ws = null;
     this.attempt = 0;
     this.retryTimer = null;
@@ -52,8 +54,18 @@ export class Connection {
       if (this.ws !== ws) return;
       this.ws = null;
       console.info(`WebSocket closed (${event.code}${event.reason ? ": " + event.reason : ""})`);
-      this.#scheduleRetry();
+      if (event.code === NORMAL_CLOSURE) {
+        this.handlers.onState("idle");
+        this.handlers.onIdle(); // reconnecting now would only idle again; wake() does it on the next touch
+      } else {
+        this.#scheduleRetry();
+      }
     });
+  }
+
+  /** Reconnect now if the socket is down and no retry is pending (the player is back). */
+  wake() {
+    if (!this.ws && this.retryTimer === null) this.connect();
   }
 
   /** Send one message; false (and nothing sent) while disconnected. */
@@ -87,7 +99,10 @@ export class Connection {
     const delay = Math.round(base * (0.75 + Math.random() * 0.5)); // jitter: no thundering herd
     this.attempt += 1;
     this.handlers.onState("retrying", { delay, attempt: this.attempt });
-    this.retryTimer = setTimeout(() => this.connect(), delay);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.connect();
+    }, delay);
   }
 
   #retryNow() {

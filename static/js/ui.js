@@ -56,6 +56,7 @@ const STATE_TEXT = {
   open: () => "Connected",
   retrying: ({ delay }) => `Offline, retrying in ${Math.max(1, Math.round(delay / 1000))} s`,
   offline: () => "No network",
+  idle: () => "Paused, draw to reconnect",
 };
 
 /** Show the connection state in the header badge. */
