@@ -28,7 +28,10 @@ async def health():
 async def guess():
     """``{"drawing": [[[x…],[y…]], …]}`` → ``{"guesses": [{"word","p"}…]}``; bad input → 400 with an error code."""
     services = _services()
-    body = await request.get_json(force=True, silent=True)
+    try:
+        body = await request.get_json(force=True, silent=True)
+    except UnicodeDecodeError:  # ``silent`` covers bad JSON, not bytes that are not UTF-8
+        body = None
     try:
         if body is None:
             raise ProtocolError(protocol.BAD_JSON, "the body must be JSON")

@@ -33,6 +33,7 @@ _SUBPIXEL_BITS = 4  # OpenCV fixed-point coordinates: 1/16 pixel precision
 _SCALE = SIZE / (CANVAS + 2 * PADDING + LINE_WIDTH)  # units → output pixels (28/304)
 _OFFSET = PADDING + LINE_WIDTH / 2  # translation into the padded box, in units
 _THICKNESS = round(LINE_WIDTH * _SCALE * SUPERSAMPLE)  # line width on the big canvas
+MAX_COORDINATE = 1e9  # |x|, |y|, |t| bound: pixels and ms are far below; beyond, float arithmetic overflows
 
 
 @dataclass(frozen=True)
@@ -89,10 +90,10 @@ def validate_stroke(stroke, limits: Limits = Limits(), name: str = "stroke") -> 
         raise SketchError(f"{name}: x, y and t must have the same length")
     if not all(_is_number(v) for row in stroke for v in row):
         raise SketchError(f"{name}: coordinates must be numbers")
-    array = np.array(stroke, dtype=np.float64)
-    if not np.isfinite(array).all():
-        raise SketchError(f"{name}: coordinates must be finite (no NaN or infinity)")
-    return array
+    # Compared as Python numbers first: an integer of 400 digits cannot even become a float.
+    if not all(-MAX_COORDINATE <= v <= MAX_COORDINATE for row in stroke for v in row):
+        raise SketchError(f"{name}: coordinates must be finite and within ±{MAX_COORDINATE:g} (no NaN or infinity)")
+    return np.array(stroke, dtype=np.float64)
 
 
 def _is_number(value) -> bool:
@@ -108,7 +109,7 @@ def simplify(drawing: list[np.ndarray]) -> list[np.ndarray]:
     points = np.concatenate([s[:2] for s in drawing], axis=1)
     low = points.min(axis=1, keepdims=True)
     extent = float((points.max(axis=1, keepdims=True) - low).max())
-    scale = BOX / extent if extent > 0 else 1.0
+    scale = BOX / extent if extent > BOX / np.finfo(np.float64).max else 1.0  # a subnormal extent is a dot
     simplified = []
     for stroke in drawing:
         xy = (stroke[:2] - low) * scale

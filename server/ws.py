@@ -91,6 +91,8 @@ class Connection:
                     frame = await self.socket.receive()
             except TimeoutError:
                 return await self.close(protocol.NORMAL_CLOSURE, f"idle for {self.settings.idle_timeout_s:g} s")
+            if frame is None:  # Quart hands an empty binary frame over as None (b"" or None)
+                frame = b""
             if len(frame) > limit or (len(frame) * 4 > limit and len(frame.encode() if isinstance(frame, str) else frame) > limit):
                 return await self.close(protocol.MESSAGE_TOO_BIG, f"frames are limited to {limit} bytes")
             if not self.bucket.take():
