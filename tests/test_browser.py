@@ -217,6 +217,30 @@ def test_guesses_appear_and_update_after_every_stroke(page, server, simplified_d
     assert all(len(f["x"]) == len(f["y"]) == len(f["t"]) for f in points)
 
 
+def test_the_net_speaks_in_plain_words(page, server):
+    page.goto(server.url + "/?mode=free")
+    lines = page.evaluate("""async () => {
+        const { phrase, percent } = await import("/assets/js/guesses.js");
+        const g = (word, p) => ({ word, p });
+        return [
+            phrase([], 0),
+            phrase([g("cat", 0.05), g("dog", 0.04)], 2),
+            phrase([g("cat", 0.4), g("dog", 0.3), g("frog", 0.2), g("bee", 0.1)], 3),
+            phrase([g("cat", 0.45), g("dog", 0.05)], 1),
+            phrase([g("banana", 0.93)], 4),
+            percent(0.934), percent(0.004),
+        ];
+    }""")
+    assert lines == [
+        "Start drawing and I'll guess what it is.",
+        "I'm not sure what that is.",
+        "I see cat, or dog, or frog.",
+        "I see cat.",
+        "Oh, I know, it's banana!",
+        "93%", "<1%",
+    ]
+
+
 def test_undo_and_clear_change_the_guesses(page, server, simplified_drawings):
     open_free(page, server)
     drawing = pick(simplified_drawings, "cat", min_strokes=4)[0][:4]

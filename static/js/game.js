@@ -166,16 +166,16 @@ export class Game {
 
   /** Give up on this prompt. */
   skip() {
-    if (this.canEdit) this.#finish(false, { notify: true });
+    if (this.canEdit) this.#finish(false, { notify: true, skipped: true });
   }
 
   #current(message) {
     return this.state === "drawing" && (!this.word || message.word === this.word);
   }
 
-  #finish(recognized, { notify, p = null }) {
+  #finish(recognized, { notify, p = null, skipped = false }) {
     this.#enter("verdict");
-    this.countdown.stop();
+    this.countdown.stop(!recognized && !skipped);
     this.session.end(notify); // first, so a stroke cut short below is not streamed into a closed round
     this.canvas.setEnabled(false);
     this.results.push({
@@ -187,7 +187,7 @@ export class Game {
     });
     this.#showRounds();
     this.card.show({
-      kicker: recognized ? "Recognized!" : "Time's up",
+      kicker: recognized ? "Recognized!" : skipped ? "Skipped" : "Time's up",
       title: recognized ? `Oh, I know, it's ${this.word}!` : "Sorry, I couldn't guess it.",
       text: recognized ? "" : `It was ${this.word ?? "a mystery"}.`,
       tone: recognized ? "good" : "bad",

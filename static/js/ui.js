@@ -92,9 +92,14 @@ export class Countdown {
     this.timer = setInterval(tick, 100);
   }
 
-  stop() {
+  /** Freeze the display; `expired` shows zero (the server's timeout can beat our last tick). */
+  stop(expired = false) {
     clearInterval(this.timer);
     this.timer = null;
+    if (expired) {
+      this.text.textContent = "0";
+      this.fill.style.transform = "scaleX(0)";
+    }
   }
 
   hide() {
