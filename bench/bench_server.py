@@ -21,6 +21,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import psutil
 from websockets.asyncio.client import connect
 
@@ -87,19 +88,15 @@ class Server:
         self.process.wait(30)
 
 
-def measure(name: str, command: list[str], drawings: list, human: list, args) -> dict:
-    with tempfile.TemporaryDirectory() as saved:
-        server = Server(command, saved)
-        try:
-            n_single = args.single if name == "litert" else args.single_baseline
-            single = asyncio.run(client.replay(server.url, drawings[:n_single]))
-            stop = server.sample_rss()
-            load = asyncio.run(client.replay(server.url, human[:args.clients], realtime=True, concurrency=args.clients))
-            stop()
-            n_sat = args.saturation if name == "litert" else args.saturation_baseline
-            saturation = asyncio.run(client.replay(server.url, drawings[:n_sat], concurrency=args.saturation_clients))
-        finally:
-            server.stop()
+def run_round(name: str, server: Server, drawings: list, human: list, args) -> dict:
+    """One pass of the three measurements against a running server."""
+    n_single = args.single if name == "litert" else args.single_baseline
+    single = asyncio.run(client.replay(server.url, drawings[:n_single]))
+    stop = server.sample_rss()
+    load = asyncio.run(client.replay(server.url, human[:args.clients], realtime=True, concurrency=args.clients))
+    stop()
+    n_sat = args.saturation if name == "litert" else args.saturation_baseline
+    saturation = asyncio.run(client.replay(server.url, drawings[:n_sat], concurrency=args.saturation_clients))
     row = {
         "server": name,
         "startup_s": server.startup_s,
@@ -110,9 +107,21 @@ def measure(name: str, command: list[str], drawings: list, human: list, args) ->
         "sat_strokes_per_s": saturation.strokes / saturation.seconds,
         "sat_guesses_per_s": saturation.guesses / saturation.seconds,
         "accuracy": single.correct / max(single.drawings, 1),
+        "load_average": os.getloadavg()[0],
     }
     print(json.dumps(row), file=sys.stderr, flush=True)
     return row
+
+
+def median_row(rows: list[dict]) -> dict:
+    """Per metric, the median over the rounds (errors and missing guesses: the worst round)."""
+    out = {"server": rows[0]["server"]}
+    for key in rows[0]:
+        if key == "server":
+            continue
+        values = [r[key] for r in rows]
+        out[key] = max(values) if key in ("load_errors", "load_missing") else float(np.median(values))
+    return out
 
 
 def table(rows: list[dict], clients: int) -> str:
@@ -131,7 +140,7 @@ def table(rows: list[dict], clients: int) -> str:
     ]
     for label, key, fmt, higher_better in spec:
         if key is None:
-            cells = [f"{r['load_strokes']} / {r['load_errors']} / {r['load_missing']}" for r in rows]
+            cells = [f"{r['load_strokes']:.0f} / {r['load_errors']:.0f} / {r['load_missing']:.0f}" for r in rows]
             lines.append(f"| {label} | " + " | ".join(cells) + (" | |" if len(rows) == 2 else " |"))
             continue
         cells = [fmt.format(r[key]) for r in rows]
@@ -152,6 +161,7 @@ def main() -> int:
     parser.add_argument("--saturation-baseline", type=int, default=120, help="drawings for the saturation run (Keras)")
     parser.add_argument("--saturation-clients", type=int, default=32, help="connections in the saturation run")
     parser.add_argument("--no-baseline", action="store_true", help="skip the Keras baseline")
+    parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds; the table shows medians (default 3)")
     parser.add_argument("--model-dir", default="model")
     args = parser.parse_args()
 
@@ -161,9 +171,24 @@ def main() -> int:
     print(f"{len(drawings)} raw drawings of {len(labels)} words ({len(human)} under {HUMAN_MAX_MS} ms); "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}", file=sys.stderr)
     model = ["--model-dir", args.model_dir]
-    rows = [measure("litert", [sys.executable, "-m", "server", *model], drawings, human, args)]
+    commands = {"litert": [sys.executable, "-m", "server", *model]}
     if not args.no_baseline:
-        rows.append(measure("keras", [sys.executable, "bench/keras_server.py", *model], drawings, human, args))
+        commands["keras"] = [sys.executable, "bench/keras_server.py", *model]
+    with tempfile.TemporaryDirectory() as saved:
+        servers = {}
+        try:
+            for name, command in commands.items():  # started one after the other: start-up is timed alone
+                servers[name] = Server(command, str(Path(saved) / name))
+            rounds = {name: [] for name in commands}
+            for _ in range(args.repeat):  # interleaved, so both see the same machine
+                for name, server in servers.items():
+                    rounds[name].append(run_round(name, server, drawings, human, args))
+        finally:
+            for server in servers.values():
+                server.stop()
+    rows = [median_row(rounds[name]) for name in commands]
+    print(f"medians of {args.repeat} interleaved rounds; load average during the runs "
+          f"{min(r['load_average'] for r in rows):.1f}–{max(r['load_average'] for r in rows):.1f}")
     print(table(rows, args.clients))
     return 0
 

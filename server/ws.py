@@ -70,6 +70,7 @@ class Connection:
             for task in done:
                 if not task.cancelled() and task.exception() is not None:
                     log.error("connection failed", exc_info=task.exception())
+                    await self.send(protocol.Error(protocol.INTERNAL_ERROR, "the server failed; please reconnect"))
                     await self.close(protocol.INTERNAL_ERROR_CLOSE, "internal error")
         finally:
             self.open = False
@@ -194,7 +195,7 @@ class Connection:
                 result = await self.services.save_async(drawing)
                 self.metrics.saves.labels("ok" if isinstance(result, protocol.Saved) else "failed").inc()
                 await self.send(result)
-        return asyncio.shield(self.services.spawn(run()))
+        return self.services.spawn(run())
 
     async def send(self, message) -> None:
         if isinstance(message, protocol.Error):

@@ -6,9 +6,10 @@ import json
 import pytest
 from quart.testing.connections import WebsocketDisconnectError
 
-from server import protocol
+from server import create_app, protocol
+from server.classifier import Classifier
 from server.store import ID_PATTERN
-from tests.serving import make_app, receive, receive_type, send
+from tests.serving import MODEL, make_app, receive, receive_type, send
 
 LINE = {"x": [0, 50, 100], "y": [0, 40, 80]}
 
@@ -308,3 +309,19 @@ async def test_api_guess_body_over_the_limit_is_413(tmp_path):
     app = make_app(tmp_path, MAX_BODY_BYTES=100)
     response = await app.test_client().post("/api/guess", json={"drawing": [[[1] * 100, [1] * 100]]})
     assert response.status_code == 413
+
+
+class FailingClassifier(Classifier):
+    """The real model, except that every inference fails (a fault no real input can cause)."""
+
+    def classify(self, drawing):
+        raise RuntimeError("injected fault")
+
+
+async def test_a_server_fault_is_internal_error_then_close_1011(tmp_path):
+    app = create_app({"SAVED_DIR": str(tmp_path / "saved")}, classifier=FailingClassifier(MODEL))
+    async with app.test_app(), app.test_client().websocket("/ws") as ws:
+        await started(ws)
+        await send(ws, type="stroke", **LINE)
+        assert (await receive(ws))["code"] == protocol.INTERNAL_ERROR
+        assert await close_code(ws) == protocol.INTERNAL_ERROR_CLOSE
