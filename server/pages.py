@@ -1,4 +1,7 @@
-"""HTML pages: the game at /, the gallery of saved drawings at /gallery, and the static files."""
+"""HTML pages: the game at /, the gallery of saved drawings at /gallery, and the static files.
+
+Security headers (the Content-Security-Policy among them) come from ``server.security`` for every page.
+"""
 
 import asyncio
 import re
@@ -11,33 +14,12 @@ PER_PAGE = 24  # drawings per gallery page: four rows of six on a laptop
 MAX_PAGE = 100_000  # beyond this a page number is nonsense, not a request to read the disk
 PAGE_PATTERN = re.compile(r"[1-9][0-9]{0,5}")  # ASCII digits only: int() would take "٣" or " 3"
 
-# Scripts, styles and pictures come from this origin only; the socket is same-origin too.
-CONTENT_SECURITY_POLICY = "; ".join([
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' data:",
-    "connect-src 'self'",
-    "object-src 'none'",
-    "base-uri 'none'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-])
-
 # Served under /assets: the app keeps its own (empty) /static route, which would shadow ours.
 blueprint = Blueprint("pages", __name__, static_folder=STATIC, static_url_path="/assets")
 
 
 def _services():
     return current_app.extensions["quickdraw"]
-
-
-@blueprint.after_request
-async def secure_headers(response):
-    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    return response
 
 
 @blueprint.get("/")

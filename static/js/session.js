@@ -1,5 +1,7 @@
 // One drawing on the server: start it, stream its strokes, end it, and replay it after a reconnect.
 
+import { MAX_BATCH } from "./socket.js";
+
 /**
  * Keeps the server's copy of the drawing in step with the canvas. Points and
  * strokes sent while offline are lost on the wire, so after a reconnect the
@@ -50,8 +52,22 @@ export class DrawingSession {
     this.send(word ? { type: "start", mode, word } : { type: "start", mode });
     const strokes = this.canvas.snapshot();
     const open = this.canvas.drawing ? strokes.pop() : null;
-    for (const [x, y, t] of strokes) this.send({ type: "stroke", x, y, t });
-    if (open) this.send({ type: "points", x: open[0], y: open[1], t: open[2] });
+    for (const [x, y, t] of strokes) {
+      if (x.length <= MAX_BATCH) {
+        this.send({ type: "stroke", x, y, t });
+      } else {
+        this.#sendPoints([x, y, t]); // a long stroke goes in batches: one message has a points limit
+        this.send({ type: "stroke_end" });
+      }
+    }
+    if (open) this.#sendPoints(open);
+  }
+
+  #sendPoints([x, y, t]) {
+    for (let i = 0; i < x.length; i += MAX_BATCH) {
+      const end = i + MAX_BATCH;
+      this.send({ type: "points", x: x.slice(i, end), y: y.slice(i, end), t: t.slice(i, end) });
+    }
   }
 
   // Canvas callbacks: only a drawing the server knows about streams.

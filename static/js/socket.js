@@ -3,7 +3,7 @@
 const FIRST_RETRY_MS = 500;
 const MAX_RETRY_MS = 10_000;
 const BATCH_MS = 50; // points go out in small batches: smooth for the server, cheap for the network
-const MAX_BATCH = 200; // well under the server's points-per-message limit
+export const MAX_BATCH = 200; // well under the server's points-per-message limit (1,024)
 
 /** The socket URL for this page: same host, ws: or wss: to match http: or https:. */
 export function socketUrl(path = "/ws") {
