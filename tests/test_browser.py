@@ -124,15 +124,16 @@ def artifacts():
 
 @pytest.fixture
 def page(browser):
-    """A laptop-sized page that fails the test on any uncaught script error."""
+    """A laptop-sized page that fails the test on any uncaught script error or console error."""
     context = browser.new_context(viewport=LAPTOP)
     context.set_default_timeout(WAIT_MS)
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
     yield page
     context.close()
-    assert not errors, f"script errors on the page: {errors}"
+    assert not errors, f"errors on the page: {errors}"
 
 
 def fit(drawing, box, margin: float = 0.12):
