@@ -242,6 +242,20 @@ def test_the_net_speaks_in_plain_words(page, server):
     ]
 
 
+def test_stale_guesses_are_dropped_by_seq(page, server):
+    page.goto(server.url + "/?mode=free")
+    shown = page.evaluate("""async () => {
+        const { GuessPanel } = await import("/assets/js/guesses.js");
+        const list = document.createElement("ol");
+        const line = document.createElement("p");
+        const panel = new GuessPanel({ list, line, speechToggle: null });
+        const guess = (seq, word) => ({ type: "guess", seq, strokes: seq, guesses: [{ word, p: 0.9 }] });
+        const accepted = [panel.accept(guess(2, "cat")), panel.accept(guess(1, "dog")), panel.accept(guess(2, "eel"))];
+        return { accepted, top: list.querySelector(".guess-word").textContent, line: line.textContent };
+    }""")
+    assert shown == {"accepted": [True, False, False], "top": "cat", "line": "Oh, I know, it's cat!"}
+
+
 def test_undo_and_clear_change_the_guesses(page, server, simplified_drawings):
     open_free(page, server)
     drawing = pick(simplified_drawings, "cat", min_strokes=4)[0][:4]
@@ -331,6 +345,11 @@ def test_summary_after_six_rounds(browser, simplified_drawings, tmp_path, artifa
         expect(items).to_have_count(6)
         expect(summary.locator(".verdict")).to_have_count(6)
         assert all(text for text in summary.locator(".net-guesses").all_inner_texts())
+        # Each thumbnail is drawn from that round's strokes: it has ink on it.
+        page.wait_for_function("""() => [...document.querySelectorAll('.summary-item canvas')].every((c) => {
+            const { data } = c.getContext('2d').getImageData(0, 0, c.width, c.height);
+            for (let i = 0; i < data.length; i += 4) if (data[i + 3] > 0 && data[i] < 128) return true;
+            return false; })""")
         expect(summary.get_by_role("button", name="Play again")).to_be_visible()
         page.screenshot(path=artifacts / "game-summary.png", full_page=True)
         # Every round had a stroke, so every round was saved, each exactly once.
