@@ -22,8 +22,8 @@ class LatestSlot:
     """Holds at most one waiting Request, so a slow classifier never builds a queue.
 
     A newer live request replaces a waiting live one; a live request never
-    displaces a required one; a second required request waits (back-pressure
-    on the reader) until the first is taken.
+    displaces a required one; a second required request waits until the first
+    is taken, so the reader pauses instead of a queue growing here.
     """
 
     def __init__(self):

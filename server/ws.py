@@ -108,7 +108,7 @@ class Connection:
         match message:
             case Start():
                 previous, drawing = session.start(message)
-                await self.finish(previous, wait=True, outcome="replaced")
+                await asyncio.shield(self.finish(previous, wait=True, outcome="replaced"))  # a disconnect must not cancel the save
                 self.start_timer(drawing)
                 await self.send(drawing.round_message())
             case Points(points=points):
@@ -123,7 +123,7 @@ class Connection:
             case Clear():
                 await self.guess(session.clear())
             case End():
-                await self.finish(session.end(), wait=True, outcome="ended")
+                await asyncio.shield(self.finish(session.end(), wait=True, outcome="ended"))
 
     async def guess(self, strokes: int) -> None:
         """Ask for the one guess owed for a completed stroke, undo or clear."""
@@ -176,11 +176,11 @@ class Connection:
         if self.session.time_out(drawing):
             self.finish(drawing, first=protocol.Timeout(drawing.word), outcome="timeout")
 
-    def finish(self, drawing: Drawing | None, first=None, wait: bool = False, outcome: str = "ended") -> asyncio.Future:
-        """Save a drawing that left the session, in a tracked task a disconnect cannot cancel.
+    def finish(self, drawing: Drawing | None, first=None, wait: bool = False, outcome: str = "ended") -> asyncio.Task:
+        """Save a drawing that left the session, in a task tracked by Services (awaited at shutdown).
 
-        With ``wait`` the guesses still owed for it go out before ``saved``.
-        Awaiting the result is optional: ``shield`` keeps the save running if the caller is cancelled.
+        ``first`` (recognized, timeout) is sent before; with ``wait`` the guesses
+        still owed for it go out before ``saved``. Await it under ``asyncio.shield``.
         """
         if drawing is not None and drawing.strokes:
             self.drawings += 1
