@@ -7,7 +7,7 @@ See docs/PROTOCOL.md for the contract.
 """
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import ClassVar
 
 import numpy as np
@@ -194,7 +194,8 @@ class _ServerMessage:
     type: ClassVar[str]
 
     def to_json(self) -> dict:
-        return {"type": self.type, **asdict(self)}
+        # Shallow on purpose: dataclasses.asdict deep-copies the guesses, and guesses go out often.
+        return {"type": self.type, **{f.name: getattr(self, f.name) for f in fields(self)}}
 
     def encode(self) -> str:
         return json.dumps(self.to_json(), separators=(",", ":"))
