@@ -275,8 +275,9 @@ def test_undo_and_clear_change_the_guesses(page, server, simplified_drawings):
     assert top_guesses(page) == []
     expect(page.locator("#guess-line")).to_have_text("Start drawing and I'll guess what it is.")
 
+    seq = seq_shown(page)  # read before drawing: the answer may come before draw_stroke returns
     draw_stroke(page, fit(drawing, page.locator("#sketch").bounding_box())[0])
-    seq = wait_for_guess(page, 1, seq_shown(page))
+    seq = wait_for_guess(page, 1, seq)
     page.get_by_role("button", name="Clear").click()
     wait_for_guess(page, 0, seq)
     assert top_guesses(page) == []

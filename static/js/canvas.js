@@ -47,14 +47,15 @@ export function renderThumbnail(canvas, strokes, size) {
 }
 
 /**
- * A canvas you draw on with mouse, touch or pen. Callbacks:
- * onPoint(x, y, t) for every point, onStrokeEnd() when a stroke closes, onStrokeStart().
+ * A canvas you draw on with mouse, touch or pen. Callbacks: onStrokeStart(),
+ * onPoint(x, y, t) for every point, onStrokeEnd() when a stroke closes, onEmpty(bool) on redraws.
  */
 export class SketchCanvas {
-  constructor(canvas, { onStrokeStart = () => {}, onPoint = () => {}, onStrokeEnd = () => {} } = {}) {
+  constructor(canvas, handlers = {}) {
     this.canvas = canvas;
     this.ctx = canvas.getContext("2d");
-    this.handlers = { onStrokeStart, onPoint, onStrokeEnd };
+    const nothing = () => {};
+    this.handlers = { onStrokeStart: nothing, onPoint: nothing, onStrokeEnd: nothing, onEmpty: nothing, ...handlers };
     this.strokes = []; // completed strokes, [[xs], [ys], [ts]]
     this.current = null; // the stroke being drawn, same shape
     this.pointerId = null;
@@ -103,6 +104,7 @@ export class SketchCanvas {
     setPen(ctx, LINE_WIDTH);
     for (const [xs, ys] of this.strokes) traceStroke(ctx, xs, ys);
     if (this.current) traceStroke(ctx, this.current[0], this.current[1]);
+    this.handlers.onEmpty(this.strokes.length === 0 && !this.current);
   }
 
   /** Remove the last completed stroke; false when there is none or a stroke is open. */

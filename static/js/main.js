@@ -24,6 +24,7 @@ const batcher = new PointBatcher((message) => connection.send(message));
 const hint = $("canvas-hint");
 const canvas = new SketchCanvas($("sketch"), {
   onStrokeStart: () => (hint.hidden = true),
+  onEmpty: (empty) => (hint.hidden = !empty),
   onPoint: (x, y, t) => session.point(x, y, t),
   onStrokeEnd: () => session.strokeEnd(),
 });
