@@ -1,0 +1,195 @@
+"""Soak: many clients replaying real drawings against ``python -m server`` for a while; nothing may be lost.
+
+    PYTHONPATH=. .venv/bin/python bench/soak.py [--clients 200] [--seconds 60] [--rounds 6] [--realtime]
+
+Starts the server on a free loopback port with its default limits and drives
+it with ``server.client``'s replay (raw Quick, Draw! drawings, free mode).
+The run is split into rounds; every round opens fresh connections, so both
+drawings and connections churn. It samples the server's RSS, then stops the
+server with SIGTERM and counts the saved files. Prints a Markdown table.
+Bounded: at most ``--seconds`` of load (plus the drawings in flight) and
+``--max-drawings`` drawings. Exit status 1 if anything was lost or refused.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from server import client, store  # noqa: E402
+
+DATA = Path(os.environ.get("QUICKDRAW_DATA", ROOT.parent / "shared" / "quickdraw"))
+SAMPLE_S = 1.0  # RSS sampling period
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_server(saved_dir: Path, log_path: Path, clients: int) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "QUICKDRAW_MAX_CONNECTIONS": str(max(500, 2 * clients))}
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "server", "--port", str(port), "--saved-dir", str(saved_dir)],
+                                   cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited: {log_path.read_text()[-2000:]}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return process, f"ws://127.0.0.1:{port}/ws"
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+class Feed:
+    """Hands drawings out in a cycle until a deadline or a count; counts the strokes handed out."""
+
+    def __init__(self, drawings: list[dict], max_drawings: int):
+        self.drawings, self.max_drawings = drawings, max_drawings
+        self.given = self.strokes = 0
+        self.deadline = float("inf")
+
+    def until(self, deadline: float):
+        while time.monotonic() < deadline and self.given < self.max_drawings:
+            drawing = self.drawings[self.given % len(self.drawings)]
+            self.given += 1
+            self.strokes += len(drawing["drawing"])
+            yield drawing
+
+
+def saved_count(saved: Path) -> int:
+    return sum(1 for p in saved.glob("*.ndjson") if store.ID_PATTERN.match(p.stem))
+
+
+async def soak(url: str, feed: Feed, args, rss: psutil.Process, saved: Path) -> tuple[client.Summary, list[tuple]]:
+    """Rounds of ``args.clients`` connections; returns the merged summary and (t, drawings saved, RSS MB) samples."""
+    total, samples, began = client.Summary(), [], time.monotonic()
+
+    def sample():
+        samples.append((time.monotonic() - began, saved_count(saved), rss.memory_info().rss / 2**20))
+
+    async def sample_every_second():
+        while True:
+            sample()
+            await asyncio.sleep(SAMPLE_S)
+
+    sampler = asyncio.create_task(sample_every_second())
+    for k in range(args.rounds):
+        end = began + args.seconds * (k + 1) / args.rounds
+        part = await asyncio.wait_for(
+            client.replay(url, feed.until(end), realtime=args.realtime, concurrency=args.clients),
+            args.seconds + 120)
+        merge(total, part)
+    sampler.cancel()
+    sample()
+    total.seconds = time.monotonic() - began
+    return total, samples
+
+
+def merge(total: client.Summary, part: client.Summary) -> None:
+    for key in ("drawings", "strokes", "guesses", "saved", "skipped", "recognized", "timeouts", "late_errors"):
+        setattr(total, key, getattr(total, key) + getattr(part, key))
+    for key in ("errors", "closes"):
+        for code, count in getattr(part, key).items():
+            getattr(total, key)[code] = getattr(total, key).get(code, 0) + count
+    total.latencies_ms.extend(part.latencies_ms)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", type=int, default=200, help="concurrent connections (default %(default)s)")
+    parser.add_argument("--seconds", type=float, default=60.0, help="load duration (default %(default)s)")
+    parser.add_argument("--rounds", type=int, default=6, help="rounds of fresh connections (default %(default)s)")
+    parser.add_argument("--realtime", action="store_true", help="human pace (the drawings' own timing) instead of "
+                        "closed-loop as fast as the server answers")
+    parser.add_argument("--max-drawings", type=int, default=50_000, help="stop handing out drawings after this many")
+    parser.add_argument("--ndjson", type=Path, default=DATA / "strokes" / "raw.ndjson.gz", help="drawings to replay")
+    args = parser.parse_args()
+
+    drawings = client.read_drawings(args.ndjson)
+    print(f"{len(drawings)} drawings from {args.ndjson}; {args.clients} clients × {args.rounds} rounds, "
+          f"{args.seconds:g} s, {'human pace' if args.realtime else 'closed loop'}; {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f}", file=sys.stderr)
+    with tempfile.TemporaryDirectory() as tmp:
+        saved, log_path = Path(tmp) / "saved", Path(tmp) / "server.log"
+        process, url = start_server(saved, log_path, args.clients)
+        rss = psutil.Process(process.pid)
+        try:
+            asyncio.run(client.replay(url, drawings[:20]))  # first guesses: the interpreter is warm
+            base = saved_count(saved)
+            feed = Feed(drawings, args.max_drawings)
+            summary, samples = asyncio.run(soak(url, feed, args, rss, saved))
+        finally:
+            process.send_signal(signal.SIGTERM)
+            exit_code = process.wait(60)
+        files = sorted(p for p in saved.iterdir())
+        records = [p for p in files if p.suffix == ".ndjson" and store.ID_PATTERN.match(p.stem)]
+        pngs = [p for p in files if p.suffix == ".png" and store.ID_PATTERN.match(p.stem)]
+        parsed = sum(1 for p in records if json.loads(p.read_text())["drawing"])
+        log = log_path.read_text(errors="replace").splitlines()
+    warm_up = next((s for s in samples if s[0] >= args.seconds / args.rounds), samples[-1])
+    result = {
+        "clients": args.clients, "rounds": args.rounds, "seconds": round(summary.seconds, 1),
+        "pace": "human" if args.realtime else "closed loop",
+        "connections": args.clients * args.rounds,
+        "drawings_finished": summary.drawings, "strokes": summary.strokes, "strokes_sent": feed.strokes,
+        "guesses": summary.guesses,
+        "p50_ms": round(summary.percentile(50), 2), "p99_ms": round(summary.percentile(99), 2),
+        "max_ms": round(max(summary.latencies_ms, default=float("nan")), 1),
+        "errors": summary.errors, "closes": summary.closes,
+        "saved_messages": summary.saved, "ndjson_files": len(records) - base, "png_files": len(pngs) - base,
+        "records_parsed": parsed - base, "other_files": len(files) - len(records) - len(pngs), "warm_up": base,
+        "rss_start_mb": round(samples[0][2], 1), "rss_warm_mb": round(warm_up[2], 1),
+        "rss_end_mb": round(samples[-1][2], 1), "rss_max_mb": round(max(s[2] for s in samples), 1),
+        "server_exit": exit_code,
+        "log_errors": sum("ERROR" in line or "Traceback" in line for line in log),
+        "load_average": round(os.getloadavg()[0], 1),
+    }
+    print(json.dumps(result), file=sys.stderr)
+    print(table(result, samples))
+    lost = (summary.errors or summary.closes or result["ndjson_files"] != summary.drawings
+            or result["png_files"] != result["ndjson_files"] or result["other_files"] or feed.strokes != summary.strokes
+            or exit_code != 0)
+    return 1 if lost else 0
+
+
+def table(r: dict, samples: list[tuple]) -> str:
+    rows = [
+        ("clients × rounds (connections)", f"{r['clients']} × {r['rounds']} ({r['connections']})"),
+        ("pace / load duration", f"{r['pace']} / {r['seconds']} s"),
+        ("drawings finished / strokes / guesses", f"{r['drawings_finished']} / {r['strokes']} / {r['guesses']}"),
+        ("strokes sent without their guess", f"{r['strokes_sent'] - r['strokes']}"),
+        ("stroke_end → guess p50 / p99 / max", f"{r['p50_ms']} / {r['p99_ms']} / {r['max_ms']} ms"),
+        ("protocol errors / abnormal closes", f"{sum(r['errors'].values())} / {sum(r['closes'].values())}"),
+        ("`saved` answers / records (parsed) / PNGs / other files",
+         f"{r['saved_messages']} / {r['ndjson_files']} ({r['records_parsed']}) / {r['png_files']} / {r['other_files']}"),
+        ("server RSS: start / after round 1 / end / max",
+         f"{r['rss_start_mb']} / {r['rss_warm_mb']} / {r['rss_end_mb']} / {r['rss_max_mb']} MB"),
+        ("server exit status / error lines in its log", f"{r['server_exit']} / {r['log_errors']}"),
+    ]
+    lines = ["| | |", "|---|---:|"] + [f"| {label} | {value} |" for label, value in rows]
+    step = max(1, len(samples) // 6)
+    lines += ["", "| t (s) | drawings saved | server RSS (MB) |", "|---:|---:|---:|"]
+    lines += [f"| {t:.0f} | {n} | {m:.1f} |" for t, n, m in samples[::step] + samples[-1:]]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
