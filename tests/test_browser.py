@@ -218,6 +218,15 @@ def test_guesses_appear_and_update_after_every_stroke(page, server, simplified_d
     assert all(len(f["x"]) == len(f["y"]) == len(f["t"]) for f in points)
 
 
+def test_speech_is_off_until_the_player_turns_it_on(page, server):
+    page.goto(server.url + "/?mode=free")
+    toggle = page.get_by_role("button", name="Speak guesses")
+    expect(toggle).to_have_attribute("aria-pressed", "false")
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#guess-line")).to_have_attribute("aria-live", "polite")
+
+
 def test_the_net_speaks_in_plain_words(page, server):
     page.goto(server.url + "/?mode=free")
     lines = page.evaluate("""async () => {
