@@ -99,7 +99,8 @@ export class Game {
     for (let i = 0; i < ROUNDS; i++) {
       const result = this.results[i];
       const item = document.createElement("li");
-      item.className = result ? (result.recognized ? "good" : "bad") : i === this.results.length ? "current" : "";
+      const current = i === this.results.length && this.state !== "verdict";
+      item.className = result ? (result.recognized ? "good" : "bad") : current ? "current" : "";
       item.textContent = result ? (result.recognized ? "✓" : "✗") : String(i + 1);
       item.title = result ? `${result.word}: ${result.recognized ? "recognized" : "not recognized"}` : `Round ${i + 1}`;
       items.push(item);
@@ -146,7 +147,8 @@ export class Game {
   onRecognized(message) {
     if (!this.#current(message)) return;
     this.guesses.say(`Oh, I know, it's ${message.word}!`);
-    this.#finish(true, { notify: false, p: message.p }); // recognizing ends the round on the server
+    // Recognizing ends the round on the server.
+    this.#finish(true, { notify: false, p: message.p, seconds: message.elapsed_ms / 1000 });
   }
 
   onTimeout(message) {
@@ -173,7 +175,7 @@ export class Game {
     return this.state === "drawing" && (!this.word || message.word === this.word);
   }
 
-  #finish(recognized, { notify, p = null, skipped = false }) {
+  #finish(recognized, { notify, p = null, seconds = null, skipped = false }) {
     this.#enter("verdict");
     this.countdown.stop(!recognized && !skipped);
     this.session.end(notify); // first, so a stroke cut short below is not streamed into a closed round
@@ -182,6 +184,7 @@ export class Game {
       word: this.word,
       recognized,
       p,
+      seconds,
       strokes: this.canvas.snapshot(),
       guesses: this.guesses.guesses,
     });
@@ -189,7 +192,7 @@ export class Game {
     this.card.show({
       kicker: recognized ? "Recognized!" : skipped ? "Skipped" : "Time's up",
       title: recognized ? `Oh, I know, it's ${this.word}!` : "Sorry, I couldn't guess it.",
-      text: recognized ? "" : `It was ${this.word ?? "a mystery"}.`,
+      text: recognized ? inTime(seconds) : `It was ${this.word ?? "a mystery"}.`,
       tone: recognized ? "good" : "bad",
     });
     if (!recognized) this.guesses.say(`Sorry, I couldn't guess it. It was ${this.word}.`);
@@ -212,6 +215,11 @@ export class Game {
   }
 }
 
+/** "in 4.2 seconds", or nothing when the time is unknown. */
+function inTime(seconds) {
+  return Number.isFinite(seconds) ? `in ${seconds.toFixed(1)} s` : "";
+}
+
 /** One tile of the summary: the drawing, the prompt, the verdict and the net's top guesses. */
 function summaryItem(result) {
   const item = document.createElement("li");
@@ -226,7 +234,7 @@ function summaryItem(result) {
   word.textContent = result.word ?? "?";
   const verdict = document.createElement("span");
   verdict.className = "verdict";
-  verdict.textContent = result.recognized ? "✓ Recognized" : "✗ Not recognized";
+  verdict.textContent = result.recognized ? `✓ Recognized ${inTime(result.seconds)}`.trim() : "✗ Not recognized";
   const top = document.createElement("span");
   top.className = "net-guesses";
   const shown = (result.guesses ?? []).slice(0, 3);
