@@ -91,12 +91,12 @@ class Server:
 def run_round(name: str, server: Server, drawings: list, human: list, args) -> dict:
     """One pass of the three measurements against a running server."""
     n_single = args.single if name == "litert" else args.single_baseline
-    single = asyncio.run(client.replay(server.url, drawings[:n_single]))
+    single = asyncio.run(client.replay(server.url, drawings[:n_single], max_rate=0))
     stop = server.sample_rss()
-    load = asyncio.run(client.replay(server.url, human[:args.clients], realtime=True, concurrency=args.clients))
+    load = asyncio.run(client.replay(server.url, human[:args.clients], realtime=True, concurrency=args.clients, max_rate=0))
     stop()
     n_sat = args.saturation if name == "litert" else args.saturation_baseline
-    saturation = asyncio.run(client.replay(server.url, drawings[:n_sat], concurrency=args.saturation_clients))
+    saturation = asyncio.run(client.replay(server.url, drawings[:n_sat], concurrency=args.saturation_clients, max_rate=0))
     row = {
         "server": name,
         "startup_s": server.startup_s,

@@ -26,6 +26,7 @@ STROKE_GAP_MS = 250  # ... and a pause between strokes
 FAST_BATCH = 64  # not realtime: points per message
 ANSWER_TIMEOUT_S = 30.0  # a missing answer is a failure, not a hang
 AFTER_ROUND = ("no_drawing",)  # errors expected for messages already in flight when a round ended
+MAX_RATE = 150.0  # messages/s per connection by default: under the server's flood limit (200/s)
 
 
 @dataclass
@@ -67,17 +68,27 @@ class Summary:
 
 
 def read_drawings(path: Path | str, limit: int | None = None, words: set | None = None) -> list[dict]:
-    """Records from an ndjson(.gz) file, only those whose word is in ``words`` if given."""
+    """Records from an ndjson(.gz) file (only ``words`` if given), taking the words in turn.
+
+    The files are sorted by word, so the first ``limit`` lines would be a few words only;
+    round-robin over the words gives every word its share.
+    """
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
-    records = []
+    by_word: dict[str, list[dict]] = {}
     with opener(path, "rt", encoding="utf-8") as lines:
         for line in lines:
             record = json.loads(line)
             if words is None or record.get("word") in words:
+                by_word.setdefault(record.get("word"), []).append(record)
+    records, queues = [], [iter(group) for group in by_word.values()]
+    while queues and (limit is None or len(records) < limit):
+        for queue in list(queues):
+            record = next(queue, None)
+            if record is None:
+                queues.remove(queue)
+            elif limit is None or len(records) < limit:
                 records.append(record)
-                if limit is not None and len(records) >= limit:
-                    break
     return records
 
 
@@ -115,14 +126,32 @@ def batches(stroke: list, realtime: bool) -> list[tuple[float, dict]]:
     return out
 
 
+class ServerClosed(ConnectionError):
+    """The server closed the socket mid-replay; ``code`` is its close code (1008: flood, 1009: frame too big)."""
+
+    def __init__(self, code: int):
+        super().__init__(f"the server closed the connection with {code}")
+        self.code = code
+
+
 class Player:
     """One connection replaying drawings one after another."""
 
-    def __init__(self, socket, summary: Summary, mode: str, realtime: bool, verbose: bool):
+    def __init__(self, socket, summary: Summary, mode: str, realtime: bool, verbose: bool, max_rate: float):
         self.socket, self.summary, self.mode = socket, summary, mode
         self.realtime, self.verbose = realtime, verbose
         self.inbox: asyncio.Queue = asyncio.Queue()
         self.round_over = False
+        self.gap_s, self.next_send = 1 / max_rate if max_rate else 0.0, 0.0
+
+    async def send(self, text: str) -> None:
+        """Send one frame, no faster than ``max_rate`` frames per second."""
+        if self.gap_s:
+            now = time.perf_counter()
+            if self.next_send > now:
+                await asyncio.sleep(self.next_send - now)
+            self.next_send = max(now, self.next_send) + self.gap_s
+        await self.socket.send(text)
 
     async def read(self) -> None:
         try:
@@ -131,13 +160,13 @@ class Player:
         except ConnectionClosed:
             pass
         finally:
-            self.inbox.put_nowait(None)
+            self.inbox.put_nowait(None)  # next() then raises ServerClosed with the close code
 
     async def next(self) -> dict:
         """The next server message; round-level messages are tallied on the way."""
         message = await asyncio.wait_for(self.inbox.get(), ANSWER_TIMEOUT_S)
         if message is None:
-            raise ConnectionError("the server closed the connection")
+            raise ServerClosed(self.socket.close_code or 1006)
         kind = message["type"]
         if kind == "guess":
             self.summary.guesses += 1
@@ -160,9 +189,10 @@ class Player:
         start = {"type": "start", "mode": self.mode}
         if self.mode == "game":
             start["word"] = record["word"]
-        await self.socket.send(json.dumps(start))
-        while (message := await self.next())["type"] not in ("round", "error"):
-            pass
+        await self.send(json.dumps(start))
+        while not ((message := await self.next())["type"] == "round"
+                   or (message["type"] == "error" and message["code"] not in AFTER_ROUND)):
+            pass  # late answers to the previous round
         if message["type"] == "error":
             self.summary.skipped += 1
             return
@@ -173,8 +203,8 @@ class Player:
             for at_ms, message in batches(stroke, self.realtime):
                 if self.realtime:
                     await asyncio.sleep(max(0.0, began + at_ms / 1000 - time.perf_counter()))
-                await self.socket.send(json.dumps(message))
-            await self.socket.send('{"type":"stroke_end"}')
+                await self.send(json.dumps(message))
+            await self.send('{"type":"stroke_end"}')
             sent = time.perf_counter()
             while not self.round_over:
                 message = await self.next()
@@ -187,7 +217,7 @@ class Player:
                         print(f"{record['word']!r} stroke {k}: {shown}  ({self.summary.latencies_ms[-1]:.1f} ms)")
                     break
         if not self.round_over:
-            await self.socket.send('{"type":"end"}')
+            await self.send('{"type":"end"}')
         while (message := await self.next())["type"] != "saved":
             if message["type"] == "guess" and message["guesses"]:
                 last = message["guesses"]
@@ -196,26 +226,29 @@ class Player:
 
 
 async def replay(url: str, drawings: list[dict], mode: str = "free", realtime: bool = False,
-                 concurrency: int = 1, verbose: bool = False) -> Summary:
-    """Replay ``drawings`` over ``concurrency`` connections at once; returns what was seen."""
+                 concurrency: int = 1, verbose: bool = False, max_rate: float = MAX_RATE) -> Summary:
+    """Replay ``drawings`` over ``concurrency`` connections at once; returns what was seen.
+
+    ``max_rate`` caps each connection's messages per second (0: no cap, for servers with raised limits).
+    """
     summary, pending = Summary(), iter(drawings)
     began = time.perf_counter()
 
     async def client():
         try:
             async with connect(url, max_size=2**22, open_timeout=30) as socket:
-                player = Player(socket, summary, mode, realtime, verbose)
+                player = Player(socket, summary, mode, realtime, verbose, max_rate)
                 reader = asyncio.create_task(player.read())
                 try:
                     for record in pending:
                         await player.replay(record)
                 finally:
                     reader.cancel()
-        except ConnectionClosed as closed:
-            code = closed.rcvd.code if closed.rcvd else 1006
+        except (ConnectionClosed, ServerClosed) as closed:
+            code = closed.code if isinstance(closed, ServerClosed) else closed.rcvd.code if closed.rcvd else 1006
             summary.closes[code] = summary.closes.get(code, 0) + 1
-        except (ConnectionError, TimeoutError) as error:
-            summary.closes[str(error) or type(error).__name__] = summary.closes.get(str(error), 0) + 1
+        except (OSError, TimeoutError) as error:  # refused, or an answer that never came
+            summary.closes[type(error).__name__] = summary.closes.get(type(error).__name__, 0) + 1
 
     await asyncio.gather(*(client() for _ in range(concurrency)))
     summary.seconds = time.perf_counter() - began
@@ -232,6 +265,8 @@ def main(argv=None) -> int:
     parser.add_argument("--concurrency", type=int, default=1, help="connections at once (default 1)")
     parser.add_argument("--limit", type=int, default=100, help="drawings to replay (default 100)")
     parser.add_argument("--all-words", action="store_true", help="also replay words the model does not know")
+    parser.add_argument("--max-rate", type=float, default=MAX_RATE,
+                        help="messages per second per connection, 0 for no cap (default %(default)s: under the server's flood limit)")
     parser.add_argument("--quiet", action="store_true", help="only the summary, not every stroke's guesses")
     args = parser.parse_args(argv)
     words = None if args.all_words else fetch_labels(args.url)
@@ -240,7 +275,7 @@ def main(argv=None) -> int:
         print(f"no drawings of the model's words in {args.ndjson}", file=sys.stderr)
         return 1
     summary = asyncio.run(replay(args.url, drawings, args.mode, args.realtime, args.concurrency,
-                                 verbose=not args.quiet and args.concurrency == 1))
+                                 verbose=not args.quiet and args.concurrency == 1, max_rate=args.max_rate))
     print(summary.report(args.mode))
     return 0 if not summary.errors and not summary.closes else 1
 

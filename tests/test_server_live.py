@@ -103,3 +103,18 @@ def test_serving_does_not_import_tensorflow():
             f"create_app({{'MODEL_DIR': {str(MODEL)!r}}}); print('tensorflow' in sys.modules, 'keras' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.stdout.split() == ["False", "False"], result.stderr
+
+
+async def test_the_client_stays_under_the_flood_limit_by_default(url, simplified_drawings, labels):
+    drawings = known(simplified_drawings, labels, 10_000)
+    drawings = [d for d in drawings if len(d["drawing"]) >= 4][:60]  # well over the 400-message burst
+    summary = await client.replay(url, drawings)
+    assert sum(len(d["drawing"]) for d in drawings) * 2 > 400
+    assert summary.saved == len(drawings) and not summary.closes and not summary.errors
+
+
+def test_read_drawings_takes_the_words_in_turn(quickdraw_dir, labels):
+    drawings = client.read_drawings(quickdraw_dir / "strokes" / "simplified.ndjson.gz", limit=2 * len(labels), words=labels)
+    words = [d["word"] for d in drawings]
+    assert len(drawings) == 2 * len(labels) and set(words) == labels
+    assert all(words.count(word) == 2 for word in labels)
