@@ -469,3 +469,29 @@ def test_an_idle_socket_is_saved_and_reopened_by_the_next_stroke(browser, simpli
     finally:
         context.close()
         idle.stop()
+
+
+def test_a_server_error_is_shown_politely_and_drawing_goes_on(browser, tmp_path):
+    strict = Server(tmp_path / "saved", max_points_per_stroke=60, max_points_per_message=60)
+    context = browser.new_context(viewport=LAPTOP)
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    try:
+        open_free(page, strict)
+        box = page.locator("#sketch").bounding_box()
+        # One long scribble: more points than this server takes in a stroke.
+        scribble = [(box["x"] + 40 + i * 3, box["y"] + 60 + (i % 10) * 15) for i in range(150)]
+        draw_stroke(page, scribble)
+        notice = page.locator("#notice")
+        expect(notice).to_be_visible()
+        expect(notice).to_contain_text("Sorry, the server could not use that")
+        expect(notice).to_have_attribute("data-tone", "bad")
+        seq = seq_shown(page)
+        page.keyboard.press("Escape")  # the connection is still usable
+        seq = wait_for_guess(page, 0, seq)
+        short = [(box["x"] + 100 + i * 20, box["y"] + 100 + i * 10) for i in range(10)]  # within the limit
+        draw_stroke(page, short)
+        wait_for_guess(page, 1, seq)
+    finally:
+        context.close()
+        strict.stop()
