@@ -83,6 +83,10 @@ class Server:
         thread.start()
         return lambda: (setattr(self, "_sampling", False), thread.join())
 
+    def cpu_seconds(self) -> float:
+        times = psutil.Process(self.process.pid).cpu_times()
+        return times.user + times.system
+
     def stop(self):
         self.process.terminate()
         self.process.wait(30)
@@ -92,11 +96,14 @@ def run_round(name: str, server: Server, drawings: list, human: list, args) -> d
     """One pass of the three measurements against a running server."""
     n_single = args.single if name == "litert" else args.single_baseline
     single = asyncio.run(client.replay(server.url, drawings[:n_single], max_rate=0))
-    stop = server.sample_rss()
+    stop, cpu = server.sample_rss(), server.cpu_seconds()
     load = asyncio.run(client.replay(server.url, human[:args.clients], realtime=True, concurrency=args.clients, max_rate=0))
     stop()
+    load_cpu = server.cpu_seconds() - cpu
     n_sat = args.saturation if name == "litert" else args.saturation_baseline
+    cpu = server.cpu_seconds()
     saturation = asyncio.run(client.replay(server.url, drawings[:n_sat], concurrency=args.saturation_clients, max_rate=0))
+    sat_cpu = server.cpu_seconds() - cpu
     row = {
         "server": name,
         "startup_s": server.startup_s,
@@ -106,6 +113,8 @@ def run_round(name: str, server: Server, drawings: list, human: list, args) -> d
         "load_missing": load.missing_guesses, "rss_mb": server.peak_rss / 2**20,
         "sat_strokes_per_s": saturation.strokes / saturation.seconds,
         "sat_guesses_per_s": saturation.guesses / saturation.seconds,
+        "load_cores": load_cpu / load.seconds,  # the server's CPU use while 100 people draw
+        "sat_cpu_ms_per_guess": sat_cpu * 1000 / max(saturation.guesses, 1),  # contention-proof cost of a guess
         "accuracy": single.correct / max(single.drawings, 1),
         "load_average": os.getloadavg()[0],
     }
@@ -135,6 +144,8 @@ def table(rows: list[dict], clients: int) -> str:
         (f"{clients} clients at human speed: p99", "load_p99", "{:.2f} ms", False),
         (f"{clients} clients: strokes answered / errors / missing guesses", None, None, None),
         (f"{clients} clients: server peak RSS", "rss_mb", "{:.0f} MB", False),
+        (f"{clients} clients: server CPU use", "load_cores", "{:.2f} cores", False),
+        ("server CPU time per guess (saturation)", "sat_cpu_ms_per_guess", "{:.2f} ms", False),
         ("saturation: stroke guesses/s", "sat_strokes_per_s", "{:.0f}/s", True),
         ("saturation: all guesses/s (with live ones)", "sat_guesses_per_s", "{:.0f}/s", True),
     ]

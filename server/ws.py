@@ -47,7 +47,8 @@ class Connection:
         self.services, self.socket = services, socket
         settings = services.settings
         self.settings = settings
-        self.session = Session(services.classifier.labels, settings.limits, settings.game_time_limit_s,
+        self.limits = settings.limits  # built once: it is checked on every message
+        self.session = Session(services.classifier.labels, self.limits, settings.game_time_limit_s,
                                settings.recognition_threshold)
         self.slot = LatestSlot()
         self.bucket = TokenBucket(settings.messages_per_second, settings.message_burst)
@@ -99,7 +100,7 @@ class Connection:
             if not self.bucket.take():
                 return await self.close(protocol.POLICY_VIOLATION, "too many messages")
             try:
-                await self.handle(protocol.parse(frame, self.settings.limits, self.settings.max_points_per_message))
+                await self.handle(protocol.parse(frame, self.limits, self.settings.max_points_per_message))
             except ProtocolError as error:
                 await self.send(protocol.Error.of(error))
 
