@@ -118,3 +118,22 @@ def test_read_drawings_takes_the_words_in_turn(quickdraw_dir, labels):
     words = [d["word"] for d in drawings]
     assert len(drawings) == 2 * len(labels) and set(words) == labels
     assert all(words.count(word) == 2 for word in labels)
+
+
+def test_hypercorn_gets_the_frame_limit_ping_interval_and_address():
+    from server import config
+    from server.__main__ import hypercorn_config
+
+    settings = config.load({"MAX_FRAME_BYTES": 1234, "PING_INTERVAL_S": 7.5, "PORT": 5999}, environ={})
+    hypercorn = hypercorn_config(settings)
+    assert hypercorn.websocket_max_message_size == 1234 and hypercorn.websocket_ping_interval == 7.5
+    assert hypercorn.bind == ["127.0.0.1:5999"]
+
+
+def test_command_line_options_become_settings():
+    from server.__main__ import parse_args
+
+    args = parse_args(["--port", "5001", "--model-dir", "m", "--saved-dir", "s", "--host", "0.0.0.0"])
+    assert {key: args[key] for key in ("port", "model_dir", "saved_dir", "host")} == {
+        "port": 5001, "model_dir": "m", "saved_dir": "s", "host": "0.0.0.0"}
+    assert not {"port", "model_dir", "saved_dir", "host"} & set(parse_args([]))  # unset: the environment decides
