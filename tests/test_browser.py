@@ -6,7 +6,6 @@ events on an emulated phone); screenshots of the key screens go to test-artifact
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -63,10 +62,17 @@ class Server:
             [sys.executable, "-m", "server", "--port", str(self.port), "--model-dir", str(ROOT / "model"),
              "--saved-dir", str(saved_dir)],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        wait_until(self.healthy, timeout=90, what="the server to answer /healthz")
+        try:
+            wait_until(self.healthy, timeout=90, what="the server to answer /healthz")
+        except BaseException:
+            self.stop()
+            raise
 
     def healthy(self) -> bool:
-        assert self.process.poll() is None, f"server exited with {self.process.returncode}"
+        if self.process.poll() is not None:
+            self.log.flush()
+            tail = Path(self.log.name).read_text()[-2000:]
+            pytest.fail(f"python -m server exited with {self.process.returncode}:\n{tail}")
         try:
             with urllib.request.urlopen(self.url + "/healthz", timeout=2) as response:
                 return json.load(response).get("ready") is True
@@ -92,6 +98,8 @@ class Server:
         return records
 
     def stop(self):
+        if self.log.closed:
+            return
         self.process.terminate()
         try:
             self.process.wait(timeout=15)
@@ -154,10 +162,6 @@ def draw_stroke(page, points):
     for point in points[1:]:
         page.mouse.move(*point, steps=2)
     page.mouse.up()
-
-
-def strokes_shown(page) -> int:
-    return int(page.locator("#guess-list").get_attribute("data-strokes") or 0)
 
 
 def seq_shown(page) -> int:
@@ -445,8 +449,7 @@ def test_a_lost_connection_never_freezes_the_canvas(browser, simplified_drawings
             second.stop()
     finally:
         context.close()
-        if first.process.poll() is None:
-            first.stop()
+        first.stop()  # a no-op when the test already stopped it
 
 
 def test_an_idle_socket_is_saved_and_reopened_by_the_next_stroke(browser, simplified_drawings, tmp_path):
