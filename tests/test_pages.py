@@ -168,3 +168,16 @@ async def test_unknown_or_malicious_picture_ids_are_404(client, saved_dir, path)
     response = await client.get(path)
     assert response.status_code == 404
     assert PNG_MAGIC not in await response.get_data()
+
+
+async def test_gallery_survives_odd_records(client, saved_dir):
+    """A record with unexpected field types (hand-edited, older format) still renders, escaped."""
+    store = SavedDrawingStore(saved_dir)
+    strokes = [[[0, 10], [0, 10]]]
+    odd = {"word": "<b>bold</b>", "recognized": "yes", "guesses": "nope", "timestamp": 5, "drawing": strokes}
+    store.save(odd, render_png(strokes), new_id())
+    response = await client.get("/gallery")
+    html = await text_of(response)
+    assert response.status_code == 200
+    assert "&lt;b&gt;bold&lt;/b&gt;" in html and "<b>bold</b>" not in html
+    assert "No guess" in html and "✓ Recognized" not in html
