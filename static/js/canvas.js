@@ -59,7 +59,7 @@ export class SketchCanvas {
     this.strokes = []; // completed strokes, [[xs], [ys], [ts]]
     this.current = null; // the stroke being drawn, same shape
     this.pointerId = null;
-    this.origin = null; // performance.now() at the drawing's first point: t = ms since then
+    this.origin = null; // event time (performance.now() clock) of the first point: t = ms since then
     this.enabled = true;
     canvas.addEventListener("pointerdown", (e) => this.#down(e));
     canvas.addEventListener("pointermove", (e) => this.#move(e));
