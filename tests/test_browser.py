@@ -193,6 +193,12 @@ def pick(simplified_drawings, word: str, count: int = 1, min_strokes: int = 1, m
             if r["word"] == word and min_strokes <= len(r["drawing"]) <= max_strokes][:count]
 
 
+def short_line(page) -> list[tuple[float, float]]:
+    """Ten points across the middle of the canvas."""
+    box = page.locator("#sketch").bounding_box()
+    return [(box["x"] + box["width"] * (0.3 + i * 0.04), box["y"] + box["height"] / 2) for i in range(10)]
+
+
 def open_free(page, server):
     page.goto(server.url + "/?mode=free")
     expect(page.locator("#connection")).to_have_attribute("data-state", "open")
@@ -292,8 +298,13 @@ def test_undo_and_clear_change_the_guesses(page, server, simplified_drawings):
     draw_stroke(page, fit(drawing, page.locator("#sketch").bounding_box())[0])
     seq = wait_for_guess(page, 1, seq)
     page.get_by_role("button", name="Clear").click()
-    wait_for_guess(page, 0, seq)
+    seq = wait_for_guess(page, 0, seq)
     assert top_guesses(page) == []
+
+    draw_stroke(page, short_line(page))
+    seq = wait_for_guess(page, 1, seq)
+    page.keyboard.press("Delete")
+    wait_for_guess(page, 0, seq)
 
 
 def recognizable(server, simplified_drawings, word: str):
@@ -492,8 +503,7 @@ def test_a_server_error_is_shown_politely_and_drawing_goes_on(browser, tmp_path)
         seq = seq_shown(page)
         page.keyboard.press("Escape")  # the connection is still usable
         seq = wait_for_guess(page, 0, seq)
-        short = [(box["x"] + 100 + i * 20, box["y"] + 100 + i * 10) for i in range(10)]  # within the limit
-        draw_stroke(page, short)
+        draw_stroke(page, short_line(page))  # within the limit
         wait_for_guess(page, 1, seq)
     finally:
         context.close()
