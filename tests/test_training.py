@@ -171,3 +171,10 @@ def test_help_works(command, capsys):
         main([*command, "--help"])
     assert exit_.value.code == 0
     assert "usage: python -m training" in capsys.readouterr().out
+
+
+def test_mirror_average_is_the_mean_of_both_views():
+    base = models.build("ours", 3, width=4)
+    images = np.random.default_rng(1).integers(0, 256, (4, 28, 28, 1)).astype(np.float32)
+    expected = (base.predict(images, verbose=0) + base.predict(images[:, :, ::-1], verbose=0)) / 2
+    assert np.allclose(models.with_mirror_average(base).predict(images, verbose=0), expected, atol=1e-6)

@@ -57,10 +57,10 @@ def augment_strokes(drawing: list[np.ndarray], rng: np.random.Generator) -> list
     points = np.concatenate(strokes, axis=1)
     extent = float(np.ptp(points, axis=1).max()) or 1.0
     centre = points.mean(axis=1, keepdims=True)
-    linear = _affine(rng, rotate=15, scale=(0.8, 1.2), shear=0.25)
+    linear = _affine(rng, rotate=12, scale=(0.8, 1.2), shear=0.2)
     if rng.random() < 0.5:
         linear = linear @ np.diag([-1.0, 1.0])
-    jitter = 0.01 * extent
+    jitter = 0.004 * extent  # more makes wiggly lines that no bitmap has: a cue for the class
     return [linear @ (s - centre) + rng.normal(0.0, jitter, size=s.shape) for s in strokes]
 
 

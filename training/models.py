@@ -5,6 +5,7 @@ the model, so the exported .tflite needs no preprocessing beyond the sketch pipe
 """
 
 import keras
+import numpy as np
 from keras import layers
 
 INPUT_SHAPE = (28, 28, 1)
@@ -44,6 +45,23 @@ def ours(n_classes: int, width: int = 32, dropout: float = 0.3) -> keras.Model:
     x = layers.Dropout(dropout)(x)
     outputs = layers.Dense(n_classes, activation="softmax", name="probabilities")(x)
     return keras.Model(inputs, outputs, name="ours")
+
+
+def with_mirror_average(model: keras.Model) -> keras.Model:
+    """The model averaged over the drawing and its mirror image (one input, one output).
+
+    Sketches face either way and training mirrors them, so averaging both views is
+    a cheap, serving-side gain. The flip is a fixed 28×28 permutation matrix.
+    """
+    base = keras.Model.from_config(model.get_config())  # uncompiled: the saved file has no optimizer state
+    base.set_weights(model.get_weights())
+    inputs = keras.Input(INPUT_SHAPE, name="pixels")
+    columns = layers.Permute((1, 3, 2))(inputs)  # (28, 1, 28): width last
+    flip = layers.Dense(INPUT_SHAPE[1], use_bias=False, trainable=False, name="mirror")
+    mirrored = layers.Permute((1, 3, 2))(flip(columns))
+    flip.set_weights([np.eye(INPUT_SHAPE[1], dtype="float32")[::-1]])
+    outputs = layers.Average(name="probabilities")([base(inputs), base(mirrored)])
+    return keras.Model(inputs, outputs, name=f"{base.name}_mirror_average")
 
 
 def seed(n_classes: int) -> keras.Model:

@@ -29,17 +29,21 @@ def fit(config: TrainConfig, data: dataset.Data) -> tuple[keras.Model, dict]:
 def train(config: TrainConfig) -> dict:
     """Train, export and describe a model in ``config.out``; returns the model card."""
     keras.utils.set_random_seed(config.seed)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     data = dataset.load(config)
     print(f"{len(data.labels)} classes, {len(data.x_train)} training / {len(data.x_val)} validation images")
     model, history = fit(config, data)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
+    if config.mirror_average:
+        model = models.with_mirror_average(model)
     model.save(out / "model.keras")
     export.to_tflite(model, out / "model.tflite")
     parity = export.check_parity(model, out / "model.tflite", data.x_val[:200])
     artifacts.write_labels(out, data.labels)
     train_seconds = time.perf_counter() - started
+    cpu_seconds = time.process_time() - cpu_started  # all threads; wall time depends on who else runs
+    print(f"trained and exported in {train_seconds / 60:.1f} min ({cpu_seconds / 60:.1f} CPU-min)", flush=True)
     val_p = model.predict(data.x_val[..., None].astype(np.float32), batch_size=512, verbose=0)
     top3 = (np.argsort(-val_p, axis=1)[:, :3] == data.y_val[:, None]).any(axis=1)
     metrics = {"validation": {"n": len(data.y_val), "top1": round(float((val_p.argmax(1) == data.y_val).mean()), 4),
@@ -48,7 +52,8 @@ def train(config: TrainConfig) -> dict:
                "epochs_run": len(history["loss"]), "tflite_vs_keras_max_abs_diff": parity}
     card_fields = dict(arch=config.arch, classes=data.labels, counts=data.counts, metrics=metrics,
                        seed=config.seed, config=to_json(config), params=model.count_params(),
-                       training_seconds=round(train_seconds, 1), train_key_ids=data.train_key_ids)
+                       training_seconds=round(train_seconds, 1), training_cpu_seconds=round(cpu_seconds, 1),
+                       train_key_ids=data.train_key_ids)
     artifacts.write_card(out, **card_fields)  # written now so evaluate can read train_key_ids
     artifacts.plot_curves(out / "curves.png", history)
     confusion = (data.y_val, val_p.argmax(1), "validation set (held-out bitmaps)")
