@@ -178,3 +178,21 @@ def test_mirror_average_is_the_mean_of_both_views():
     images = np.random.default_rng(1).integers(0, 256, (4, 28, 28, 1)).astype(np.float32)
     expected = (base.predict(images, verbose=0) + base.predict(images[:, :, ::-1], verbose=0)) / 2
     assert np.allclose(models.with_mirror_average(base).predict(images, verbose=0), expected, atol=1e-6)
+
+
+def test_a_class_with_bitmaps_is_never_trained_from_its_strokes(data_dir, tmp_path):
+    config = train_config.TrainConfig(data=data_dir, out=tmp_path, stroke_classes=("line",))
+    with pytest.raises(ValueError, match="line has bitmaps"):
+        dataset.load(config)
+
+
+def test_missing_stroke_class_is_a_clear_error(data_dir, tmp_path):
+    config = train_config.TrainConfig(data=data_dir, out=tmp_path, stroke_classes=("grapes",))
+    with pytest.raises(FileNotFoundError, match="no stroke drawings of grapes"):
+        dataset.load(config)
+
+
+def test_train_without_data_is_a_one_line_error(tmp_path, capsys):
+    assert main(["train", "--data", str(tmp_path), "--out", str(tmp_path / "model")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "bitmap" in err and "\n" not in err

@@ -54,7 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "train":
         from training import train
 
-        train.train(train_config.from_arguments(args))
+        try:
+            train.train(train_config.from_arguments(args))
+        except (FileNotFoundError, ValueError) as error:  # bad --data or flags: say so in one line
+            print(f"error: {error}", file=sys.stderr)
+            return 1
         return 0
     from training import evaluate
 

@@ -67,6 +67,9 @@ def load(config: TrainConfig) -> Data:
     """Bitmaps of every category in ``data/bitmaps`` plus the stroke-only classes."""
     rng = np.random.default_rng(config.seed)
     bitmaps = readers.read_bitmap_dir(Path(config.data) / "bitmaps")
+    both = sorted(set(config.stroke_classes) & set(bitmaps))
+    if both:  # their stroke drawings are evaluation data, never training data
+        raise ValueError(f"{', '.join(both)} has bitmaps; only classes without bitmaps are trained from strokes")
     strokes = _stroke_samples(config.data, config.stroke_classes) if config.stroke_classes else {}
     missing = [w for w, samples in strokes.items() if not samples]
     if missing:
