@@ -5,8 +5,10 @@
 Starts the server on a free loopback port with its default limits and drives
 it with ``server.client``'s replay (raw Quick, Draw! drawings, free mode).
 The run is split into rounds; every round opens fresh connections, so both
-drawings and connections churn. It samples the server's RSS, then stops the
-server with SIGTERM and counts the saved files. Prints a Markdown table.
+drawings and connections churn. It samples the server's RSS; before and after the
+load (once the closed sockets are gone) it asks the server for its live Python
+objects and its RSS after ``malloc_trim`` (``bench/memprobe.py``). Then it
+stops the server with SIGTERM and counts the saved files. Prints a Markdown table.
 Bounded: at most ``--seconds`` of load (plus the drawings in flight) and
 ``--max-drawings`` drawings. Exit status 1 if anything was lost or refused.
 """
@@ -31,6 +33,7 @@ from server import client, store  # noqa: E402
 
 DATA = Path(os.environ.get("QUICKDRAW_DATA", ROOT.parent / "shared" / "quickdraw"))
 SAMPLE_S = 1.0  # RSS sampling period
+DRAIN_S = 25.0  # Hypercorn keeps a closed socket until its next ping (PING_INTERVAL_S = 20 s)
 
 
 def free_port() -> int:
@@ -43,7 +46,7 @@ def start_server(saved_dir: Path, log_path: Path, clients: int) -> tuple[subproc
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "QUICKDRAW_MAX_CONNECTIONS": str(max(500, 2 * clients))}
     with open(log_path, "wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "server", "--port", str(port), "--saved-dir", str(saved_dir)],
+        process = subprocess.Popen([sys.executable, "bench/memprobe.py", "--port", str(port), "--saved-dir", str(saved_dir)],
                                    cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 120
     while True:
@@ -72,6 +75,18 @@ class Feed:
             self.given += 1
             self.strokes += len(drawing["drawing"])
             yield drawing
+
+
+def probe(process: subprocess.Popen, log_path: Path, drain_s: float) -> dict:
+    """Ask the server for live objects and trimmed RSS (after the closed sockets are gone)."""
+    time.sleep(drain_s)
+    before = log_path.read_text(errors="replace").count("memprobe ")
+    process.send_signal(signal.SIGUSR1)
+    deadline = time.monotonic() + 30
+    while (lines := [l for l in log_path.read_text(errors="replace").splitlines() if "memprobe " in l])[before:] == []:
+        assert time.monotonic() < deadline, "the server did not answer the memory probe"
+        time.sleep(0.1)
+    return {key: float(value) for key, value in (item.split("=") for item in lines[-1].split("memprobe ")[1].split())}
 
 
 def saved_count(saved: Path) -> int:
@@ -120,6 +135,8 @@ def main() -> int:
     parser.add_argument("--realtime", action="store_true", help="human pace (the drawings' own timing) instead of "
                         "closed-loop as fast as the server answers")
     parser.add_argument("--max-drawings", type=int, default=50_000, help="stop handing out drawings after this many")
+    parser.add_argument("--drain-s", type=float, default=DRAIN_S, help="wait before each memory probe "
+                        "(default %(default)s: closed sockets linger until Hypercorn's next ping)")
     parser.add_argument("--ndjson", type=Path, default=DATA / "strokes" / "raw.ndjson.gz", help="drawings to replay")
     args = parser.parse_args()
 
@@ -132,10 +149,15 @@ def main() -> int:
         process, url = start_server(saved, log_path, args.clients)
         rss = psutil.Process(process.pid)
         try:
-            asyncio.run(client.replay(url, drawings[:20]))  # first guesses: the interpreter is warm
+            # Warm-up: one round's worth of load, so first-time allocations are not counted as growth.
+            warm = Feed(drawings[::-1], args.max_drawings)
+            warm_up = asyncio.run(client.replay(url, warm.until(time.monotonic() + args.seconds / args.rounds),
+                                                concurrency=args.clients))
             base = saved_count(saved)
+            probes = [probe(process, log_path, args.drain_s)]
             feed = Feed(drawings, args.max_drawings)
             summary, samples = asyncio.run(soak(url, feed, args, rss, saved))
+            probes.append(probe(process, log_path, args.drain_s))
         finally:
             process.send_signal(signal.SIGTERM)
             exit_code = process.wait(60)
@@ -144,7 +166,7 @@ def main() -> int:
         pngs = [p for p in files if p.suffix == ".png" and store.ID_PATTERN.match(p.stem)]
         parsed = sum(1 for p in records if json.loads(p.read_text())["drawing"])
         log = log_path.read_text(errors="replace").splitlines()
-    warm_up = next((s for s in samples if s[0] >= args.seconds / args.rounds), samples[-1])
+    after_round_1 = next((s for s in samples if s[0] >= args.seconds / args.rounds), samples[-1])
     result = {
         "clients": args.clients, "rounds": args.rounds, "seconds": round(summary.seconds, 1),
         "pace": "human" if args.realtime else "closed loop",
@@ -155,16 +177,20 @@ def main() -> int:
         "max_ms": round(max(summary.latencies_ms, default=float("nan")), 1),
         "errors": summary.errors, "closes": summary.closes,
         "saved_messages": summary.saved, "ndjson_files": len(records) - base, "png_files": len(pngs) - base,
-        "records_parsed": parsed - base, "other_files": len(files) - len(records) - len(pngs), "warm_up": base,
-        "rss_start_mb": round(samples[0][2], 1), "rss_warm_mb": round(warm_up[2], 1),
+        "records_parsed": parsed - base, "other_files": len(files) - len(records) - len(pngs),
+        "warm_up_drawings": base, "warm_up_errors": sum(warm_up.errors.values()) + sum(warm_up.closes.values()),
+        "rss_start_mb": round(samples[0][2], 1), "rss_warm_mb": round(after_round_1[2], 1),
         "rss_end_mb": round(samples[-1][2], 1), "rss_max_mb": round(max(s[2] for s in samples), 1),
+        "objects_before": int(probes[0]["objects"]), "objects_after": int(probes[1]["objects"]),
+        "trimmed_before_mb": probes[0]["trimmed_mb"], "trimmed_after_mb": probes[1]["trimmed_mb"],
+        "untrimmed_after_mb": probes[1]["rss_mb"],
         "server_exit": exit_code,
         "log_errors": sum("ERROR" in line or "Traceback" in line for line in log),
         "load_average": round(os.getloadavg()[0], 1),
     }
     print(json.dumps(result), file=sys.stderr)
     print(table(result, samples))
-    lost = (summary.errors or summary.closes or result["ndjson_files"] != summary.drawings
+    lost = (summary.errors or summary.closes or result["warm_up_errors"] or result["ndjson_files"] != summary.drawings
             or result["png_files"] != result["ndjson_files"] or result["other_files"] or feed.strokes != summary.strokes
             or exit_code != 0)
     return 1 if lost else 0
@@ -180,8 +206,11 @@ def table(r: dict, samples: list[tuple]) -> str:
         ("protocol errors / abnormal closes", f"{sum(r['errors'].values())} / {sum(r['closes'].values())}"),
         ("`saved` answers / records (parsed) / PNGs / other files",
          f"{r['saved_messages']} / {r['ndjson_files']} ({r['records_parsed']}) / {r['png_files']} / {r['other_files']}"),
-        ("server RSS: start / after round 1 / end / max",
+        ("server RSS: start (after a warm-up round) / after round 1 / end / max",
          f"{r['rss_start_mb']} / {r['rss_warm_mb']} / {r['rss_end_mb']} / {r['rss_max_mb']} MB"),
+        ("after the load and a drain: server RSS / after malloc_trim (before the load)",
+         f"{r['untrimmed_after_mb']} / {r['trimmed_after_mb']} ({r['trimmed_before_mb']}) MB"),
+        ("live Python objects before / after the load", f"{r['objects_before']} / {r['objects_after']}"),
         ("server exit status / error lines in its log", f"{r['server_exit']} / {r['log_errors']}"),
     ]
     lines = ["| | |", "|---|---:|"] + [f"| {label} | {value} |" for label, value in rows]
