@@ -14,7 +14,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, event, given, settings, strategies as st
 from quart.testing.connections import WebsocketDisconnectError
 
 from server import protocol, sketch
@@ -120,6 +120,7 @@ class Arena:
         """Send one bad frame; it must get its error and change nothing."""
         code = expected_code(frame)
         assume(code is not None)
+        event(f"error {code}")  # --hypothesis-show-statistics shows how the cases spread over the codes
         before = self.state()
         await self.fuzzed.send(frame)
         answer = await receive(self.fuzzed)
@@ -196,7 +197,17 @@ async def test_a_frame_over_the_size_limit_closes_with_1009_and_spares_the_neigh
 # POST /api/guess ------------------------------------------------------------------
 
 drawings = st.lists(st.lists(coordinate_lists, min_size=0, max_size=4), max_size=6)
+finite = st.floats(min_value=-sketch.MAX_COORDINATE, max_value=sketch.MAX_COORDINATE, allow_subnormal=True)
+
+
+@st.composite
+def valid_strokes(draw) -> list:
+    n = draw(st.integers(1, 40))
+    return [draw(st.lists(finite, min_size=n, max_size=n)) for _ in range(2)]
+
+
 bodies = st.one_of(
+    st.lists(valid_strokes(), min_size=1, max_size=3).map(lambda d: json.dumps({"drawing": d})),
     st.fixed_dictionaries({"drawing": drawings | json_values}).map(json.dumps),
     json_values.map(json.dumps),
     st.text(max_size=200),
@@ -216,6 +227,7 @@ async def api_app(tmp_path):
 async def test_api_guess_answers_every_body_with_guesses_or_a_400_code(api_app, body):
     response = await api_app.test_client().post("/api/guess", data=body, headers={"Content-Type": "application/json"})
     answer = await response.get_json()
+    event(f"status {response.status_code} {answer.get('code', '')}")
     try:
         parsed = json.loads(body)
     except (ValueError, RecursionError):
@@ -229,15 +241,6 @@ async def test_api_guess_answers_every_body_with_guesses_or_a_400_code(api_app, 
 
 
 # The pipeline under it ------------------------------------------------------------
-
-finite = st.floats(min_value=-sketch.MAX_COORDINATE, max_value=sketch.MAX_COORDINATE, allow_subnormal=True)
-
-
-@st.composite
-def valid_strokes(draw) -> list:
-    n = draw(st.integers(1, 40))
-    return [draw(st.lists(finite, min_size=n, max_size=n)) for _ in range(2)]
-
 
 @settings(max_examples=200, deadline=None)
 @given(strokes=st.lists(valid_strokes(), min_size=1, max_size=5))
