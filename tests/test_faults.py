@@ -350,3 +350,18 @@ def test_truncated_and_malformed_frames_on_the_wire_do_not_disturb_the_server(se
     asyncio.run(still_serving())
     assert server.stop() == 0
     assert problems(server.log()) == []
+
+
+def test_a_cross_site_page_gets_403_from_the_real_server_and_a_same_site_one_plays(servers, tmp_path):
+    server = servers(tmp_path, tmp_path / "saved").start()
+
+    async def try_origins():
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(server.url, origin="https://evil.example"):
+                pass
+        async with connect(server.url, origin=f"http://127.0.0.1:{server.port}") as ws:
+            await start_drawing(ws, strokes=1, open_stroke=False)
+        return refused.value.response.status_code
+
+    assert asyncio.run(try_origins()) == 403
+    assert server.stop() == 0
