@@ -102,7 +102,8 @@ class Arena:
 
     def state(self) -> tuple:
         """The fuzzed player's drawing as the server holds it."""
-        (connection,) = [c for c in self.app.extensions["gate"].open if c.session.drawing.id == self.drawing_id]
+        (connection,) = [c for c in self.app.extensions["gate"].open
+                         if c.session.drawing is not None and c.session.drawing.id == self.drawing_id]
         drawing = connection.session.drawing
         return drawing.id, [s.tolist() for s in drawing.strokes], [c.tolist() for c in drawing.open]
 
