@@ -30,10 +30,10 @@ def augment_bitmap(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     Kept small on purpose: the serving path always centres and scales a drawing
     to fill the box, so large shifts or zooms would teach a distribution never served.
     """
-    linear = _affine(rng, rotate=10, scale=(0.9, 1.08), shear=0.12)
+    linear = _affine(rng, rotate=8, scale=(0.92, 1.06), shear=0.08)
     if rng.random() < 0.5:
         linear = linear @ np.diag([-1.0, 1.0])  # mirror: most sketched things face either way
-    shift = rng.uniform(-1.5, 1.5, size=2)
+    shift = rng.uniform(-1.0, 1.0, size=2)
     matrix = np.column_stack([linear, CENTRE - linear @ [CENTRE, CENTRE] + shift])
     return cv2.warpAffine(image, matrix, image.shape[::-1], flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
