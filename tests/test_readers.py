@@ -92,6 +92,13 @@ def test_saved_drawing_directory(tmp_path):
     assert stats.read == 2 and stats.n_skipped == 1
 
 
+def test_saved_directory_ignores_files_the_server_did_not_name(tmp_path):
+    write_ndjson(tmp_path / "20260101T120000-aaaaaaaaaaaa.ndjson", [saved_record("111")])
+    write_ndjson(tmp_path / ".tmp-k2j3h4.ndjson", [saved_record("222")])  # a save in progress
+    write_ndjson(tmp_path / "notes.ndjson", [saved_record("333")])
+    assert [s.key_id for s in readers.read_saved_dir(tmp_path)] == ["111"]
+
+
 def test_missing_stroke_file_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such"):
         readers.read_drawings(tmp_path / "nope.ndjson")

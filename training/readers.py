@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from server import sketch
+from server.store import ID_PATTERN
 
 SIDE = sketch.SIZE
 
@@ -109,9 +110,14 @@ def read_ndjson(path: Path | str, stats: ReadStats | None = None) -> Iterator[Sa
 
 
 def read_saved_dir(directory: Path | str, stats: ReadStats | None = None) -> Iterator[Sample]:
-    """Samples from the server's saved-drawing directory (one ``<id>.ndjson`` line each)."""
+    """Samples from the server's saved-drawing directory (one ``<id>.ndjson`` line each).
+
+    Only server-made names count: a ``.tmp-*`` file is a save still in progress.
+    """
     stats = ReadStats() if stats is None else stats
     for path in sorted(Path(directory).glob("*.ndjson")):
+        if not ID_PATTERN.match(path.stem):
+            continue
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
