@@ -4,7 +4,9 @@ from typing import Mapping
 
 from quart import Quart
 
-from server import config, recovery, security
+import asyncio
+
+from server import config, memory, recovery, security
 from server.classifier import Classifier
 from server.guard import Gate
 from server.services import Services
@@ -37,12 +39,17 @@ def create_app(overrides: Mapping | None = None, classifier: Classifier | None =
     app.register_blueprint(metrics.blueprint)
     security.init_app(app)
 
+    background: list[asyncio.Task] = []
+
     @app.before_serving
     async def clean_up():
         recovery.sweep(settings.saved_dir)  # leftovers of a killed run; no save is running yet
+        background.append(asyncio.create_task(memory.trim_every(settings.heap_trim_interval_s)))
 
     @app.after_serving
     async def shut_down():
+        for task in background:
+            task.cancel()
         await services.drain()
         services.classifier.close()
 
