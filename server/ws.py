@@ -95,7 +95,7 @@ class Connection:
                 return await self.close(protocol.NORMAL_CLOSURE, f"idle for {self.settings.idle_timeout_s:g} s")
             if frame is None:  # Quart hands an empty binary frame over as None (b"" or None)
                 frame = b""
-            if len(frame) > limit or (len(frame) * 4 > limit and len(frame.encode() if isinstance(frame, str) else frame) > limit):
+            if len(frame.encode() if isinstance(frame, str) else frame) > limit:  # bytes, as on the wire
                 return await self.close(protocol.MESSAGE_TOO_BIG, f"frames are limited to {limit} bytes")
             if not self.bucket.take():
                 return await self.close(protocol.POLICY_VIOLATION, "too many messages")
