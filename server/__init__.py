@@ -51,6 +51,7 @@ def create_app(overrides: Mapping | None = None, classifier: Classifier | None =
         for task in background:
             task.cancel()
         await services.drain()
+        services.saver.shutdown(wait=True)
         services.classifier.close()
 
     return app

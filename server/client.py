@@ -226,17 +226,21 @@ class Player:
 
 
 async def replay(url: str, drawings: list[dict], mode: str = "free", realtime: bool = False,
-                 concurrency: int = 1, verbose: bool = False, max_rate: float = MAX_RATE) -> Summary:
+                 concurrency: int = 1, verbose: bool = False, max_rate: float = MAX_RATE,
+                 deflate: bool = False) -> Summary:
     """Replay ``drawings`` over ``concurrency`` connections at once; returns what was seen.
 
     ``max_rate`` caps each connection's messages per second (0: no cap, for servers with raised limits).
+    ``deflate`` offers permessage-deflate as browsers do; off by default, because compressing
+    messages of a few hundred bytes costs both ends more CPU than it saves on the wire.
     """
     summary, pending = Summary(), iter(drawings)
     began = time.perf_counter()
 
     async def client():
         try:
-            async with connect(url, max_size=2**22, open_timeout=30) as socket:
+            async with connect(url, max_size=2**22, open_timeout=30,
+                               compression="deflate" if deflate else None) as socket:
                 player = Player(socket, summary, mode, realtime, verbose, max_rate)
                 reader = asyncio.create_task(player.read())
                 try:
@@ -267,6 +271,7 @@ def main(argv=None) -> int:
     parser.add_argument("--all-words", action="store_true", help="also replay words the model does not know")
     parser.add_argument("--max-rate", type=float, default=MAX_RATE,
                         help="messages per second per connection, 0 for no cap (default %(default)s: under the server's flood limit)")
+    parser.add_argument("--deflate", action="store_true", help="offer permessage-deflate compression, as browsers do")
     parser.add_argument("--quiet", action="store_true", help="only the summary, not every stroke's guesses")
     args = parser.parse_args(argv)
     words = None if args.all_words else fetch_labels(args.url)
@@ -275,7 +280,8 @@ def main(argv=None) -> int:
         print(f"no drawings of the model's words in {args.ndjson}", file=sys.stderr)
         return 1
     summary = asyncio.run(replay(args.url, drawings, args.mode, args.realtime, args.concurrency,
-                                 verbose=not args.quiet and args.concurrency == 1, max_rate=args.max_rate))
+                                 verbose=not args.quiet and args.concurrency == 1, max_rate=args.max_rate,
+                                 deflate=args.deflate))
     print(summary.report(args.mode))
     return 0 if not summary.errors and not summary.closes else 1
 

@@ -12,6 +12,7 @@ from typing import Mapping
 from server import sketch
 
 ENV_PREFIX = "QUICKDRAW"
+EVENT_LOOPS = ("uvloop", "asyncio")
 
 
 class ConfigError(ValueError):
@@ -43,6 +44,7 @@ class Settings:
     idle_timeout_s: float = 300.0  # a socket with no message for this long is closed with 1000 ("idle")
     max_drawing_s: float = 600.0  # a drawing open this long is ended (timeout) and saved, in any mode
     heap_trim_interval_s: float = 30.0  # how often freed heap goes back to the system (server/memory.py)
+    event_loop: str = "uvloop"  # "uvloop" (less CPU per message; falls back when not installed) or "asyncio"
     allowed_origins: str = ""  # comma-separated extra origins for /ws ("*" = any); same-origin always allowed
 
     @property
@@ -64,6 +66,8 @@ class Settings:
             raise ConfigError(f"RECOGNITION_THRESHOLD must be in (0, 1], got {self.recognition_threshold}")
         if self.max_points_per_message > self.max_points_per_stroke:
             raise ConfigError("MAX_POINTS_PER_MESSAGE must not exceed MAX_POINTS_PER_STROKE")
+        if self.event_loop not in EVENT_LOOPS:
+            raise ConfigError(f"EVENT_LOOP must be one of {', '.join(EVENT_LOOPS)}, got {self.event_loop!r}")
         if self.message_burst < 1:
             raise ConfigError("MESSAGE_BURST must be at least 1")
         return self

@@ -28,6 +28,7 @@ def test_unknown_override_is_refused():
 @pytest.mark.parametrize("overrides", [
     {"PORT": "abc"}, {"PORT": 70000}, {"MAX_FRAME_BYTES": 0}, {"GAME_TIME_LIMIT_S": -1},
     {"RECOGNITION_THRESHOLD": 1.5}, {"MESSAGES_PER_SECOND": True}, {"MAX_POINTS_PER_MESSAGE": 5000},
+    {"EVENT_LOOP": "tokio"},
 ])
 def test_bad_values_fail(overrides):
     with pytest.raises(ConfigError):
@@ -41,3 +42,11 @@ def test_bad_environment_value_fails():
 
 def test_settings_become_flask_style_config_keys():
     assert config.load(environ={}).to_config()["MAX_FRAME_BYTES"] == 65536
+
+
+def test_the_event_loop_setting_picks_uvloop_or_asyncio():
+    uvloop = pytest.importorskip("uvloop")
+    from server.__main__ import loop_factory
+
+    assert loop_factory("uvloop") is uvloop.new_event_loop
+    assert loop_factory("asyncio") is None  # asyncio.Runner's default loop
