@@ -110,25 +110,38 @@ def simplify(drawing: list[np.ndarray]) -> list[np.ndarray]:
     low = points.min(axis=1, keepdims=True)
     extent = float((points.max(axis=1, keepdims=True) - low).max())
     scale = BOX / extent if extent > BOX / np.finfo(np.float64).max else 1.0  # a subnormal extent is a dot
-    simplified = []
-    for stroke in drawing:
-        xy = (stroke[:2] - low) * scale
-        line = _resample(xy.T).astype(np.float32).reshape(-1, 1, 2)
-        kept = cv2.approxPolyDP(line, RDP_EPSILON, closed=False)
-        simplified.append(np.round(kept.reshape(-1, 2).T.astype(np.float64)))
-    return simplified
+    sizes = [s.shape[1] for s in drawing]
+    lines = _resample(((points - low) * scale).T, sizes)
+    return [np.round(cv2.approxPolyDP(line, RDP_EPSILON, closed=False).reshape(-1, 2).T.astype(np.float64))
+            for line in lines]
 
 
-def _resample(points: np.ndarray) -> np.ndarray:
-    """Points along the polyline every RESAMPLE_SPACING units (ends kept)."""
-    if len(points) < 2:
-        return points
+def _resample(points: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
+    """Each stroke's points every RESAMPLE_SPACING units along it, ends kept, as (n, 1, 2) float32.
+
+    All strokes at once (one numpy pass, not one per stroke): ``points`` holds
+    them back to back, ``sizes`` their lengths. Positions along stroke k are
+    offset by k·GAP so one interpolation over the whole drawing never mixes strokes.
+    """
+    ends = np.cumsum(sizes)
+    starts = ends - sizes
     steps = np.hypot(*np.diff(points, axis=0).T)
+    steps[ends[:-1] - 1] = 0.0  # no step from one stroke's end to the next one's start
     along = np.concatenate([[0.0], np.cumsum(steps)])
-    if along[-1] == 0:
-        return points[:1]
-    at = np.append(np.arange(0.0, along[-1], RESAMPLE_SPACING), along[-1])
-    return np.column_stack([np.interp(at, along, points[:, 0]), np.interp(at, along, points[:, 1])])
+    base = along[starts]
+    lengths = along[ends - 1] - base
+    counts = np.where(lengths > 0, np.ceil(lengths / RESAMPLE_SPACING).astype(np.int64) + 1, 1)
+    stroke = np.repeat(np.arange(len(sizes)), counts)
+    first = np.cumsum(counts) - counts
+    at = (np.arange(counts.sum()) - first[stroke]) * RESAMPLE_SPACING
+    last = first + counts - 1
+    at[last] = lengths  # the stroke's end exactly
+    gap = 2.0 ** np.ceil(np.log2(lengths.max() + 2 * RESAMPLE_SPACING))
+    offset = np.arange(len(sizes)) * gap - base
+    domain = along + np.repeat(offset, sizes)
+    at += stroke * gap
+    resampled = np.column_stack([np.interp(at, domain, points[:, 0]), np.interp(at, domain, points[:, 1])])
+    return np.split(resampled.astype(np.float32).reshape(-1, 1, 2), first[1:])
 
 
 def rasterize(simplified: list[np.ndarray]) -> np.ndarray:

@@ -58,7 +58,8 @@ def data_dir(tmp_path_factory):
 def trained(data_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("model")
     rc = main(["train", "--data", str(data_dir), "--out", str(out), "--epochs", "2", "--steps-per-epoch", "4",
-               "--batch-size", "32", "--width", "4", "--stroke-classes", "zigzag", "--stroke-renderings", "40"])
+               "--batch-size", "32", "--width", "4", "--stroke-classes", "zigzag", "--stroke-renderings", "40",
+               "--no-quantize"])  # float32: these tests compare with Keras to 1e-4; quantizing is tested below
     assert rc == 0
     return out
 
@@ -89,10 +90,27 @@ def test_exported_tflite_matches_keras_and_loads_in_the_server(trained, data_dir
     images = np.load(data_dir / "bitmaps" / "circle.npy")[:20].reshape(-1, 28, 28)
     keras_p = model.predict(images[..., None].astype(np.float32), verbose=0)
     tflite_p = export.tflite_probabilities(trained / "model.tflite", images)
-    assert np.abs(keras_p - tflite_p).max() <= 1e-4
+    assert np.abs(keras_p - tflite_p).max() <= export.FLOAT_TOLERANCE
     classifier = Classifier(trained)
     try:
         assert np.allclose(classifier.probabilities(images[0]), tflite_p[0], atol=1e-6)
+    finally:
+        classifier.close()
+
+
+def test_quantized_export_is_smaller_stays_close_to_keras_and_serves(trained, data_dir, tmp_path):
+    import keras
+
+    model = keras.saving.load_model(trained / "model.keras")
+    images = np.load(data_dir / "bitmaps" / "line.npy")[:20].reshape(-1, 28, 28)
+    for name in ("model.keras", "labels.txt", "model_card.json"):
+        (tmp_path / name).write_bytes((trained / name).read_bytes())
+    quantized = export.to_tflite(model, tmp_path / "model.tflite", quantize=True)
+    assert quantized.stat().st_size < (trained / "model.tflite").stat().st_size
+    assert export.check_parity(model, quantized, images, quantized=True) <= export.QUANTIZED_TOLERANCE
+    classifier = Classifier(tmp_path)
+    try:
+        assert classifier.probabilities(images[0]).sum() == pytest.approx(1.0, abs=1e-3)
     finally:
         classifier.close()
 
@@ -101,7 +119,7 @@ def test_parity_check_rejects_a_different_model(trained, data_dir):
     other = models.build("ours", 3, width=4)
     images = np.load(data_dir / "bitmaps" / "line.npy")[:5].reshape(-1, 28, 28)
     with pytest.raises(export.ExportError):
-        export.check_parity(other, trained / "model.tflite", images)
+        export.check_parity(other, trained / "model.tflite", images, quantized=False)
 
 
 def test_evaluate_skips_unknown_words_and_trained_drawings(trained, data_dir, capsys):
@@ -120,7 +138,7 @@ def test_evaluate_a_keras_file_gives_the_same_top1(trained, data_dir):
     lite = evaluate.evaluate(trained, strokes)
     full = evaluate.evaluate(trained / "model.keras", strokes)
     assert np.array_equal(lite.probabilities.argmax(1), full.probabilities.argmax(1))
-    assert np.abs(lite.probabilities - full.probabilities).max() <= 1e-4
+    assert np.abs(lite.probabilities - full.probabilities).max() <= export.FLOAT_TOLERANCE
 
 
 def test_evaluate_missing_file_is_a_clear_error(trained, tmp_path, capsys):

@@ -28,6 +28,7 @@ class TrainConfig:
     stroke_classes: tuple[str, ...] = ("grapes", "pineapple")  # classes with no bitmaps
     stroke_train_fraction: float = 2 / 3  # of their drawings (by key_id); the rest are held out
     stroke_renderings: int = 2000  # per stroke class: near the mean bitmap count, so weights stay ~1
+    quantize: bool = True  # int8 weights in model.tflite: ~4× faster inference, same accuracy on real drawings
     mirror_average: bool = True  # ship the mean of the drawing and its mirror (2 passes per inference)
     evaluate: bool = True  # evaluate on strokes/*.ndjson.gz after training, if present
     steps_per_epoch: int = 0  # 0 = one pass over the bitmaps; fewer for quick or test runs

@@ -8,18 +8,25 @@ from ai_edge_litert.interpreter import Interpreter
 
 from training.models import INPUT_SHAPE
 
-TOLERANCE = 1e-4  # largest allowed |p_tflite − p_keras| per class
+FLOAT_TOLERANCE = 1e-4  # largest allowed |p_tflite − p_keras| per class: float32 is the same arithmetic
+QUANTIZED_TOLERANCE = 0.05  # int8 weights shift p by ~0.01 (measured); another model differs by far more
 
 
 class ExportError(RuntimeError):
     """The exported model disagrees with the Keras model."""
 
 
-def to_tflite(model, path: Path | str) -> Path:
-    """Write a float32 .tflite with a fixed [1, 28, 28, 1] input (one drawing per call)."""
+def to_tflite(model, path: Path | str, quantize: bool = True) -> Path:
+    """Write a .tflite with a fixed [1, 28, 28, 1] float input (one drawing per call).
+
+    ``quantize`` stores the weights as int8 (dynamic-range quantization: the
+    interpreter quantizes activations on the fly), which makes a call about 4×
+    faster on this machine's CPU with the same accuracy on real drawings (README).
+    """
     path = Path(path)
     signature = [tf.TensorSpec((1, *INPUT_SHAPE), tf.float32, name="pixels")]
-    model.export(str(path), format="litert", input_signature=signature, verbose=False)
+    options = {"optimizations": [tf.lite.Optimize.DEFAULT]} if quantize else {}
+    model.export(str(path), format="litert", input_signature=signature, verbose=False, **options)
     return path
 
 
@@ -36,14 +43,15 @@ def tflite_probabilities(path: Path | str, images: np.ndarray) -> np.ndarray:
     return np.stack(rows)
 
 
-def check_parity(model, path: Path | str, images: np.ndarray) -> float:
+def check_parity(model, path: Path | str, images: np.ndarray, quantized: bool = True) -> float:
     """Largest difference between Keras and .tflite probabilities on ``images``.
 
     Raises:
-        ExportError: the difference exceeds TOLERANCE.
+        ExportError: the difference exceeds the tolerance for the export's kind.
     """
+    tolerance = QUANTIZED_TOLERANCE if quantized else FLOAT_TOLERANCE
     keras_p = model.predict(images.reshape(-1, *INPUT_SHAPE).astype(np.float32), verbose=0)
     worst = float(np.abs(tflite_probabilities(path, images) - keras_p).max())
-    if not worst <= TOLERANCE:  # NaN fails too
-        raise ExportError(f"{path}: .tflite differs from Keras by {worst:.2e} > {TOLERANCE:.0e}")
+    if not worst <= tolerance:  # NaN fails too
+        raise ExportError(f"{path}: .tflite differs from Keras by {worst:.2e} > {tolerance:.0e}")
     return worst

@@ -38,8 +38,8 @@ def train(config: TrainConfig) -> dict:
     if config.mirror_average:
         model = models.with_mirror_average(model)
     model.save(out / "model.keras")
-    export.to_tflite(model, out / "model.tflite")
-    parity = export.check_parity(model, out / "model.tflite", data.x_val[:200])
+    export.to_tflite(model, out / "model.tflite", config.quantize)
+    parity = export.check_parity(model, out / "model.tflite", data.x_val[:200], config.quantize)
     artifacts.write_labels(out, data.labels)
     train_seconds = time.perf_counter() - started
     cpu_seconds = time.process_time() - cpu_started  # all threads; wall time depends on who else runs
