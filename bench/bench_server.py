@@ -185,7 +185,10 @@ def main() -> int:
     commands = {"litert": [sys.executable, "-m", "server", *model]}
     if not args.no_baseline:
         commands["keras"] = [sys.executable, "bench/keras_server.py", *model]
-    with tempfile.TemporaryDirectory() as saved:
+    # Saves go where the default saved_pictures/ lives: file creation costs differ a lot between
+    # filesystems (on the development machine /tmp's are ~15× slower than the repository's).
+    (ROOT / "build").mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=ROOT / "build", prefix="bench-saved-") as saved:
         servers = {}
         try:
             for name, command in commands.items():  # started one after the other: start-up is timed alone

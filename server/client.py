@@ -1,8 +1,9 @@
 """``python -m server.client``: replay Quick, Draw! drawings over ``/ws`` and measure the answers.
 
-Each drawing is sent point by point (``points`` batches, then ``stroke_end``);
-the client waits for the guess owed for each stroke and times it. ``--realtime``
-keeps the drawings' own timing (raw files) or a human pace (simplified files).
+Each drawing is sent point by point (``points`` batches, then ``stroke_end``),
+or with ``--whole-strokes`` one ``stroke`` message per stroke; the client waits
+for the guess owed for each stroke and times it. ``--realtime`` keeps the
+drawings' own timing (raw files) or a human pace (simplified files).
 """
 
 import argparse
@@ -24,6 +25,7 @@ FRAME_MS = 16  # realtime: points are batched per ~60 Hz pointer frame
 PACE_MS = 16  # realtime without timings (simplified files): one point per frame ...
 STROKE_GAP_MS = 250  # ... and a pause between strokes
 FAST_BATCH = 64  # not realtime: points per message
+WHOLE_STROKE_MAX = 1024  # the server's default MAX_POINTS_PER_MESSAGE: longer strokes still go in batches
 ANSWER_TIMEOUT_S = 30.0  # a missing answer is a failure, not a hang
 AFTER_ROUND = ("no_drawing",)  # errors expected for messages already in flight when a round ended
 MAX_RATE = 150.0  # messages/s per connection by default: under the server's flood limit (200/s)
@@ -137,9 +139,10 @@ class ServerClosed(ConnectionError):
 class Player:
     """One connection replaying drawings one after another."""
 
-    def __init__(self, socket, summary: Summary, mode: str, realtime: bool, verbose: bool, max_rate: float):
+    def __init__(self, socket, summary: Summary, mode: str, realtime: bool, verbose: bool, max_rate: float,
+                 whole_strokes: bool = False):
         self.socket, self.summary, self.mode = socket, summary, mode
-        self.realtime, self.verbose = realtime, verbose
+        self.realtime, self.verbose, self.whole_strokes = realtime, verbose, whole_strokes
         self.inbox: asyncio.Queue = asyncio.Queue()
         self.round_over = False
         self.gap_s, self.next_send = 1 / max_rate if max_rate else 0.0, 0.0
@@ -200,11 +203,16 @@ class Player:
         for k, stroke in enumerate(timed(record["drawing"]), 1):
             if self.round_over:
                 break
-            for at_ms, message in batches(stroke, self.realtime):
+            if self.whole_strokes and len(stroke[0]) <= WHOLE_STROKE_MAX:  # one message once the stroke is drawn
                 if self.realtime:
-                    await asyncio.sleep(max(0.0, began + at_ms / 1000 - time.perf_counter()))
-                await self.send(json.dumps(message))
-            await self.send('{"type":"stroke_end"}')
+                    await asyncio.sleep(max(0.0, began + stroke[2][-1] / 1000 - time.perf_counter()))
+                await self.send(json.dumps({"type": "stroke", "x": stroke[0], "y": stroke[1], "t": stroke[2]}))
+            else:
+                for at_ms, message in batches(stroke, self.realtime):
+                    if self.realtime:
+                        await asyncio.sleep(max(0.0, began + at_ms / 1000 - time.perf_counter()))
+                    await self.send(json.dumps(message))
+                await self.send('{"type":"stroke_end"}')
             sent = time.perf_counter()
             while not self.round_over:
                 message = await self.next()
@@ -227,12 +235,13 @@ class Player:
 
 async def replay(url: str, drawings: list[dict], mode: str = "free", realtime: bool = False,
                  concurrency: int = 1, verbose: bool = False, max_rate: float = MAX_RATE,
-                 deflate: bool = False) -> Summary:
+                 deflate: bool = False, whole_strokes: bool = False) -> Summary:
     """Replay ``drawings`` over ``concurrency`` connections at once; returns what was seen.
 
     ``max_rate`` caps each connection's messages per second (0: no cap, for servers with raised limits).
     ``deflate`` offers permessage-deflate as browsers do; off by default, because compressing
     messages of a few hundred bytes costs both ends more CPU than it saves on the wire.
+    ``whole_strokes`` sends each stroke as one ``stroke`` message instead of ``points`` + ``stroke_end``.
     """
     summary, pending = Summary(), iter(drawings)
     began = time.perf_counter()
@@ -241,7 +250,7 @@ async def replay(url: str, drawings: list[dict], mode: str = "free", realtime: b
         try:
             async with connect(url, max_size=2**22, open_timeout=30,
                                compression="deflate" if deflate else None) as socket:
-                player = Player(socket, summary, mode, realtime, verbose, max_rate)
+                player = Player(socket, summary, mode, realtime, verbose, max_rate, whole_strokes)
                 reader = asyncio.create_task(player.read())
                 try:
                     for record in pending:
@@ -271,6 +280,8 @@ def main(argv=None) -> int:
     parser.add_argument("--all-words", action="store_true", help="also replay words the model does not know")
     parser.add_argument("--max-rate", type=float, default=MAX_RATE,
                         help="messages per second per connection, 0 for no cap (default %(default)s: under the server's flood limit)")
+    parser.add_argument("--whole-strokes", action="store_true",
+                        help="send each stroke as one 'stroke' message, as a script would, not point batches")
     parser.add_argument("--deflate", action="store_true", help="offer permessage-deflate compression, as browsers do")
     parser.add_argument("--quiet", action="store_true", help="only the summary, not every stroke's guesses")
     args = parser.parse_args(argv)
@@ -281,7 +292,7 @@ def main(argv=None) -> int:
         return 1
     summary = asyncio.run(replay(args.url, drawings, args.mode, args.realtime, args.concurrency,
                                  verbose=not args.quiet and args.concurrency == 1, max_rate=args.max_rate,
-                                 deflate=args.deflate))
+                                 deflate=args.deflate, whole_strokes=args.whole_strokes))
     print(summary.report(args.mode))
     return 0 if not summary.errors and not summary.closes else 1
 

@@ -38,6 +38,15 @@ async def test_replaying_raw_drawings_gives_a_guess_per_stroke(url, raw_drawings
     assert summary.missing_guesses == 0 and not summary.errors and not summary.closes
 
 
+async def test_replaying_whole_strokes_answers_every_stroke_like_point_batches(url, raw_drawings, labels):
+    drawings = known(raw_drawings[::5], labels, 4)
+    batched = await client.replay(url, drawings)
+    whole = await client.replay(url, drawings, whole_strokes=True, deflate=True)
+    assert whole.strokes == batched.strokes == sum(len(d["drawing"]) for d in drawings)
+    assert whole.correct == batched.correct and whole.saved == len(drawings)
+    assert not whole.errors and not whole.closes and whole.missing_guesses == 0
+
+
 async def test_replaying_simplified_drawings_concurrently(url, simplified_drawings, labels):
     drawings = known(simplified_drawings[::7], labels, 12)
     summary = await client.replay(url, drawings, concurrency=4)
