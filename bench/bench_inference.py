@@ -3,7 +3,8 @@
     PYTHONPATH=. .venv/bin/python bench/bench_inference.py [--model-dir model] [--n 300]
 
 Times, per drawing: the sketch pipeline (to_model_input), LiteRT
-(Classifier.probabilities), the whole serving path (Classifier.classify), and
+(Classifier.probabilities), the whole serving path (Classifier.classify), the
+same weights exported as float32 (to show what int8 weights buy), and
 as the baseline Keras ``model.predict`` (what the original app called) and
 ``model(x)``. Prints median and p90 in ms and the ratios. Not a test: numbers, not asserts.
 """
@@ -12,6 +13,8 @@ import argparse
 import gzip
 import json
 import os
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -56,15 +59,22 @@ def main() -> None:
     import keras
 
     from server import sketch
-    from server.classifier import Classifier
+    from server.classifier import CARD_FILE, LABELS_FILE, Classifier
+    from training import export
 
     classifier = Classifier(args.model_dir)
     sample = drawings(classifier.labels, args.n)
     images = [sketch.to_model_input(d) for d in sample]
     batches = [image[None, ..., None].astype(np.float32) for image in images]
     model = keras.saving.load_model(args.model_dir / "model.keras")
+    float_dir = Path(tempfile.mkdtemp())
+    for name in (LABELS_FILE, CARD_FILE):
+        shutil.copy(args.model_dir / name, float_dir / name)
+    export.to_tflite(model, float_dir / "model.tflite", quantize=False)
+    float32 = Classifier(float_dir)
     for warm in range(20):  # first calls build graphs and caches
         classifier.classify(sample[warm % len(sample)])
+        float32.probabilities(images[warm % len(images)])
         model.predict(batches[warm % len(batches)], verbose=0)
         model(batches[warm % len(batches)], training=False)
 
@@ -72,10 +82,13 @@ def main() -> None:
         "to_model_input (sketch pipeline)": timed(sketch.to_model_input, sample),
         "Classifier.probabilities (LiteRT)": timed(classifier.probabilities, images),
         "Classifier.classify (whole serving path)": timed(classifier.classify, sample),
+        "Classifier.probabilities, float32 export": timed(float32.probabilities, images),
         "keras model.predict(x) (original app)": timed(lambda x: model.predict(x, verbose=0), batches),
         "keras model(x)": timed(lambda x: model(x, training=False), batches),
     }
     classifier.close()
+    float32.close()
+    shutil.rmtree(float_dir)
     print(f"{len(sample)} real raw drawings, model {args.model_dir} ({classifier.version}), "
           f"{os.cpu_count()} CPUs; milliseconds per drawing")
     print(f"{'':44} {'median':>8} {'p90':>8}")
@@ -85,7 +98,8 @@ def main() -> None:
         print(f"{name:44} {medians[name]:8.3f} {np.percentile(times, 90):8.3f}")
     lite = medians["Classifier.probabilities (LiteRT)"]
     print(f"model.predict / LiteRT: {medians['keras model.predict(x) (original app)'] / lite:.0f}x, "
-          f"model(x) / LiteRT: {medians['keras model(x)'] / lite:.0f}x")
+          f"model(x) / LiteRT: {medians['keras model(x)'] / lite:.0f}x, "
+          f"float32 / shipped export: {medians['Classifier.probabilities, float32 export'] / lite:.1f}x")
     print(json.dumps({name.split(" (")[0]: round(m, 4) for name, m in medians.items()}))
 
 

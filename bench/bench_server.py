@@ -104,6 +104,8 @@ def run_round(name: str, server: Server, drawings: list, human: list, args) -> d
     cpu = server.cpu_seconds()
     saturation = asyncio.run(client.replay(server.url, drawings[:n_sat], concurrency=args.saturation_clients, max_rate=0))
     sat_cpu = server.cpu_seconds() - cpu
+    whole = asyncio.run(client.replay(server.url, drawings[:n_sat], concurrency=args.saturation_clients, max_rate=0,
+                                      whole_strokes=True))
     row = {
         "server": name,
         "startup_s": server.startup_s,
@@ -113,6 +115,9 @@ def run_round(name: str, server: Server, drawings: list, human: list, args) -> d
         "load_missing": load.missing_guesses, "rss_mb": server.peak_rss / 2**20,
         "sat_strokes_per_s": saturation.strokes / saturation.seconds,
         "sat_guesses_per_s": saturation.guesses / saturation.seconds,
+        "whole_guesses_per_s": whole.guesses / whole.seconds,
+        "sat_errors": sum(saturation.errors.values()) + sum(saturation.closes.values()) + saturation.missing_guesses
+        + sum(whole.errors.values()) + sum(whole.closes.values()) + whole.missing_guesses,
         "load_cores": load_cpu / load.seconds,  # the server's CPU use while 100 people draw
         "sat_cpu_ms_per_guess": sat_cpu * 1000 / max(saturation.guesses, 1),  # contention-proof cost of a guess
         "accuracy": single.correct / max(single.drawings, 1),
@@ -129,7 +134,7 @@ def median_row(rows: list[dict]) -> dict:
         if key == "server":
             continue
         values = [r[key] for r in rows]
-        out[key] = max(values) if key in ("load_errors", "load_missing") else float(np.median(values))
+        out[key] = max(values) if key in ("load_errors", "load_missing", "sat_errors") else float(np.median(values))
     return out
 
 
@@ -146,8 +151,10 @@ def table(rows: list[dict], clients: int) -> str:
         (f"{clients} clients: server peak RSS", "rss_mb", "{:.0f} MB", False),
         (f"{clients} clients: server CPU use", "load_cores", "{:.2f} cores", False),
         ("server CPU time per guess (saturation)", "sat_cpu_ms_per_guess", "{:.2f} ms", False),
-        ("saturation: stroke guesses/s", "sat_strokes_per_s", "{:.0f}/s", True),
-        ("saturation: all guesses/s (with live ones)", "sat_guesses_per_s", "{:.0f}/s", True),
+        ("saturation, point batches + stroke_end: stroke guesses/s", "sat_strokes_per_s", "{:.0f}/s", True),
+        ("saturation, point batches + stroke_end: all guesses/s", "sat_guesses_per_s", "{:.0f}/s", True),
+        ("saturation, one stroke message per stroke: guesses/s", "whole_guesses_per_s", "{:.0f}/s", True),
+        ("saturation: errors + abnormal closes + missing guesses", "sat_errors", "{:.0f}", False),
     ]
     for label, key, fmt, higher_better in spec:
         if key is None:
