@@ -22,7 +22,7 @@ def hypercorn_config(settings: config.Settings) -> HypercornConfig:
     hypercorn.websocket_max_message_size = settings.max_frame_bytes
     hypercorn.websocket_ping_interval = settings.ping_interval_s
     hypercorn.accesslog = None
-    logging.getLogger("hypercorn.error").propagate = False  # Hypercorn has its own handler; say things once
+    hypercorn.errorlog = logging.getLogger("hypercorn.error")  # a Logger, not "-": our format, said once
     return hypercorn
 
 

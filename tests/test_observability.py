@@ -3,11 +3,16 @@
 import asyncio
 import json
 import logging
+import os
+import socket
+import subprocess
+import sys
+import time
 
 from prometheus_client.parser import text_string_to_metric_families
 
 from server import logs, protocol
-from tests.serving import make_app, receive, send
+from tests.serving import MODEL, ROOT, free_port, make_app, receive, send
 
 LINE = {"x": [0, 50, 100], "y": [0, 40, 80]}
 
@@ -109,3 +114,26 @@ def test_json_log_lines_parse_and_carry_the_fields():
 def test_text_log_lines_end_in_key_value_pairs():
     line = logs.KeyValueFormatter().format(record(conn="ab12", drawings=3, reason="too many messages"))
     assert line.endswith('connection closed conn=ab12 drawings=3 reason="too many messages"')
+
+
+def test_hypercorn_says_where_it_listens_once_in_the_servers_log_format(tmp_path):
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "server", "--port", str(port), "--saved-dir", str(tmp_path), "--model-dir", str(MODEL),
+         "--log-format", "json"], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.1)
+    finally:
+        process.terminate()
+        _, err = process.communicate(timeout=30)
+    listening = [line for line in err.splitlines() if "Running on" in line]
+    assert len(listening) == 1, err
+    assert json.loads(listening[0])["logger"] == "hypercorn.error"
