@@ -27,8 +27,9 @@ browser:  ## Debian's Chromium for the browser tests (needs root and apt; skippe
 test: $(VENV)/.all browser  ## install everything and run the whole test suite
 	$(PY) -m pytest || [ $$? -eq 5 ]  # 5: pytest collected no tests
 
-model: $(VENV)/.all  ## retrain the shipped model from ../shared/quickdraw (about 20 min on 2 cores)
-	$(PY) -m training train --data ../shared/quickdraw --out model
+model: $(VENV)/.all  ## retrain the shipped model from ../shared/quickdraw, seed baseline first (~25 min on 2 cores)
+	$(PY) -m training train --data ../shared/quickdraw --arch seed --no-mirror-average --out build/seed
+	$(PY) -m training train --data ../shared/quickdraw --baseline-card build/seed/model_card.json --out model
 
 clean:
 	rm -rf $(VENV) .pytest_cache

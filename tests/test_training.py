@@ -74,6 +74,17 @@ def test_training_writes_the_model_directory_contract(trained):
     assert card["counts"]["zigzag"]["augmented_renderings"] == 40
     assert "CC BY 4.0" in json.dumps(card["data_sources"])
     assert {"version", "date", "seed", "config", "library_versions", "metrics"} <= set(card)
+    assert card["serving_ms"]["n"] > 0 and 0 < card["serving_ms"]["median"] <= card["serving_ms"]["p90"]
+
+
+def test_a_baseline_cards_headline_figures_are_copied_without_per_class_rows(trained, tmp_path):
+    from training import train
+
+    card = json.loads((trained / "model_card.json").read_text())
+    baseline = train._baseline(trained / "model_card.json")
+    assert baseline["arch"] == "ours" and baseline["params"] == card["params"]
+    assert baseline["metrics"]["combined"]["top1"] == card["metrics"]["combined"]["top1"]
+    assert "per_class" not in json.dumps(baseline)
 
 
 def test_stroke_class_is_split_by_key_id_and_recorded(trained):

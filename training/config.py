@@ -30,6 +30,7 @@ class TrainConfig:
     stroke_renderings: int = 2000  # per stroke class: near the mean bitmap count, so weights stay ~1
     quantize: bool = True  # int8 weights in model.tflite: ~4× faster inference, same accuracy on real drawings
     mirror_average: bool = True  # ship the mean of the drawing and its mirror (2 passes per inference)
+    baseline_card: str = ""  # a baseline run's model_card.json (e.g. --arch seed): its metrics go beside ours
     evaluate: bool = True  # evaluate on strokes/*.ndjson.gz after training, if present
     steps_per_epoch: int = 0  # 0 = one pass over the bitmaps; fewer for quick or test runs
 

@@ -1,13 +1,17 @@
 """Train a model directory: data → model → fit → export → card, curves, evaluation."""
 
+import json
 import time
 from pathlib import Path
 
 import keras
 import numpy as np
 
-from training import artifacts, dataset, evaluate, export, models
+from server.classifier import Classifier
+from training import artifacts, dataset, evaluate, export, models, readers
 from training.config import TrainConfig, to_json
+
+TIMED_DRAWINGS = 300  # real drawings timed through the serving path after training
 
 
 def fit(config: TrainConfig, data: dataset.Data) -> tuple[keras.Model, dict]:
@@ -58,7 +62,10 @@ def train(config: TrainConfig) -> dict:
     artifacts.plot_curves(out / "curves.png", history)
     confusion = (data.y_val, val_p.argmax(1), "validation set (held-out bitmaps)")
     strokes = dataset.stroke_files(config.data) if config.evaluate else []
+    if config.baseline_card:
+        card_fields["baseline"] = _baseline(Path(config.baseline_card))
     if strokes:
+        card_fields["serving_ms"] = serving_ms(out, strokes[-1])
         for path in strokes:
             result = evaluate.evaluate(out, [path])
             print(evaluate.report(result, f"{path.name}"))
@@ -70,6 +77,33 @@ def train(config: TrainConfig) -> dict:
     artifacts.plot_confusion(out / "confusion.png", data.labels, *confusion)
     card_fields["confusion_matrix_on"] = confusion[2]
     return artifacts.write_card(out, **card_fields)
+
+
+def serving_ms(model_dir: Path, stroke_file: Path) -> dict:
+    """Median and p90 ms of ``Classifier.classify`` (sketch pipeline + LiteRT) on real drawings, one at a time."""
+    classifier = Classifier(model_dir)
+    try:
+        drawings = [s.drawing for s, _ in zip(readers.read_drawings(stroke_file), range(TIMED_DRAWINGS))]
+        times = []
+        for drawing in drawings[:20] + drawings:  # the first calls warm caches up
+            began = time.perf_counter()
+            classifier.classify(drawing)
+            times.append((time.perf_counter() - began) * 1000)
+    finally:
+        classifier.close()
+    times = times[20:]
+    return {"median": round(float(np.median(times)), 3), "p90": round(float(np.percentile(times, 90)), 3),
+            "n": len(times), "what": f"Classifier.classify (sketch pipeline + LiteRT) on {stroke_file.name}, "
+            "one drawing at a time, right after training on the training machine"}
+
+
+def _baseline(card_path: Path) -> dict:
+    """The headline figures of a baseline run's model card (per-class rows left out)."""
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    metrics = {k: _short(v) if "per_class" in v else v for k, v in card.get("metrics", {}).items()
+               if isinstance(v, dict)}
+    return {"arch": card.get("arch"), "params": card.get("params"), "training_seconds": card.get("training_seconds"),
+            "mirror_average": card.get("config", {}).get("mirror_average"), "metrics": metrics, "card": str(card_path)}
 
 
 def _short(summary: dict) -> dict:
