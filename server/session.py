@@ -186,4 +186,6 @@ class Session:
 
 def _numbers(row: np.ndarray) -> list:
     """Integers where the value is whole (the dataset's style), floats otherwise."""
+    if (row == np.floor(row)).all():  # the common case (times, pixel grids) in one step; values are ≤ 1e9
+        return row.astype(np.int64).tolist()
     return [int(v) if v.is_integer() else float(v) for v in row.tolist()]

@@ -88,12 +88,20 @@ def validate_stroke(stroke, limits: Limits = Limits(), name: str = "stroke") -> 
         raise SketchError(f"{name} has too many points: {n} > {limits.max_points_per_stroke}")
     if any(len(row) != n for row in stroke):
         raise SketchError(f"{name}: x, y and t must have the same length")
-    if not all(_is_number(v) for row in stroke for v in row):
+    # JSON gives exactly int or float, checked at C speed; anything else gets the exact (slow) check.
+    if not all(set(map(type, row)) <= _PLAIN_NUMBERS for row in stroke) and \
+            not all(_is_number(v) for row in stroke for v in row):
         raise SketchError(f"{name}: coordinates must be numbers")
-    # Compared as Python numbers first: an integer of 400 digits cannot even become a float.
-    if not all(-MAX_COORDINATE <= v <= MAX_COORDINATE for row in stroke for v in row):
+    try:
+        array = np.array(stroke, dtype=np.float64)
+    except OverflowError:  # an integer of 400 digits cannot even become a float
+        array = None
+    if array is None or not (np.abs(array) <= MAX_COORDINATE).all():  # NaN fails the comparison too
         raise SketchError(f"{name}: coordinates must be finite and within ±{MAX_COORDINATE:g} (no NaN or infinity)")
-    return np.array(stroke, dtype=np.float64)
+    return array
+
+
+_PLAIN_NUMBERS = {int, float}  # not bool: type(True) is bool
 
 
 def _is_number(value) -> bool:

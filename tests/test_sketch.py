@@ -2,6 +2,7 @@
 
 import json
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -37,12 +38,19 @@ def test_valid_drawing_becomes_float_arrays():
         [[[0, math.nan], [0, 1]]],
         [[[0, math.inf], [0, 1]]],
         [[[0, 1], [0, -math.inf]]],
+        [[[0, 10**400], [0, 1]]],  # an integer no float can hold
+        [[[0, 1e9 + 1], [0, 1]]],  # beyond MAX_COORDINATE
         [[{"x": 1}, [0]]],
     ],
 )
 def test_bad_drawing_is_rejected_with_sketch_error(strokes):
     with pytest.raises(SketchError):
         sketch.validate(strokes)
+
+
+def test_numbers_of_other_real_types_are_accepted_and_converted():
+    drawing = sketch.validate([[[np.float32(1.5), np.int64(2)], [Fraction(1, 2), 3]]])
+    assert drawing[0].dtype == np.float64 and drawing[0].tolist() == [[1.5, 2.0], [0.5, 3.0]]
 
 
 def test_million_points_are_rejected_before_conversion():
