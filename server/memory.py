@@ -1,8 +1,8 @@
-"""Hand freed heap back to the system now and then (glibc's ``malloc_trim``).
+"""Hand freed heap back to the system now and then (glibc's ``malloc_trim``), and glibc's heap figures.
 
 Each open socket holds compression state; after thousands of connections have
-come and gone glibc keeps the freed memory, so RSS only climbs although live
-objects stay flat (see bench/soak.py). A periodic trim returns it.
+come and gone glibc keeps freed memory, so RSS stays above live memory
+(see bench/soak.py). A periodic trim returns it.
 """
 
 import asyncio
@@ -12,12 +12,34 @@ import logging
 log = logging.getLogger("server")
 
 
-def glibc_trim():
-    """glibc's ``malloc_trim``, or None on another C library."""
+def glibc_function(name: str):
+    """A function of glibc's allocator, or None on another C library."""
     try:
-        return ctypes.CDLL("libc.so.6").malloc_trim
+        return getattr(ctypes.CDLL("libc.so.6"), name)
     except (OSError, AttributeError):
         return None
+
+
+def glibc_trim():
+    """glibc's ``malloc_trim``, or None on another C library."""
+    return glibc_function("malloc_trim")
+
+
+class MallInfo2(ctypes.Structure):
+    """glibc's ``struct mallinfo2``: the heap of all arenas, in bytes."""
+
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+def heap_stats() -> dict | None:
+    """Bytes malloc'd in the heaps (``used``), freed but kept (``free``) and in own mappings (``mapped``); None if not glibc."""
+    mallinfo2 = glibc_function("mallinfo2")
+    if mallinfo2 is None:
+        return None
+    mallinfo2.restype = MallInfo2
+    info = mallinfo2()
+    return {"used": info.uordblks, "free": info.fordblks, "mapped": info.hblkhd}
 
 
 async def trim_every(interval_s: float, trim=None) -> None:

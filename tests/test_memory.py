@@ -1,10 +1,36 @@
-"""The periodic heap trim."""
+"""glibc's heap figures and the periodic heap trim."""
 
 import asyncio
+import ctypes
 
 import pytest
 
 from server import memory
+
+
+def test_heap_figures_follow_a_block_malloc_d_and_freed():
+    if memory.heap_stats() is None:
+        pytest.skip("not glibc 2.33 or later (no mallinfo2)")
+    libc = ctypes.CDLL("libc.so.6")
+    libc.malloc.restype, libc.free.argtypes = ctypes.c_void_p, [ctypes.c_void_p]
+    size = 1 << 20  # above glibc's mmap threshold unless raised past 1 MiB
+    before = memory.heap_stats()
+    block = libc.malloc(size)
+    during = memory.heap_stats()
+    libc.free(block)
+    assert during["used"] + during["mapped"] - before["used"] - before["mapped"] >= size
+    assert set(before) == {"used", "free", "mapped"} and all(value >= 0 for value in before.values())
+
+
+def test_without_glibc_the_memory_functions_are_harmless(monkeypatch):
+    def no_glibc(name):
+        raise OSError(f"{name}: cannot open shared object file")
+
+    monkeypatch.setattr(memory.ctypes, "CDLL", no_glibc)
+    assert memory.glibc_function("mallinfo2") is None
+    assert memory.heap_stats() is None
+    assert memory.glibc_trim() is None
+    asyncio.run(asyncio.wait_for(memory.trim_every(0.01), 5))  # returns at once instead of looping
 
 
 async def test_trim_runs_every_interval_until_cancelled():
