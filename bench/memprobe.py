@@ -5,7 +5,8 @@ On SIGUSR1 the server writes one line to its log: the live Python objects
 hands freed heap back to the system, with glibc's heap figures (bytes in use,
 freed but kept, in mappings of their own). Growing objects or trimmed RSS
 would be a leak; RSS that only grows untrimmed is freed memory the allocator
-kept. With ``MEMPROBE_EVERY_S`` set it also logs the heap figures that often.
+kept. With ``MEMPROBE_EVERY_S`` set it also logs the heap figures that often
+(after a full collection when ``MEMPROBE_COLLECT`` is set too).
 """
 
 import gc
@@ -45,17 +46,19 @@ def probe(*_) -> None:
           file=sys.stderr, flush=True)
 
 
-def log_every(seconds: float) -> None:
-    """While investigating: glibc's heap figures and open file descriptors every ``seconds``."""
+def log_every(seconds: float, collect: bool) -> None:
+    """While investigating: glibc's heap figures and open file descriptors every ``seconds`` (after a full collection if ``collect``)."""
     process = psutil.Process()
     while True:
         time.sleep(seconds)
-        print(f"memstat rss_mb={process.memory_info().rss / 2**20:.1f} fds={process.num_fds()}{malloc_stats()}",
-              file=sys.stderr, flush=True)
+        freed = gc.collect() if collect else 0
+        print(f"memstat rss_mb={process.memory_info().rss / 2**20:.1f} fds={process.num_fds()} collected={freed}"
+              f"{malloc_stats()}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":
     signal.signal(signal.SIGUSR1, probe)
     if os.environ.get("MEMPROBE_EVERY_S"):
-        threading.Thread(target=log_every, args=(float(os.environ["MEMPROBE_EVERY_S"]),), daemon=True).start()
+        threading.Thread(target=log_every, args=(float(os.environ["MEMPROBE_EVERY_S"]), "MEMPROBE_COLLECT" in os.environ),
+                         daemon=True).start()
     sys.exit(main(sys.argv[1:]))
