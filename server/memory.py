@@ -1,8 +1,8 @@
-"""Hand freed heap back to the system now and then (glibc's ``malloc_trim``), and glibc's heap figures.
+"""Give memory back now and then (a full garbage collection, then glibc's ``malloc_trim``), and glibc's heap figures.
 
-Each open socket holds compression state; after thousands of connections have
-come and gone glibc keeps freed memory, so RSS stays above live memory
-(see bench/soak.py). A periodic trim returns it.
+Each open socket holds compression state, which is freed only when the closed
+socket's reference cycles are collected, and glibc keeps freed heap; without
+the periodic collection and trim RSS climbs under load (see bench/soak.py).
 """
 
 import asyncio
