@@ -6,7 +6,9 @@ Starts ``python -m server`` (LiteRT) and then ``bench/keras_server.py`` (the
 same app calling Keras ``model.predict`` per guess) on free ports, and drives
 each with ``server.client`` on this machine, replaying real raw drawings:
 time to first answered guess, one client, N clients at human speed (with the
-server's peak RSS) and saturation. Prints a Markdown table. Numbers, not asserts.
+server's peak RSS) and saturation, once with point batches + ``stroke_end`` and
+once with one ``stroke`` message per stroke. Saves go to a temporary directory
+under build/. Prints a Markdown table. Numbers, not asserts.
 """
 
 import argparse
