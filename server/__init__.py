@@ -1,10 +1,9 @@
 """The Quick, Draw! Live server: ``create_app`` builds the Quart app around a loaded model."""
 
+import asyncio
 from typing import Mapping
 
 from quart import Quart
-
-import asyncio
 
 from server import config, memory, recovery, security
 from server.classifier import Classifier
@@ -13,10 +12,13 @@ from server.services import Services
 from server.store import SavedDrawingStore
 
 
-def create_app(overrides: Mapping | None = None, classifier: Classifier | None = None) -> Quart:
+def create_app(overrides: Mapping | None = None, classifier: Classifier | None = None, *,
+               sweep: bool = True, open_total=None) -> Quart:
     """The app with settings from defaults → ``QUICKDRAW_*`` environment → ``overrides``.
 
     The model is loaded here, once, so a missing or broken model fails before serving.
+    A worker process (``server.hosting``) passes ``sweep=False`` (its supervisor swept
+    the saved directory already) and the connection count all workers share.
 
     Raises:
         config.ConfigError: a setting is unknown or out of range.
@@ -29,7 +31,7 @@ def create_app(overrides: Mapping | None = None, classifier: Classifier | None =
     services = Services(settings, classifier or Classifier(settings.model_dir), SavedDrawingStore(settings.saved_dir))
     app.extensions["quickdraw"] = services
     app.extensions["metrics"] = services.metrics
-    app.extensions["gate"] = Gate(settings)
+    app.extensions["gate"] = Gate(settings, open_total)
 
     from server import api, metrics, pages, ws  # the blueprints need the package initialised
 
@@ -43,7 +45,8 @@ def create_app(overrides: Mapping | None = None, classifier: Classifier | None =
 
     @app.before_serving
     async def clean_up():
-        recovery.sweep(settings.saved_dir)  # leftovers of a killed run; no save is running yet
+        if sweep:
+            recovery.sweep(settings.saved_dir)  # leftovers of a killed run; no save is running yet
         background.append(asyncio.create_task(memory.trim_every(settings.heap_trim_interval_s)))
 
     @app.after_serving

@@ -1,12 +1,13 @@
 """Who may hold a socket: the Origin check, the connection limit, and shutdown.
 
-The ``Gate`` lives in ``app.extensions["gate"]``; ``/ws`` asks it before and
-after accepting, and the shutdown trigger in ``__main__`` closes every open
-socket through it with 1001.
+The ``Gate`` lives in ``app.extensions["gate"]``; ``/ws`` holds a place
+through it while a socket is open, and the shutdown trigger in
+``server.hosting`` closes every open socket through it with 1001.
 """
 
 import asyncio
 import logging
+import multiprocessing
 from contextlib import contextmanager
 from urllib.parse import urlsplit
 
@@ -32,12 +33,17 @@ def _origin(text: str) -> str:
 
 
 class Gate:
-    """Admission to ``/ws``: browsers only from allowed origins, at most MAX_CONNECTIONS at once."""
+    """Admission to ``/ws``: browsers only from allowed origins, at most MAX_CONNECTIONS at once.
 
-    def __init__(self, settings: Settings):
+    ``open_total`` counts the sockets open in every worker process (a
+    ``multiprocessing.Value`` they share); by default this process has its own.
+    """
+
+    def __init__(self, settings: Settings, open_total=None):
         self.max_connections = settings.max_connections
         self.origins = allowed_origins(settings.allowed_origins)
-        self.open: set = set()  # Connection objects, closed with 1001 at shutdown
+        self.open: set = set()  # this process's Connection objects, closed with 1001 at shutdown
+        self.open_total = open_total if open_total is not None else multiprocessing.Value("i", 0)
         self.closing = False
 
     def origin_allowed(self, origin: str | None, host: str | None) -> bool:
@@ -46,21 +52,30 @@ class Gate:
             return True
         return "*" in self.origins or _origin(origin) in self.origins or same_origin(origin, host)
 
-    def refusal(self) -> tuple[int, str] | None:
-        """The close code and reason for a socket that may not stay, or None if it may."""
-        if self.closing:
-            return protocol.GOING_AWAY, "the server is shutting down"
-        if len(self.open) >= self.max_connections:
-            return protocol.TRY_AGAIN_LATER, "the server is full, try again later"
-        return None
-
     @contextmanager
-    def admitted(self, connection):
+    def admission(self, connection):
+        """Yields None while ``connection`` holds a place, or the (close code, reason) it may not stay with."""
+        with self.open_total.get_lock():  # check and take a place in one step: workers admit at the same time
+            refusal = self._refusal()
+            if refusal is None:
+                self.open_total.value += 1
+        if refusal is not None:
+            yield refusal
+            return
         self.open.add(connection)
         try:
-            yield
+            yield None
         finally:
             self.open.discard(connection)
+            with self.open_total.get_lock():
+                self.open_total.value -= 1
+
+    def _refusal(self) -> tuple[int, str] | None:
+        if self.closing:
+            return protocol.GOING_AWAY, "the server is shutting down"
+        if self.open_total.value >= self.max_connections:
+            return protocol.TRY_AGAIN_LATER, "the server is full, try again later"
+        return None
 
     async def shut_down(self) -> None:
         """Refuse new sockets and close the open ones with 1001 (their drawings are saved as they end)."""

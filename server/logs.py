@@ -41,10 +41,15 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def configure(level: str = "INFO", fmt: str = "text") -> None:
-    """Send every log line to stderr in ``fmt`` at ``level`` and above (replaces earlier handlers)."""
+def configure(level: str = "INFO", fmt: str = "text", worker: str | None = None) -> None:
+    """Send every log line to stderr in ``fmt`` at ``level`` and above (replaces earlier handlers).
+
+    A worker process (``--workers``) names itself in a ``worker`` field on each line.
+    """
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else KeyValueFormatter())
+    if worker is not None:
+        handler.addFilter(lambda record: setattr(record, "worker", worker) or True)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

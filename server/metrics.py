@@ -1,8 +1,12 @@
 """Prometheus metrics for one app, served as text at GET /metrics.
 
 Each app gets its own registry, so several apps in one test process do not
-share counters.
+share counters. With several worker processes (``--workers``) the supervisor
+sets PROMETHEUS_MULTIPROC_DIR: each worker then writes its values to files
+there, and /metrics adds up all workers' (prometheus_client's multiprocess mode).
 """
+
+import os
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -12,6 +16,7 @@ from prometheus_client import (
     Histogram,
     disable_created_metrics,
     generate_latest,
+    multiprocess,
 )
 from quart import Blueprint, Response, current_app
 
@@ -27,7 +32,8 @@ class Metrics:
     def __init__(self):
         self.registry = CollectorRegistry()
         r = self.registry
-        self.connections = Gauge("quickdraw_open_connections", "Open WebSocket connections", registry=r)
+        self.connections = Gauge("quickdraw_open_connections", "Open WebSocket connections", registry=r,
+                                 multiprocess_mode="livesum")  # workers: the sum over those running
         self.connections_total = Counter(
             "quickdraw_connections", "WebSocket connections accepted", registry=r
         )
@@ -49,6 +55,10 @@ class Metrics:
         self.errors = Counter("quickdraw_errors", "Error messages sent, by code", ["code"], registry=r)
 
     def render(self) -> bytes:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return generate_latest(registry)
         return generate_latest(self.registry)
 
 

@@ -32,11 +32,11 @@ async def play():
         log.warning("refused a socket from another site", extra={"origin": origin[:100]})
         return "sockets from other sites are not allowed", 403
     connection = Connection(services, websocket._get_current_object())
-    if (refusal := gate.refusal()) is not None:
-        services.metrics.refused.inc()
-        await websocket.accept()
-        return await connection.close(*refusal)
-    with gate.admitted(connection):
+    with gate.admission(connection) as refusal:
+        if refusal is not None:
+            services.metrics.refused.inc()
+            await websocket.accept()
+            return await connection.close(*refusal)
         await connection.serve()
 
 

@@ -42,3 +42,16 @@ def raw_drawings(quickdraw_dir) -> list[dict]:
 def simplified_drawings(quickdraw_dir) -> list[dict]:
     """Real simplified-format drawings, all 345 categories."""
     return read_ndjson(quickdraw_dir / "strokes" / "simplified.ndjson.gz")
+
+
+@pytest.fixture
+def servers():
+    """Start ``tests.serving.Server`` processes with ``servers(tmp_path, saved_dir, *args).start()``."""
+    from tests.serving import Server
+
+    started = []
+    yield lambda *args, **kwargs: started.append(Server(*args, **kwargs)) or started[-1]
+    for server in started:
+        if server.process is not None and server.process.poll() is None:
+            server.process.kill()
+            server.process.wait()

@@ -46,7 +46,7 @@ def test_settings_become_flask_style_config_keys():
 
 def test_the_event_loop_setting_picks_uvloop_or_asyncio():
     uvloop = pytest.importorskip("uvloop")
-    from server.__main__ import loop_factory
+    from server.hosting import loop_factory
 
     assert loop_factory("uvloop") is uvloop.new_event_loop
     assert loop_factory("asyncio") is None  # asyncio.Runner's default loop

@@ -14,128 +14,14 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from server import protocol, recovery, store
-from tests.serving import MODEL, ROOT, free_port, make_app, receive, send
-
-LINE = {"x": [0, 50, 100], "y": [0, 40, 80]}
-START_S = 60  # model load on a busy 2-core machine
-ANSWER_S = 10
-
-
-class Server:
-    """One ``python -m server`` process; its log goes to ``log_path``."""
-
-    def __init__(self, tmp_path: Path, saved_dir: Path, *args: str, model_dir: Path = MODEL):
-        self.port = free_port()
-        self.log_path = tmp_path / f"server-{self.port}.log"
-        self.saved_dir = saved_dir
-        self.command = [sys.executable, "-m", "server", "--port", str(self.port), "--saved-dir", str(saved_dir),
-                        "--model-dir", str(model_dir), *args]
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws"
-
-    def start(self, wait: bool = True) -> "Server":
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(self.command, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                                            stdout=log, stderr=subprocess.STDOUT)
-        if wait:
-            deadline = time.monotonic() + START_S
-            while True:
-                assert self.process.poll() is None, f"server exited early:\n{self.log()}"
-                try:
-                    socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                    return self
-                except OSError:
-                    assert time.monotonic() < deadline, "server did not start"
-                    time.sleep(0.1)
-        return self
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.terminate()
-        try:
-            return self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait()
-
-
-@pytest.fixture
-def servers():
-    started = []
-    yield lambda *args, **kwargs: started.append(Server(*args, **kwargs)) or started[-1]
-    for server in started:
-        if server.process is not None and server.process.poll() is None:
-            server.process.kill()
-            server.process.wait()
-
-
-async def answer(ws) -> dict:
-    return json.loads(await asyncio.wait_for(ws.recv(), ANSWER_S))
-
-
-async def answer_of(ws, kind: str) -> dict:
-    while (message := await answer(ws))["type"] != kind:
-        pass
-    return message
-
-
-async def start_drawing(ws, strokes: int = 1, open_stroke: bool = True) -> str:
-    """Begin a drawing with ``strokes`` whole strokes and, if asked, one still being drawn; returns its id."""
-    await ws.send(json.dumps({"type": "start"}))
-    drawing_id = (await answer_of(ws, "round"))["id"]
-    for k in range(1, strokes + 1):
-        await ws.send(json.dumps({"type": "stroke", **LINE}))
-        while (await answer_of(ws, "guess"))["strokes"] != k:
-            pass
-    if open_stroke:
-        await ws.send(json.dumps({"type": "points", "x": [10, 20, 30], "y": [90, 60, 90]}))
-    return drawing_id
-
-
-def saved_ids(directory: Path) -> list[str]:
-    return sorted(p.stem for p in directory.glob("*.ndjson") if store.ID_PATTERN.match(p.stem))
-
-
-def check_saved_directory(directory: Path) -> int:
-    """Every file is a finished drawing: records parse, their PNGs decode, nothing else is there; returns the count."""
-    names = {p.name for p in directory.iterdir()}
-    ids = saved_ids(directory)
-    assert names == {f"{i}.ndjson" for i in ids} | {f"{i}.png" for i in ids}, sorted(names)[:10]
-    for drawing_id in ids:
-        text = (directory / f"{drawing_id}.ndjson").read_text()
-        assert text.endswith("\n") and text.count("\n") == 1
-        record = json.loads(text)
-        assert record["drawing"] and all(len(stroke) == 3 for stroke in record["drawing"])
-        image = cv2.imdecode(np.frombuffer((directory / f"{drawing_id}.png").read_bytes(), np.uint8), cv2.IMREAD_COLOR)
-        assert image is not None and image.size > 0
-    return len(ids)
-
-
-def wait_until(condition, seconds: float = ANSWER_S) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting"
-        time.sleep(0.05)
-
-
-def problems(log: str) -> list[str]:
-    return [line for line in log.splitlines() if "ERROR" in line or "Traceback" in line or "exception" in line.lower()]
-
+from tests.serving import (ANSWER_S, LINE, MODEL, ROOT, START_S, answer, answer_of, check_saved_directory, free_port,
+                           make_app, problems, receive, saved_ids, send, start_drawing, wait_until)
 
 # Disconnects ---------------------------------------------------------------------
 

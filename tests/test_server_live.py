@@ -131,7 +131,7 @@ def test_read_drawings_takes_the_words_in_turn(quickdraw_dir, labels):
 
 def test_hypercorn_gets_the_frame_limit_ping_interval_and_address():
     from server import config
-    from server.__main__ import hypercorn_config
+    from server.hosting import hypercorn_config
 
     settings = config.load({"MAX_FRAME_BYTES": 1234, "PING_INTERVAL_S": 7.5, "PORT": 5999}, environ={})
     hypercorn = hypercorn_config(settings)
