@@ -59,15 +59,18 @@ def loop_factory(name: str):
     return None
 
 
-def serve(app, sockets=None) -> None:
-    """Serve ``app`` in this process until SIGTERM or SIGINT, on ``sockets`` if given, else on its settings' address."""
+def serve(app, sockets=None, parent=None) -> None:
+    """Serve ``app`` in this process until SIGTERM or SIGINT, on ``sockets`` if given, else on its settings' address.
+
+    ``parent``: a supervisor's sentinel (a file descriptor); its end (the supervisor died) stops serving too.
+    """
     settings = app.extensions["quickdraw"].settings
     with asyncio.Runner(loop_factory=loop_factory(settings.event_loop)) as runner:
-        runner.run(serve_until_stopped(app, hypercorn_config(settings), sockets))
+        runner.run(serve_until_stopped(app, hypercorn_config(settings), sockets, parent))
 
 
-async def serve_until_stopped(app, hypercorn: HypercornConfig, sockets=None) -> None:
-    """Serve until SIGTERM or SIGINT, then shut down gracefully.
+async def serve_until_stopped(app, hypercorn: HypercornConfig, sockets=None, parent=None) -> None:
+    """Serve until SIGTERM or SIGINT (or ``parent`` ends), then shut down gracefully.
 
     New sockets are refused and open ones closed with 1001 before Hypercorn
     stops listening; after_serving then waits for the saves still running.
@@ -76,6 +79,8 @@ async def serve_until_stopped(app, hypercorn: HypercornConfig, sockets=None) -> 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    if parent is not None:
+        loop.add_reader(parent, stop.set)  # readable = closed: the supervisor is gone, even by SIGKILL
 
     async def shutdown_trigger():
         await stop.wait()
@@ -163,4 +168,4 @@ def _work(name: str, overrides: dict, log_level: str, log_format: str, sockets, 
     if ready is not None:
         ready.send(True)
         ready.close()
-    serve(app, sockets)
+    serve(app, sockets, multiprocessing.parent_process().sentinel)

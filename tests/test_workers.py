@@ -13,6 +13,7 @@ import sys
 import urllib.request
 from contextlib import contextmanager
 
+import psutil
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
@@ -28,6 +29,16 @@ def worker_pids(server) -> dict[str, int]:
     """``{"worker-0": pid, "worker-1": pid}`` from the supervisor's log."""
     wait_until(lambda: server.log().count("started worker-") == 2)
     return {name: int(pid) for name, pid in re.findall(r"started (worker-\d) pid=(\d+)", server.log())}
+
+
+def ended(pids) -> bool:
+    """True once none of ``pids`` runs any more (a zombie waiting to be reaped counts as ended)."""
+    def running(pid):
+        try:
+            return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+    return not any(running(pid) for pid in pids)
 
 
 @contextmanager
@@ -81,6 +92,7 @@ def test_each_worker_serves_on_the_same_port_and_metrics_add_up_both(servers, tm
     wait_until(lambda: metric(server, "quickdraw_open_connections") == 0)
     assert metric(server, "quickdraw_drawings_total") == 3
     assert server.stop() == 0
+    assert ended(pids.values())
     assert problems(server.log()) == []
 
 
@@ -137,7 +149,7 @@ def test_sigterm_stops_every_worker_gracefully_and_exits_0(servers, tmp_path):
         return codes
 
     assert asyncio.run(scenario()) == [protocol.GOING_AWAY] * 4
-    assert server.process.wait(30) == 0
+    assert server.process.wait(30) == 0 and ended(pids.values())
     assert check_saved_directory(tmp_path / "saved") == 4
     assert sorted(workers_that_opened(server.log())) == ["worker-0"] * 2 + ["worker-1"] * 2
     assert problems(server.log()) == []
@@ -158,7 +170,7 @@ def test_a_worker_that_dies_stops_the_other_gracefully_and_the_server_exits_non_
         return ws.close_code
 
     assert asyncio.run(scenario()) == protocol.GOING_AWAY
-    assert server.process.wait(30) != 0
+    assert server.process.wait(30) != 0 and ended(pids.values())
     assert "worker-0 exited with code -9; stopping the others" in server.log()
     assert check_saved_directory(tmp_path / "saved") == 1  # the player's drawing on worker-1 was saved
 
@@ -173,3 +185,21 @@ def test_a_broken_model_is_one_start_up_error_with_workers(tmp_path):
     assert [line for line in done.stderr.splitlines() if line.startswith("python -m server:")] == [
         next(line for line in done.stderr.splitlines() if "cannot load the model" in line)]
     assert "worker-1" not in done.stderr  # the second worker never started
+
+
+def test_workers_end_gracefully_when_the_supervisor_is_killed(servers, tmp_path):
+    server = servers(tmp_path, tmp_path / "saved", *WORKERS).start()
+    pids = worker_pids(server)
+
+    async def scenario():
+        async with connect(server.url) as ws:
+            await start_drawing(ws)
+            server.process.kill()  # SIGKILL: the supervisor forwards nothing
+            with pytest.raises(ConnectionClosed):
+                while True:
+                    await asyncio.wait_for(ws.recv(), ANSWER_S)
+            return ws.close_code
+
+    assert asyncio.run(scenario()) == protocol.GOING_AWAY
+    wait_until(lambda: ended(pids.values()))
+    assert check_saved_directory(tmp_path / "saved") == 1
