@@ -2,8 +2,9 @@
 
     PYTHONPATH=. .venv/bin/python bench/bench_server.py [--clients 100] [--no-baseline]
 
-Starts ``python -m server`` (LiteRT) and then ``bench/keras_server.py`` (the
-same app calling Keras ``model.predict`` per guess) on free ports, and drives
+Starts ``python -m server`` (LiteRT), the same with ``--workers 2`` and
+``bench/keras_server.py`` (the same app calling Keras ``model.predict`` per
+guess, one process) on free ports, and drives
 each with ``server.client`` on this machine, replaying real raw drawings:
 time to first answered guess, one client, N clients at human speed (with the
 server's peak RSS) and saturation, once with point batches + ``stroke_end`` and
@@ -63,22 +64,41 @@ class Server:
         self.port = free_port()
         self.url = f"ws://127.0.0.1:{self.port}/ws"
         began = time.monotonic()
+        self.log = tempfile.TemporaryFile("w+")
         self.process = subprocess.Popen(
             command + ["--port", str(self.port), "--saved-dir", saved_dir], cwd=ROOT,
             env={**os.environ, "PYTHONPATH": str(ROOT), "QUICKDRAW_MESSAGES_PER_SECOND": "10000",
                  "QUICKDRAW_MESSAGE_BURST": "10000"},  # the saturation run is a flood on purpose
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL, stderr=self.log)
         asyncio.run(first_guess(self.url, began + 120))
         self.startup_s = time.monotonic() - began
-        self.peak_rss, self._sampling = 0, False
+        while "serving on" not in self._log_text():  # with workers: all of them are up, not only the first
+            assert self.process.poll() is None and time.monotonic() < began + 120, self._log_text()
+            time.sleep(0.05)
+        self.peak_rss, self.peak_pss, self._sampling = 0, 0, False
+
+    def _log_text(self) -> str:
+        self.log.seek(0)
+        return self.log.read()
+
+    def processes(self) -> list:
+        """The server process and its workers (``--workers``), if any."""
+        process = psutil.Process(self.process.pid)
+        return [process, *process.children(recursive=True)]
 
     def sample_rss(self):
-        """Start sampling RSS every 50 ms in a thread; returns a function that stops it."""
-        self._sampling, process = True, psutil.Process(self.process.pid)
+        """Start sampling memory every 50 ms in a thread; returns a function that stops it.
+
+        Peaks of the sums over the process tree: RSS counts shared library pages once
+        per process, PSS shares them out, so with workers PSS is the memory actually used.
+        """
+        self._sampling = True
 
         def loop():
             while self._sampling:
-                self.peak_rss = max(self.peak_rss, process.memory_info().rss)
+                memory = [p.memory_full_info() for p in self.processes()]
+                self.peak_rss = max(self.peak_rss, sum(m.rss for m in memory))
+                self.peak_pss = max(self.peak_pss, sum(m.pss for m in memory))
                 time.sleep(0.05)
 
         thread = threading.Thread(target=loop, daemon=True)
@@ -86,23 +106,23 @@ class Server:
         return lambda: (setattr(self, "_sampling", False), thread.join())
 
     def cpu_seconds(self) -> float:
-        times = psutil.Process(self.process.pid).cpu_times()
-        return times.user + times.system
+        return sum(t.user + t.system for t in (p.cpu_times() for p in self.processes()))
 
     def stop(self):
         self.process.terminate()
         self.process.wait(30)
+        self.log.close()
 
 
 def run_round(name: str, server: Server, drawings: list, human: list, args) -> dict:
     """One pass of the three measurements against a running server."""
-    n_single = args.single if name == "litert" else args.single_baseline
+    n_single = args.single if name.startswith("litert") else args.single_baseline
     single = asyncio.run(client.replay(server.url, drawings[:n_single], max_rate=0))
     stop, cpu = server.sample_rss(), server.cpu_seconds()
     load = asyncio.run(client.replay(server.url, human[:args.clients], realtime=True, concurrency=args.clients, max_rate=0))
     stop()
     load_cpu = server.cpu_seconds() - cpu
-    n_sat = args.saturation if name == "litert" else args.saturation_baseline
+    n_sat = args.saturation if name.startswith("litert") else args.saturation_baseline
     cpu = server.cpu_seconds()
     saturation = asyncio.run(client.replay(server.url, drawings[:n_sat], concurrency=args.saturation_clients, max_rate=0))
     sat_cpu = server.cpu_seconds() - cpu
@@ -114,7 +134,7 @@ def run_round(name: str, server: Server, drawings: list, human: list, args) -> d
         "one_p50": single.percentile(50), "one_p99": single.percentile(99), "one_strokes": single.strokes,
         "load_p50": load.percentile(50), "load_p99": load.percentile(99), "load_strokes": load.strokes,
         "load_guesses": load.guesses, "load_errors": sum(load.errors.values()) + sum(load.closes.values()),
-        "load_missing": load.missing_guesses, "rss_mb": server.peak_rss / 2**20,
+        "load_missing": load.missing_guesses, "rss_mb": server.peak_rss / 2**20, "pss_mb": server.peak_pss / 2**20,
         "sat_strokes_per_s": saturation.strokes / saturation.seconds,
         "sat_guesses_per_s": saturation.guesses / saturation.seconds,
         "whole_guesses_per_s": whole.guesses / whole.seconds,
@@ -141,8 +161,10 @@ def median_row(rows: list[dict]) -> dict:
 
 
 def table(rows: list[dict], clients: int) -> str:
-    lines = ["| | " + " | ".join(r["server"] for r in rows) + (" | ratio |" if len(rows) == 2 else " |"),
-             "|---|" + "---:|" * (len(rows) + (len(rows) == 2))]
+    """Markdown, one column per server; with a Keras row, the first column's ratio to it (both one process)."""
+    ratios = rows[-1]["server"] == "keras" and len(rows) > 1
+    lines = ["| | " + " | ".join(r["server"] for r in rows) + (f" | {rows[0]['server']} vs keras |" if ratios else " |"),
+             "|---|" + "---:|" * (len(rows) + ratios)]
     spec = [
         ("time from process start to first answered guess", "startup_s", "{:.2f} s", False),
         ("one client: stroke_end → guess p50", "one_p50", "{:.2f} ms", False),
@@ -150,7 +172,8 @@ def table(rows: list[dict], clients: int) -> str:
         (f"{clients} clients at human speed: p50", "load_p50", "{:.2f} ms", False),
         (f"{clients} clients at human speed: p99", "load_p99", "{:.2f} ms", False),
         (f"{clients} clients: strokes answered / errors / missing guesses", None, None, None),
-        (f"{clients} clients: server peak RSS", "rss_mb", "{:.0f} MB", False),
+        (f"{clients} clients: server peak RSS (all processes)", "rss_mb", "{:.0f} MB", False),
+        (f"{clients} clients: server peak PSS (all processes)", "pss_mb", "{:.0f} MB", False),
         (f"{clients} clients: server CPU use", "load_cores", "{:.2f} cores", False),
         ("server CPU time per guess (saturation)", "sat_cpu_ms_per_guess", "{:.2f} ms", False),
         ("saturation, point batches + stroke_end: stroke guesses/s", "sat_strokes_per_s", "{:.0f}/s", True),
@@ -161,14 +184,14 @@ def table(rows: list[dict], clients: int) -> str:
     for label, key, fmt, higher_better in spec:
         if key is None:
             cells = [f"{r['load_strokes']:.0f} / {r['load_errors']:.0f} / {r['load_missing']:.0f}" for r in rows]
-            lines.append(f"| {label} | " + " | ".join(cells) + (" | |" if len(rows) == 2 else " |"))
+            lines.append(f"| {label} | " + " | ".join(cells) + (" | |" if ratios else " |"))
             continue
         cells = [fmt.format(r[key]) for r in rows]
         ratio = ""
-        if len(rows) == 2 and rows[0][key] and rows[1][key]:
-            value = rows[0][key] / rows[1][key] if higher_better else rows[1][key] / rows[0][key]
+        if ratios and rows[0][key] and rows[-1][key]:
+            value = rows[0][key] / rows[-1][key] if higher_better else rows[-1][key] / rows[0][key]
             ratio = f" {value:.1f}× |"
-        lines.append(f"| {label} | " + " | ".join(cells) + (f" |{ratio}" if len(rows) == 2 else " |"))
+        lines.append(f"| {label} | " + " | ".join(cells) + (f" |{ratio}" if ratios else " |"))
     return "\n".join(lines)
 
 
@@ -180,6 +203,8 @@ def main() -> int:
     parser.add_argument("--saturation", type=int, default=600, help="drawings for the saturation run (LiteRT)")
     parser.add_argument("--saturation-baseline", type=int, default=120, help="drawings for the saturation run (Keras)")
     parser.add_argument("--saturation-clients", type=int, default=32, help="connections in the saturation run")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="also measure LiteRT with this many worker processes (default 2; 1 skips it)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the Keras baseline")
     parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds; the table shows medians (default 3)")
     parser.add_argument("--model-dir", default="model")
@@ -192,6 +217,8 @@ def main() -> int:
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}", file=sys.stderr)
     model = ["--model-dir", args.model_dir]
     commands = {"litert": [sys.executable, "-m", "server", *model]}
+    if args.workers > 1:
+        commands[f"litert, {args.workers} workers"] = [*commands["litert"], "--workers", str(args.workers)]
     if not args.no_baseline:
         commands["keras"] = [sys.executable, "bench/keras_server.py", *model]
     # Saves go where the default saved_pictures/ lives: file creation costs differ a lot between

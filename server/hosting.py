@@ -5,10 +5,12 @@ numpy calls) under one GIL, so it uses about one core however many there are.
 With ``WORKERS`` above 1, ``python -m server`` becomes a small supervisor:
 
 1. it sweeps the saved directory once, before any worker can be saving;
-2. it binds the listening sockets, and every worker accepts on them;
+2. it binds one listening socket per worker, all on one port (SO_REUSEPORT),
+   so the kernel spreads connections evenly over the workers;
 3. it starts worker 0 and waits until that worker has loaded the model, so a
    broken model is reported once and the first guess comes as early as with
-   one process; then it starts the others;
+   one process; then it starts the others, and says "serving on …" once all
+   of them are up (a worker that failed is handled like one that exits);
 4. SIGTERM or SIGINT stops every worker gracefully (sockets closed with 1001,
    drawings saved). A worker that exits by itself stops the others too, and
    the supervisor exits with its code, for a process manager to restart.
@@ -99,22 +101,32 @@ def _quiet_cancellation(loop, context) -> None:
 
 
 def supervise(settings: config.Settings, overrides: dict, log_level: str, log_format: str) -> int:
-    """Run ``settings.workers`` worker processes on one set of sockets until stopped; returns the exit code."""
+    """Run ``settings.workers`` worker processes until stopped; returns the exit code."""
     recovery.sweep(settings.saved_dir)
-    sockets = hypercorn_config(settings).create_sockets()
+    listeners = _listeners(settings)
     spawn = multiprocessing.get_context("spawn")  # fresh interpreters: no threads or locks inherited mid-use
     open_total = spawn.Value("i", 0)
     workers: list = []
     stopping = False
 
-    def start(index: int, tell=None):
+    def start(index: int):
+        ready, tell = spawn.Pipe(duplex=False)
         name = f"worker-{index}"
         process = spawn.Process(target=_work, name=name,
-                                args=(name, overrides, log_level, log_format, sockets, open_total, tell))
+                                args=(name, overrides, log_level, log_format, listeners[index], open_total, tell))
         process.start()
-        log.info("started %s", process.name, extra={"pid": process.pid})
+        tell.close()  # the worker holds the other end: EOF before a message means it died loading
+        log.info("started %s", name, extra={"pid": process.pid})
         workers.append(process)
-        return process
+        return process, ready
+
+    def started(process, ready) -> bool:
+        """Wait until the worker has loaded its model (True) or has exited (False)."""
+        try:
+            return ready.recv()
+        except EOFError:
+            process.join()
+            return False
 
     def stop(*_):
         nonlocal stopping
@@ -127,19 +139,16 @@ def supervise(settings: config.Settings, overrides: dict, log_level: str, log_fo
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # read by each worker's prometheus_client
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
-        ready, tell = spawn.Pipe(duplex=False)
-        first = start(0, tell)
-        tell.close()  # the worker holds the other end now
-        try:
-            ready.recv()
-        except EOFError:  # it exited while loading: its error is printed already
-            first.join()
-            return 0 if stopping else first.exitcode or 1
-        port = sockets.insecure_sockets[0].getsockname()[1]
-        print(f"serving on http://{settings.host}:{port} with {settings.workers} workers", file=sys.stderr, flush=True)
-        for index in range(1, settings.workers):
-            if not stopping:
-                start(index)
+        if not started(*start(0)):  # its error is printed already
+            return 0 if stopping else workers[0].exitcode or 1
+        # Worker 0 serves already; the others load their models side by side.
+        if all([started(*pending) for pending in [start(index) for index in range(1, settings.workers)]]):
+            port = listeners[0].insecure_sockets[0].getsockname()[1]
+            print(f"serving on http://{settings.host}:{port} with {settings.workers} workers",
+                  file=sys.stderr, flush=True)
+        for listener in listeners:  # the workers hold them now; a socket closes when its worker ends
+            for sock in listener.insecure_sockets:
+                sock.close()
         code = 0
         while any(process.is_alive() for process in workers):
             for sentinel in wait([p.sentinel for p in workers if p.is_alive()]):
@@ -149,10 +158,23 @@ def supervise(settings: config.Settings, overrides: dict, log_level: str, log_fo
                     log.error("%s exited with code %s; stopping the others", process.name, process.exitcode)
                     code = process.exitcode or 1
                     stop()
-        for sock in sockets.insecure_sockets:
-            sock.close()
         os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
     return code
+
+
+def _listeners(settings: config.Settings) -> list:
+    """One set of listening sockets per worker, all on one port (SO_REUSEPORT), bound here.
+
+    The kernel then spreads new connections evenly over the workers. With one
+    shared socket, whichever worker woke first would take a whole burst of
+    connections, and a game's socket stays where it landed.
+    """
+    hypercorn = hypercorn_config(settings)
+    hypercorn.workers = settings.workers  # Hypercorn sets SO_REUSEPORT for more than one
+    first = hypercorn.create_sockets()
+    port = first.insecure_sockets[0].getsockname()[1]  # the one the system chose when PORT is 0
+    hypercorn.bind = [f"{settings.host}:{port}"]
+    return [first] + [hypercorn.create_sockets() for _ in range(settings.workers - 1)]
 
 
 def _work(name: str, overrides: dict, log_level: str, log_format: str, sockets, open_total, ready) -> None:
