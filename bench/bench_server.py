@@ -4,11 +4,11 @@
 
 Starts ``python -m server`` (LiteRT), the same with ``--workers 2`` and
 ``bench/keras_server.py`` (the same app calling Keras ``model.predict`` per
-guess, one process) on free ports, and drives
-each with ``server.client`` on this machine, replaying real raw drawings:
-time to first answered guess, one client, N clients at human speed (with the
-server's peak RSS) and saturation, once with point batches + ``stroke_end`` and
-once with one ``stroke`` message per stroke. Saves go to a temporary directory
+guess, one process) on free ports, and drives each with ``server.client`` on
+this machine, replaying real raw drawings: time to first answered guess, one
+client, N clients at human speed (with the server's peak memory over all its
+processes) and saturation, once with point batches + ``stroke_end`` and once
+with one ``stroke`` message per stroke. Saves go to a temporary directory
 under build/. Prints a Markdown table. Numbers, not asserts.
 """
 
@@ -187,11 +187,11 @@ def table(rows: list[dict], clients: int) -> str:
             lines.append(f"| {label} | " + " | ".join(cells) + (" | |" if ratios else " |"))
             continue
         cells = [fmt.format(r[key]) for r in rows]
-        ratio = ""
+        ratio = " |" if ratios else ""
         if ratios and rows[0][key] and rows[-1][key]:
             value = rows[0][key] / rows[-1][key] if higher_better else rows[-1][key] / rows[0][key]
             ratio = f" {value:.1f}× |"
-        lines.append(f"| {label} | " + " | ".join(cells) + (f" |{ratio}" if ratios else " |"))
+        lines.append(f"| {label} | " + " | ".join(cells) + f" |{ratio}")
     return "\n".join(lines)
 
 
