@@ -139,27 +139,34 @@ def supervise(settings: config.Settings, overrides: dict, log_level: str, log_fo
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # read by each worker's prometheus_client
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
-        if not started(*start(0)):  # its error is printed already
-            return 0 if stopping else workers[0].exitcode or 1
-        # Worker 0 serves already; the others load their models side by side.
-        if all([started(*pending) for pending in [start(index) for index in range(1, settings.workers)]]):
-            port = listeners[0].insecure_sockets[0].getsockname()[1]
-            print(f"serving on http://{settings.host}:{port} with {settings.workers} workers",
-                  file=sys.stderr, flush=True)
-        for listener in listeners:  # the workers hold them now; a socket closes when its worker ends
-            for sock in listener.insecure_sockets:
-                sock.close()
-        code = 0
-        while any(process.is_alive() for process in workers):
-            for sentinel in wait([p.sentinel for p in workers if p.is_alive()]):
-                process = next(p for p in workers if p.sentinel == sentinel)
-                process.join()
-                if not stopping:
-                    log.error("%s exited with code %s; stopping the others", process.name, process.exitcode)
-                    code = process.exitcode or 1
-                    stop()
-        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    return code
+        try:
+            if not started(*start(0)):  # its error is printed already
+                return 0 if stopping else workers[0].exitcode or 1
+            # Worker 0 serves already; the others load their models side by side.
+            if all([started(*pending) for pending in [start(index) for index in range(1, settings.workers)]]):
+                port = listeners[0].insecure_sockets[0].getsockname()[1]
+                print(f"serving on http://{settings.host}:{port} with {settings.workers} workers",
+                      file=sys.stderr, flush=True)
+            _close(listeners)  # the workers hold them now; a worker's socket closes when it ends
+            code = 0
+            while any(process.is_alive() for process in workers):
+                for sentinel in wait([p.sentinel for p in workers if p.is_alive()]):
+                    process = next(p for p in workers if p.sentinel == sentinel)
+                    process.join()
+                    if not stopping:
+                        log.error("%s exited with code %s; stopping the others", process.name, process.exitcode)
+                        code = process.exitcode or 1
+                        stop()
+            return code
+        finally:
+            _close(listeners)
+            del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+
+
+def _close(listeners: list) -> None:
+    for listener in listeners:
+        for sock in listener.insecure_sockets:
+            sock.close()
 
 
 def _listeners(settings: config.Settings) -> list:
@@ -178,7 +185,7 @@ def _listeners(settings: config.Settings) -> list:
 
 
 def _work(name: str, overrides: dict, log_level: str, log_format: str, sockets, open_total, ready) -> None:
-    """One worker process: build the app (its own model), tell ``ready`` if given, serve until told to stop."""
+    """One worker process: build the app (its own model), tell ``ready``, serve until told to stop."""
     from server import create_app
 
     logs.configure(log_level, log_format, worker=name)
@@ -187,7 +194,6 @@ def _work(name: str, overrides: dict, log_level: str, log_format: str, sockets, 
     except (config.ConfigError, ModelError) as error:
         print(f"python -m server: {error}", file=sys.stderr, flush=True)
         sys.exit(2)
-    if ready is not None:
-        ready.send(True)
-        ready.close()
+    ready.send(True)
+    ready.close()
     serve(app, sockets, multiprocessing.parent_process().sentinel)
