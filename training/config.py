@@ -15,7 +15,7 @@ class TrainConfig:
     arch: str = "ours"  # "ours" or "seed" (the original app's net, a baseline)
     width: int = 24  # filters in the first conv stage (×2, ×4 later); speed vs accuracy
     dropout: float = 0.1  # before and after the dense head; more underfits in 12 epochs
-    epochs: int = 16  # ~17 min on 2 cores (budget 20); 16 beat 12 by 0.5 top-1 on real drawings
+    epochs: int = 16  # ~19.5 min on 2 idle cores (budget 20); 16 beat 12 by 0.5 top-1 on real drawings
     batch_size: int = 256  # large batches keep 2 CPU cores busy
     learning_rate: float = 2e-3  # Adam, cosine-decayed to 0 over all epochs: no plateau guessing
     label_smoothing: float = 0.05  # many sketches are ambiguous; do not force certainty
