@@ -28,8 +28,8 @@ test: $(VENV)/.all browser  ## install everything and run the whole test suite
 	$(PY) -m pytest || [ $$? -eq 5 ]  # 5: pytest collected no tests
 
 model: $(VENV)/.all  ## retrain the shipped model from ../shared/quickdraw, seed baseline first (~25 min on 2 cores)
-	$(PY) -m training train --data ../shared/quickdraw --arch seed --no-mirror-average --out build/seed
-	$(PY) -m training train --data ../shared/quickdraw --baseline-card build/seed/model_card.json --out model
+	$(PY) -m training train --data ../shared/quickdraw --stroke-classes grapes pineapple --arch seed --no-mirror-average --out build/seed
+	$(PY) -m training train --data ../shared/quickdraw --stroke-classes grapes pineapple --baseline-card build/seed/model_card.json --out model
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -113,3 +113,44 @@ def test_offline_is_a_one_line_error(tmp_path, capsys):
     assert rc == 1
     assert err.startswith("error:") and "offline" in err and "\n" not in err
     assert not (tmp_path / "numpy_bitmap" / "cat.npy").exists()
+
+
+def test_fetch_then_train_on_exactly_what_fetch_wrote(bucket, tmp_path, quickdraw_dir, raw_drawings,
+                                                      simplified_drawings):
+    """A fake bucket of real drawings in the bucket's formats → fetch → train one short epoch → serve."""
+    import io
+    import json
+    import urllib.parse
+
+    import numpy as np
+
+    from server.classifier import Classifier
+
+    def serve(fmt, word, body):
+        bucket.files[f"/quickdraw/{fmt}/{urllib.parse.quote(word)}{fetch.FORMATS[fmt]}"] = body
+
+    for word in ("banana", "The Eiffel Tower"):
+        rows = io.BytesIO()
+        np.save(rows, np.load(quickdraw_dir / "bitmaps" / f"{word}.npy")[:300])
+        serve("numpy_bitmap", word, rows.getvalue())
+    for fmt, drawings in (("simplified", simplified_drawings), ("raw", raw_drawings)):
+        for word in ("banana", "The Eiffel Tower", "grapes"):
+            serve(fmt, word, "".join(json.dumps(d) + "\n" for d in drawings if d["word"] == word).encode())
+    data = tmp_path / "data"
+    fetched = [main(["fetch", "--categories", "banana", "The Eiffel Tower", "--format", "numpy_bitmap",
+                     "--out", str(data), "--base-url", base_url(bucket)]),
+               main(["fetch", "--categories", "banana", "The Eiffel Tower", "grapes", "--format", "simplified", "raw",
+                     "--out", str(data), "--base-url", base_url(bucket)])]
+    assert fetched == [0, 0]
+    model = tmp_path / "model"
+    assert main(["train", "--data", str(data), "--out", str(model), "--epochs", "1", "--steps-per-epoch", "5",
+                 "--batch-size", "32", "--width", "4", "--stroke-renderings", "50"]) == 0
+    card = json.loads((model / "model_card.json").read_text())
+    assert card["counts"]["banana"] == {"bitmaps": 300}
+    assert card["counts"]["grapes"]["augmented_renderings"] == 50  # no bitmaps: trained from its drawings
+    classifier = Classifier(model)
+    try:
+        assert classifier.labels == ["The Eiffel Tower", "banana", "grapes"]
+        assert classifier.probabilities(np.zeros((28, 28), np.uint8)).shape == (3,)
+    finally:
+        classifier.close()

@@ -34,12 +34,6 @@ def test_bitmap_file_becomes_28x28_images(tmp_path):
     assert np.array_equal(images[1].ravel(), rows[1])
 
 
-def test_bitmap_dir_is_keyed_by_category_name(tmp_path):
-    for name in ("cat", "house plant"):
-        np.save(tmp_path / f"{name}.npy", np.zeros((2, 784), np.uint8))
-    assert list(readers.read_bitmap_dir(tmp_path)) == ["cat", "house plant"]
-
-
 def test_bitmap_of_wrong_shape_or_type_is_rejected(tmp_path):
     np.save(tmp_path / "bad.npy", np.zeros((2, 100), np.uint8))
     with pytest.raises(ValueError, match="784"):
@@ -47,11 +41,6 @@ def test_bitmap_of_wrong_shape_or_type_is_rejected(tmp_path):
     np.save(tmp_path / "float.npy", np.zeros((2, 784), np.float32))
     with pytest.raises(ValueError):
         readers.read_bitmaps(tmp_path / "float.npy")
-
-
-def test_empty_bitmap_dir_is_a_clear_error(tmp_path):
-    with pytest.raises(FileNotFoundError, match="npy"):
-        readers.read_bitmap_dir(tmp_path)
 
 
 @pytest.mark.parametrize("gz", [False, True])

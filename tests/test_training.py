@@ -174,13 +174,6 @@ def test_stroke_key_id_split_is_deterministic():
     assert len(train) == 11 and not set(train) & set(held) and set(train) | set(held) == set(ids)
 
 
-def test_class_weights_balance_the_classes():
-    y = np.array([0] * 90 + [1] * 10)
-    weights = dataset.class_weights(y, 2, power=1.0)
-    assert weights[0] * 90 == pytest.approx(weights[1] * 10)
-    assert weights[y].mean() == pytest.approx(1.0)
-
-
 def test_config_flags_override_fields_and_reject_unknown_ones():
     import argparse
 

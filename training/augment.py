@@ -1,7 +1,8 @@
 """Augmentation that fits sketches.
 
 Bitmaps: a small random affine (shift, scale, rotate, shear) and a mirror,
-done with cv2.warpAffine on the 28×28 image. Strokes (classes that exist only
+drawn here and applied in the input pipeline by TensorFlow (``random_transforms``;
+``augment_bitmap`` does the same with OpenCV, as a reference). Strokes (classes that exist only
 as drawings): distort the coordinates, jitter points, drop or cut strokes, and
 always render through ``server.sketch.to_model_input``, the serving path.
 """
@@ -24,8 +25,8 @@ def _affine(rng: np.random.Generator, rotate: float, scale: tuple, shear: float)
     return rotation @ shearing @ scaling
 
 
-def augment_bitmap(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One 28×28 uint8 image, randomly mirrored and warped a little around its centre.
+def bitmap_affine(rng: np.random.Generator) -> np.ndarray:
+    """A random 2×3 affine map of 28×28 pixel coordinates: mirrored half the time, warped a little around the centre.
 
     Kept small on purpose: the serving path always centres and scales a drawing
     to fill the box, so large shifts or zooms would teach a distribution never served.
@@ -34,14 +35,29 @@ def augment_bitmap(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if rng.random() < 0.5:
         linear = linear @ np.diag([-1.0, 1.0])  # mirror: most sketched things face either way
     shift = rng.uniform(-1.0, 1.0, size=2)
-    matrix = np.column_stack([linear, CENTRE - linear @ [CENTRE, CENTRE] + shift])
-    return cv2.warpAffine(image, matrix, image.shape[::-1], flags=cv2.INTER_LINEAR,
+    return np.column_stack([linear, CENTRE - linear @ [CENTRE, CENTRE] + shift])
+
+
+def augment_bitmap(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One 28×28 uint8 image warped by ``bitmap_affine`` (the reference for ``random_transforms``)."""
+    return cv2.warpAffine(image, bitmap_affine(rng), image.shape[::-1], flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 
-def augment_bitmaps(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """``augment_bitmap`` applied to each image of an (N, 28, 28) batch."""
-    return np.stack([augment_bitmap(image, rng) for image in images])
+def random_transforms(n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` maps from ``bitmap_affine`` as TensorFlow's projective transforms (output → input pixel), (n, 8) float32."""
+    transforms = np.zeros((n, 8), np.float32)
+    for i in range(n):
+        matrix = bitmap_affine(rng)
+        inverse = np.linalg.inv(matrix[:, :2])
+        transforms[i, [0, 1, 3, 4]] = inverse.ravel()
+        transforms[i, [2, 5]] = -inverse @ matrix[:, 2]
+    return transforms
+
+
+def identity(n: int) -> np.ndarray:
+    """``n`` transforms that leave an image as it is."""
+    return np.tile(np.array([1, 0, 0, 0, 1, 0, 0, 0], np.float32), (n, 1))
 
 
 def augment_strokes(drawing: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 @dataclass
 class TrainConfig:
-    data: Path = Path("../shared/quickdraw")  # the data package: bitmaps/ and strokes/
+    data: Path = Path("../shared/quickdraw")  # what `fetch --out` wrote, or the data package (bitmaps/, strokes/)
     out: Path = Path("model")  # where the model directory is written
     arch: str = "ours"  # "ours" or "seed" (the original app's net, a baseline)
     width: int = 24  # filters in the first conv stage (×2, ×4 later); speed vs accuracy
@@ -23,16 +23,25 @@ class TrainConfig:
     validation_fraction: float = 0.05  # stratified hold-out of the bitmaps
     seed: int = 1234  # one seed for the split, augmentation and weights: reproducible
     augment: bool = True  # random affine + mirror on bitmaps each epoch
-    balance_power: float = 1.0  # sample weight ∝ (mean count / class count)^power; 1 = balanced
+    balance_power: float = 1.0  # P(word) ∝ rows^(1 − power): 1 = all words equally often, 0 = as the data falls
     max_per_class: int = 0  # cap on bitmaps per class (0 = all); for quick or test runs
-    stroke_classes: tuple[str, ...] = ("grapes", "pineapple")  # classes with no bitmaps
+    validation_max_per_class: int = 500  # cap on held-out bitmaps per class: validation stays small at any size
+    stroke_classes: tuple[str, ...] = ()  # words without bitmaps to train from multi-word stroke files (strokes/)
     stroke_train_fraction: float = 2 / 3  # of their drawings (by key_id); the rest are held out
-    stroke_renderings: int = 2000  # per stroke class: near the mean bitmap count, so weights stay ~1
+    stroke_renderings: int = 2000  # augmented renderings per word trained from strokes (cap); ~ a bitmap class
+    saved: tuple[Path, ...] = ()  # a directory of drawings the game saved (repeatable): learn from players
+    players: str = "recognized"  # which players' game drawings to trust: "recognized" or "all"
+    player_renderings: int = 8  # augmented renderings of each player's drawing in its word's pool
     quantize: bool = True  # int8 weights in model.tflite: ~4× faster inference, same accuracy on real drawings
     mirror_average: bool = True  # ship the mean of the drawing and its mirror (2 passes per inference)
     baseline_card: str = ""  # a baseline run's model_card.json (e.g. --arch seed): its metrics go beside ours
     evaluate: bool = True  # evaluate on strokes/*.ndjson.gz after training, if present
-    steps_per_epoch: int = 0  # 0 = one pass over the bitmaps; fewer for quick or test runs
+    steps_per_epoch: int = 0  # 0 = as many batches as training rows; fewer for quick or test runs
+    distribute: str = "none"  # "mirrored": the GPUs of this host; "multiworker": the hosts named by TF_CONFIG
+
+
+CHOICES = {"arch": ("ours", "seed"), "players": ("recognized", "all"),
+           "distribute": ("none", "mirrored", "multiworker")}
 
 
 def _why() -> dict[str, str]:
@@ -50,21 +59,24 @@ def add_arguments(parser: argparse.ArgumentParser, defaults: TrainConfig = Train
         text = f"{why.get(f.name, '')} (default: {' '.join(default) if isinstance(default, tuple) else default})"
         if f.type is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=why.get(f.name))
+        elif f.type == tuple[Path, ...]:
+            parser.add_argument(flag, type=Path, action="append", default=[], metavar="DIR", help=text)
         elif isinstance(default, tuple):
             parser.add_argument(flag, nargs="*", default=default, metavar="WORD", help=text)
         else:
             kind = Path if isinstance(default, Path) else type(default)
-            parser.add_argument(flag, type=kind, default=default, help=text)
+            parser.add_argument(flag, type=kind, default=default, choices=CHOICES.get(f.name), help=text)
 
 
 def from_arguments(args: argparse.Namespace) -> TrainConfig:
     """The config named by parsed arguments (fields only; other attributes ignored)."""
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)}
     values["stroke_classes"] = tuple(values["stroke_classes"])
+    values["saved"] = tuple(values["saved"])
     return TrainConfig(**values)
 
 
 def to_json(config: TrainConfig) -> dict:
     """The config as plain JSON values, for the model card."""
-    return {k: (str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v)
+    return {k: (str(v) if isinstance(v, Path) else [str(i) for i in v] if isinstance(v, tuple) else v)
             for k, v in dataclasses.asdict(config).items()}

@@ -1,39 +1,116 @@
-"""Training data: the official bitmaps plus renderings of the stroke-only classes.
+"""Training data as per-word pools that stay on disk, and the batches drawn from them.
 
-``load`` gathers images and labels, splits a stratified validation set and
-renders augmented drawings for the classes that exist only as strokes (their
-held-out drawings, by key_id, are validated plainly and never trained on).
-``Batches`` feeds augmented, class-balanced batches to Keras.
+``load`` gathers one ``Pool`` per word: its bitmap file memory-mapped, or
+augmented renderings of its drawings when it has none, plus any players'
+drawings of it. The validation rows of a bitmap file are chosen from its row
+count alone (``Split``), so nothing is read until a batch needs it and memory
+does not grow with the data. ``batches`` draws class-balanced, augmented
+batches forever as a ``tf.data.Dataset``.
 """
 
+import zlib
 from dataclasses import dataclass, field
+from math import gcd
 from pathlib import Path
 
-import keras
 import numpy as np
 from tqdm import tqdm
 
 from server import sketch
-from training import augment, readers
+from training import augment, players, readers, sources
 from training.config import TrainConfig
 
-STROKE_FILES = ("simplified.ndjson.gz", "raw.ndjson.gz")
+SIDE = sketch.SIZE
+
+
+class Split:
+    """A seeded pseudo-random split of rows 0..n-1 into validation and training, kept as two numbers.
+
+    Row i has rank ``(a·i + b) mod n``, a permutation because gcd(a, n) = 1; the
+    ``n_val`` lowest ranks are the validation rows. Drawing a training row inverts
+    the map for a random rank ≥ ``n_val``: O(1) memory whatever n is.
+    """
+
+    def __init__(self, n: int, n_val: int, key: str, seed: int):
+        rng = np.random.default_rng([seed, zlib.crc32(key.encode("utf-8"))])
+        self.n, self.n_val = n, n_val
+        self.a = 1
+        while n > 2:
+            self.a = int(rng.integers(n // 3, n))
+            if gcd(self.a, n) == 1:
+                break
+        self.b = int(rng.integers(0, max(n, 1)))
+        self.a_inverse = pow(self.a, -1, n) if n > 1 else 0
+
+    @property
+    def n_train(self) -> int:
+        return self.n - self.n_val
+
+    def row(self, rank: np.ndarray) -> np.ndarray:
+        return (self.a_inverse * (rank.astype(np.int64) - self.b)) % self.n
+
+    def validation_rows(self) -> np.ndarray:
+        return np.sort(self.row(np.arange(self.n_val)))
+
+    def training_rows(self, rng: np.random.Generator, k: int) -> np.ndarray:
+        return self.row(rng.integers(self.n_val, self.n, size=k))
+
+
+@dataclass
+class Part:
+    """Rows of one word from one source; only ``split``'s training rows are drawn."""
+
+    rows: np.ndarray  # (n, 28, 28) uint8: a memory map or renderings in memory
+    split: Split
+
+    def draw(self, rng: np.random.Generator, k: int) -> np.ndarray:
+        return np.asarray(self.rows[np.sort(self.split.training_rows(rng, k))])
+
+
+@dataclass
+class Pool:
+    """Everything one word trains on; parts are drawn in proportion to their training rows."""
+
+    parts: list[Part] = field(default_factory=list)
+
+    @property
+    def n_train(self) -> int:
+        return sum(part.split.n_train for part in self.parts)
+
+    def draw(self, rng: np.random.Generator, k: int) -> np.ndarray:
+        sizes = np.array([part.split.n_train for part in self.parts], dtype=np.float64)
+        counts = rng.multinomial(k, sizes / sizes.sum())
+        return np.concatenate([part.draw(rng, n) for part, n in zip(self.parts, counts) if n])
 
 
 @dataclass
 class Data:
     labels: list[str]
-    x_train: np.ndarray  # (N, 28, 28) uint8
-    y_train: np.ndarray  # (N,) int class index
-    x_val: np.ndarray
+    pools: list[Pool]  # one per label
+    x_val: np.ndarray  # (N, 28, 28) uint8, bounded by validation_max_per_class per word
     y_val: np.ndarray
-    counts: dict = field(default_factory=dict)  # per class: bitmaps / drawings / renderings
+    counts: dict = field(default_factory=dict)  # per word: bitmaps / drawings / renderings / players
     train_key_ids: list[str] = field(default_factory=list)  # stroke drawings trained on
+    evaluation: list[Path] = field(default_factory=list)  # stroke files to evaluate on after training
+    players: dict = field(default_factory=dict)  # what --saved contributed and skipped
 
+    @property
+    def n_train(self) -> int:
+        return sum(pool.n_train for pool in self.pools)
 
-def stroke_files(data_dir: Path) -> list[Path]:
-    """The data package's stroke files that exist (the evaluation set)."""
-    return [p for p in (Path(data_dir) / "strokes" / name for name in STROKE_FILES) if p.is_file()]
+    def class_probabilities(self, balance_power: float) -> np.ndarray:
+        """P(word) per batch row ∝ n_train^(1 − power): 1 = every word equally often, 0 = as the data falls."""
+        sizes = np.array([pool.n_train for pool in self.pools], dtype=np.float64)
+        weights = sizes ** (1.0 - balance_power)
+        return weights / weights.sum()
+
+    def draw(self, rng: np.random.Generator, k: int, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``k`` training images and their class indices, classes drawn with probabilities ``p``."""
+        classes = np.sort(rng.choice(len(self.pools), size=k, p=p))
+        words, starts = np.unique(classes, return_index=True)
+        images = np.concatenate([self.pools[c].draw(rng, n) for c, n in
+                                 zip(words, np.diff(np.append(starts, k)))])
+        return images, classes
 
 
 def split_key_ids(key_ids: list[str], train_fraction: float, seed: int) -> tuple[list[str], list[str]]:
@@ -44,99 +121,122 @@ def split_key_ids(key_ids: list[str], train_fraction: float, seed: int) -> tuple
     return sorted(ordered[i] for i in order[:n_train]), sorted(ordered[i] for i in order[n_train:])
 
 
-def _stratified_split(y: np.ndarray, fraction: float, rng) -> tuple[np.ndarray, np.ndarray]:
-    train, val = [], []
-    for c in np.unique(y):
-        idx = rng.permutation(np.flatnonzero(y == c))
-        n_val = int(round(len(idx) * fraction))
-        val.append(idx[:n_val])
-        train.append(idx[n_val:])
-    return np.concatenate(train), np.concatenate(val)
-
-
-def _stroke_samples(data_dir: Path, words: tuple[str, ...]) -> dict[str, list[readers.Sample]]:
-    found = {w: [] for w in words}
-    for path in stroke_files(data_dir):
-        for sample in readers.read_ndjson(path):
-            if sample.word in found:
-                found[sample.word].append(sample)
-    return found
-
-
 def load(config: TrainConfig) -> Data:
-    """Bitmaps of every category in ``data/bitmaps`` plus the stroke-only classes."""
-    rng = np.random.default_rng(config.seed)
-    bitmaps = readers.read_bitmap_dir(Path(config.data) / "bitmaps")
-    both = sorted(set(config.stroke_classes) & set(bitmaps))
-    if both:  # their stroke drawings are evaluation data, never training data
-        raise ValueError(f"{', '.join(both)} has bitmaps; only classes without bitmaps are trained from strokes")
-    strokes = _stroke_samples(config.data, config.stroke_classes) if config.stroke_classes else {}
-    missing = [w for w, samples in strokes.items() if not samples]
-    if missing:
-        raise FileNotFoundError(f"no stroke drawings of {', '.join(missing)} in {config.data}/strokes")
-    labels = sorted(set(bitmaps) | set(strokes))
-    xs, ys, counts = [], [], {}
-    for word, images in tqdm(bitmaps.items(), desc="bitmaps", unit="class"):
-        if config.max_per_class:
-            images = images[rng.permutation(len(images))[: config.max_per_class]]
-        xs.append(images)
-        ys.append(np.full(len(images), labels.index(word)))
-        counts[word] = {"bitmaps": len(images)}
-    x, y = np.concatenate(xs), np.concatenate(ys)
-    train, val = _stratified_split(y, config.validation_fraction, rng)
-    x_train, y_train, x_val, y_val = [x[train]], [y[train]], [x[val]], [y[val]]
-    train_key_ids = []
-    for word, samples in strokes.items():
-        train_ids, _ = split_key_ids([s.key_id for s in samples], config.stroke_train_fraction, config.seed)
-        chosen = set(train_ids)
-        fit = [s for s in samples if s.key_id in chosen]
-        held = [s for s in samples if s.key_id not in chosen]
-        renders = [augment.render_augmented(fit[i % len(fit)].drawing, rng)
-                   for i in tqdm(range(config.stroke_renderings), desc=f"render {word}", unit="img")]
-        x_train.append(np.stack(renders))
-        y_train.append(np.full(len(renders), labels.index(word)))
-        x_val.append(np.stack([sketch.to_model_input(s.drawing) for s in held]))
-        y_val.append(np.full(len(held), labels.index(word)))
-        counts[word] = {"bitmaps": 0, "stroke_drawings": len(train_ids), "stroke_forms": len(fit),
-                        "augmented_renderings": len(renders), "held_out_drawings": len(set(s.key_id for s in held))}
-        train_key_ids += train_ids
-    return Data(labels, np.concatenate(x_train), np.concatenate(y_train),
-                np.concatenate(x_val), np.concatenate(y_val), counts, sorted(train_key_ids))
+    """Pools for every word of ``config.data`` (and players' drawings of those words), validation set in memory.
 
-
-def class_weights(y: np.ndarray, n_classes: int, power: float) -> np.ndarray:
-    """Per-class weight ∝ (mean count / count)^power, so rare classes count as much (power 1)."""
-    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
-    weights = (counts.sum() / (n_classes * np.maximum(counts, 1))) ** power
-    return (weights / weights[y].mean()).astype(np.float32)  # mean sample weight 1: same loss scale
-
-
-class Batches(keras.utils.PyDataset):
-    """Shuffled, augmented, class-weighted batches of (pixels, one-hot label, weight).
-
-    One-hot because label smoothing needs it.
+    Raises:
+        FileNotFoundError: no data, or no drawings of a requested stroke class.
+        ValueError: a bad bitmap file, or a stroke class that has bitmaps.
     """
+    found = sources.find(config.data)
+    both = sorted(set(config.stroke_classes) & set(found.bitmaps))
+    if both:  # their stroke drawings are evaluation data, never training data
+        raise ValueError(f"{', '.join(both)} has bitmaps; only words without bitmaps are trained from strokes")
+    drawings = _stroke_drawings(found, config)
+    labels = sorted(set(found.bitmaps) | set(drawings))
+    rng = np.random.default_rng(config.seed)
+    pools, x_val, y_val, counts, train_key_ids = [], [], [], {}, []
+    for c, word in enumerate(tqdm(labels, desc="data", unit="word")):
+        if word in found.bitmaps:
+            pool, val, counts[word] = _bitmap_pool(word, found.bitmaps[word], config)
+        else:
+            pool, val, counts[word], trained = _stroke_pool(word, drawings[word], config, rng)
+            train_key_ids += trained
+        pools.append(pool)
+        x_val.append(val)
+        y_val.append(np.full(len(val), c))
+    contributed = {}
+    if config.saved:
+        renders, contributed = players.render(labels, config, rng)
+        for word, rows in renders.items():
+            pools[labels.index(word)].parts.append(Part(rows, Split(len(rows), 0, word, config.seed)))
+            counts[word]["player_drawings"] = contributed["by_word"][word]
+    x_val = np.concatenate(x_val) if x_val else np.zeros((0, SIDE, SIDE), np.uint8)
+    y_val = np.concatenate(y_val).astype(np.int64) if y_val else np.zeros(0, np.int64)
+    return Data(labels, pools, x_val, y_val, counts, sorted(train_key_ids),
+                found.evaluation if config.evaluate else [], contributed)
 
-    def __init__(self, x, y, weights, n_classes, batch_size, seed, augment_images=True, steps=0, **kwargs):
-        super().__init__(**kwargs)
-        self.x, self.y, self.weights, self.n_classes = x, y, weights, n_classes
-        self.batch_size, self.seed, self.augment_images = batch_size, seed, augment_images
-        self.steps = steps or int(np.ceil(len(x) / batch_size))
-        self.epoch = 0
-        self.order = np.random.default_rng(seed).permutation(len(x))
 
-    def __len__(self):
-        return self.steps
+def _bitmap_pool(word: str, path: Path, config: TrainConfig) -> tuple[Pool, np.ndarray, dict]:
+    rows = readers.read_bitmaps(path)
+    if config.max_per_class:
+        rows = rows[: config.max_per_class]
+    n_val = min(round(len(rows) * config.validation_fraction), config.validation_max_per_class)
+    split = Split(len(rows), n_val, word, config.seed)
+    if split.n_train < 1:
+        raise ValueError(f"{path}: {len(rows)} rows leave nothing to train on")
+    return Pool([Part(rows, split)]), np.asarray(rows[split.validation_rows()]), {"bitmaps": len(rows)}
 
-    def __getitem__(self, index):
-        start = (index * self.batch_size) % len(self.x)
-        idx = np.take(self.order, range(start, start + self.batch_size), mode="wrap")
-        images = self.x[idx]
-        if self.augment_images:
-            images = augment.augment_bitmaps(images, np.random.default_rng((self.seed, self.epoch, index)))
-        y = self.y[idx]
-        return images[..., None].astype(np.float32), keras.utils.to_categorical(y, self.n_classes), self.weights[y]
 
-    def on_epoch_end(self):
-        self.epoch += 1
-        self.order = np.random.default_rng((self.seed, self.epoch)).permutation(len(self.x))
+def _stroke_drawings(found: sources.Sources, config: TrainConfig) -> dict[str, list[readers.Sample]]:
+    """Drawings of the words trained from strokes: every per-word file's word without bitmaps,
+    plus ``config.stroke_classes`` from the multi-word files. Per-word files are read only as far as needed."""
+    wanted = {word: [] for word in [*found.stroke_words, *config.stroke_classes]}
+    enough = max(config.stroke_renderings, 1) * 2  # more distinct drawings than renderings would go unused
+    for word in found.stroke_words:
+        for path in found.word_strokes[word]:
+            stats = readers.ReadStats()
+            for sample in readers.read_ndjson(path, stats):
+                if len(wanted[word]) >= enough:
+                    break
+                if sample.word == word:
+                    wanted[word].append(sample)
+    for path in found.evaluation if config.stroke_classes else []:
+        for sample in readers.read_ndjson(path):
+            if sample.word in config.stroke_classes:
+                wanted[sample.word].append(sample)
+    missing = [word for word, samples in wanted.items() if not samples]
+    if missing:
+        raise FileNotFoundError(f"no stroke drawings of {', '.join(missing)} in {config.data}")
+    return wanted
+
+
+def _stroke_pool(word: str, samples: list[readers.Sample], config: TrainConfig, rng: np.random.Generator):
+    """Augmented renderings of a key_id share of a word's drawings; the rest, rendered plainly, validate."""
+    train_ids, _ = split_key_ids([s.key_id for s in samples], config.stroke_train_fraction, config.seed)
+    chosen = set(train_ids)
+    fit = [s for s in samples if s.key_id in chosen]
+    held = [s for s in samples if s.key_id not in chosen]
+    if not fit:
+        raise ValueError(f"{word}: too few drawings to hold some out and train on the rest")
+    renders = np.stack([augment.render_augmented(fit[i % len(fit)].drawing, rng)
+                        for i in tqdm(range(config.stroke_renderings), desc=f"render {word}", unit="img",
+                                      leave=False)])
+    val = np.stack([sketch.to_model_input(s.drawing) for s in held]) if held else np.zeros((0, SIDE, SIDE), np.uint8)
+    counts = {"bitmaps": 0, "stroke_drawings": len(train_ids), "stroke_forms": len(fit),
+              "augmented_renderings": len(renders), "held_out_drawings": len({s.key_id for s in held})}
+    return Pool([Part(renders, Split(len(renders), 0, word, config.seed))]), val, counts, train_ids
+
+
+def batches(data: Data, config: TrainConfig, worker: int = 0):
+    """Endless (pixels, one-hot label) batches of ``config.batch_size``, class-balanced and augmented.
+
+    Rows are gathered in numpy on one thread; the affine warps run as a TensorFlow
+    op in parallel. ``worker`` seeds a different stream for each training worker.
+    """
+    import tensorflow as tf
+
+    p = data.class_probabilities(config.balance_power)
+    n_classes = len(data.labels)
+
+    def generate():
+        rng = np.random.default_rng([config.seed, worker])
+        while True:
+            images, classes = data.draw(rng, config.batch_size, p)
+            transforms = augment.random_transforms(len(images), rng) if config.augment else None
+            yield images, classes, augment.identity(len(images)) if transforms is None else transforms
+
+    signature = (tf.TensorSpec((None, SIDE, SIDE), tf.uint8), tf.TensorSpec((None,), tf.int64),
+                 tf.TensorSpec((None, 8), tf.float32))
+
+    def prepare(images, classes, transforms):
+        pixels = tf.cast(images[..., None], tf.float32)
+        warped = tf.raw_ops.ImageProjectiveTransformV3(
+            images=pixels, transforms=transforms, output_shape=[SIDE, SIDE], fill_value=0.0,
+            interpolation="BILINEAR", fill_mode="CONSTANT")
+        return warped, tf.one_hot(classes, n_classes)  # one-hot: label smoothing needs it
+
+    dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF  # seeded per worker
+    return dataset.with_options(options).map(prepare, num_parallel_calls=tf.data.AUTOTUNE).prefetch(4)

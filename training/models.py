@@ -12,7 +12,7 @@ INPUT_SHAPE = (28, 28, 1)
 ARCHS = ("ours", "seed")
 
 
-def build(arch: str, n_classes: int, width: int = 32, dropout: float = 0.3) -> keras.Model:
+def build(arch: str, n_classes: int, width: int = 24, dropout: float = 0.1) -> keras.Model:
     """The named architecture with a softmax over ``n_classes``."""
     if arch == "ours":
         return ours(n_classes, width, dropout)
@@ -28,7 +28,7 @@ def _conv_block(x, filters: int):
     return layers.ReLU()(x)
 
 
-def ours(n_classes: int, width: int = 32, dropout: float = 0.3) -> keras.Model:
+def ours(n_classes: int, width: int = 24, dropout: float = 0.1) -> keras.Model:
     """Three conv stages (width, 2·width, 4·width) with BatchNorm, a small dense head."""
     inputs = keras.Input(INPUT_SHAPE, name="pixels")
     x = layers.Rescaling(1 / 255)(inputs)
@@ -53,8 +53,7 @@ def with_mirror_average(model: keras.Model) -> keras.Model:
     Sketches face either way and training mirrors them, so averaging both views is
     a cheap, serving-side gain. The flip is a fixed 28×28 permutation matrix.
     """
-    base = keras.Model.from_config(model.get_config())  # uncompiled: the saved file has no optimizer state
-    base.set_weights(model.get_weights())
+    base = copy(model)
     inputs = keras.Input(INPUT_SHAPE, name="pixels")
     columns = layers.Permute((1, 3, 2))(inputs)  # (28, 1, 28): width last
     flip = layers.Dense(INPUT_SHAPE[1], use_bias=False, trainable=False, name="mirror")
@@ -62,6 +61,13 @@ def with_mirror_average(model: keras.Model) -> keras.Model:
     flip.set_weights([np.eye(INPUT_SHAPE[1], dtype="float32")[::-1]])
     outputs = layers.Average(name="probabilities")([base(inputs), base(mirrored)])
     return keras.Model(inputs, outputs, name=f"{base.name}_mirror_average")
+
+
+def copy(model: keras.Model) -> keras.Model:
+    """The same network with the same weights, uncompiled and outside any distribution strategy."""
+    twin = keras.Model.from_config(model.get_config())  # the saved file carries no optimizer state
+    twin.set_weights(model.get_weights())
+    return twin
 
 
 def seed(n_classes: int) -> keras.Model:

@@ -1,6 +1,6 @@
 """Readers for the Quick, Draw! formats and the app's saved drawings.
 
-``numpy_bitmap`` files give 28×28 images; simplified/raw ndjson (optionally
+``numpy_bitmap`` files give memory-mapped 28×28 images; simplified/raw ndjson (optionally
 gzip'd) and the server's saved-drawing directory give ``Sample`` records whose
 drawing went through ``server.sketch.validate``. Bad lines are counted, not fatal.
 """
@@ -30,6 +30,7 @@ class Sample:
     recognized: bool | None = None
     countrycode: str | None = None
     timestamp: str | None = None
+    mode: str | None = None  # "game" or "free" in a saved drawing; None in the dataset
 
 
 @dataclass
@@ -45,23 +46,18 @@ class ReadStats:
 
 
 def read_bitmaps(path: Path | str) -> np.ndarray:
-    """A ``numpy_bitmap`` ``.npy`` file as (N, 28, 28) uint8 images.
+    """A ``numpy_bitmap`` ``.npy`` file as (N, 28, 28) uint8 images, memory-mapped: rows are read when used.
 
     Raises:
-        ValueError: the array is not uint8 rows of 784 pixels.
+        ValueError: not a readable .npy of uint8 rows of 784 pixels.
     """
-    array = np.load(path, allow_pickle=False)
-    if array.dtype != np.uint8 or array.ndim != 2 or array.shape[1] != SIDE * SIDE:
-        raise ValueError(f"{path}: expected uint8 rows of {SIDE * SIDE} pixels, got {array.dtype} {array.shape}")
-    return array.reshape(-1, SIDE, SIDE)
-
-
-def read_bitmap_dir(directory: Path | str) -> dict[str, np.ndarray]:
-    """Every ``<category>.npy`` in a directory, by category name, sorted by name."""
-    paths = sorted(Path(directory).glob("*.npy"))
-    if not paths:
-        raise FileNotFoundError(f"no <category>.npy bitmap files in {directory}")
-    return {path.stem: read_bitmaps(path) for path in paths}
+    try:
+        rows = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{path}: not a readable .npy file ({error})") from error
+    if rows.dtype != np.uint8 or rows.ndim != 2 or rows.shape[1] != SIDE * SIDE:
+        raise ValueError(f"{path}: expected uint8 rows of {SIDE * SIDE} pixels, got {rows.dtype} {rows.shape}")
+    return rows.reshape(-1, SIDE, SIDE)
 
 
 def parse_record(record: dict) -> Sample:
@@ -84,6 +80,7 @@ def parse_record(record: dict) -> Sample:
         recognized=record.get("recognized"),
         countrycode=record.get("countrycode"),
         timestamp=record.get("timestamp"),
+        mode=record.get("mode") if isinstance(record.get("mode"), str) else None,
     )
 
 

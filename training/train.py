@@ -1,4 +1,10 @@
-"""Train a model directory: data → model → fit → export → card, curves, evaluation."""
+"""Train a model directory: data → model → fit → export → describe → evaluate.
+
+    python -m training train --data D --out model
+
+Every worker of a ``--distribute multiworker`` cluster runs this same script;
+only the chief writes ``config.out``.
+"""
 
 import json
 import time
@@ -8,75 +14,77 @@ import keras
 import numpy as np
 
 from server.classifier import Classifier
-from training import artifacts, dataset, evaluate, export, models, readers
+from training import artifacts, dataset, evaluate, export, loop, models, readers
 from training.config import TrainConfig, to_json
 
 TIMED_DRAWINGS = 300  # real drawings timed through the serving path after training
 
 
-def fit(config: TrainConfig, data: dataset.Data) -> tuple[keras.Model, dict]:
-    """Build the configured net and fit it with augmented, balanced batches."""
-    model = models.build(config.arch, len(data.labels), config.width, config.dropout)
-    weights = dataset.class_weights(data.y_train, len(data.labels), config.balance_power)
-    batches = dataset.Batches(data.x_train, data.y_train, weights, len(data.labels), config.batch_size,
-                              config.seed, augment_images=config.augment, steps=config.steps_per_epoch)
-    schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, config.epochs * len(batches))
-    model.compile(optimizer=keras.optimizers.Adam(schedule),
-                  loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
-                  metrics=["accuracy", keras.metrics.TopKCategoricalAccuracy(3, name="top3")])
-    stop = keras.callbacks.EarlyStopping("val_accuracy", patience=config.patience, restore_best_weights=True)
-    history = model.fit(batches, epochs=config.epochs, callbacks=[stop], verbose=1,
-                        validation_data=(data.x_val[..., None].astype(np.float32), keras.utils.to_categorical(data.y_val, len(data.labels))))
-    return model, history.history
-
-
 def train(config: TrainConfig) -> dict:
-    """Train, export and describe a model in ``config.out``; returns the model card."""
+    """Train, export and describe a model in ``config.out``; returns the model card (the chief's; {} elsewhere)."""
     keras.utils.set_random_seed(config.seed)
     started, cpu_started = time.perf_counter(), time.process_time()
+    strategy = loop.strategy(config.distribute)
+    worker, chief = loop.worker()
+
     data = dataset.load(config)
-    print(f"{len(data.labels)} classes, {len(data.x_train)} training / {len(data.x_val)} validation images")
-    model, history = fit(config, data)
+    steps = config.steps_per_epoch or int(np.ceil(data.n_train / config.batch_size))
+    print(f"{len(data.labels)} words, {data.n_train:,} training rows, {len(data.y_val):,} validation images; "
+          f"{steps} steps of {config.batch_size} per epoch on {strategy.num_replicas_in_sync} replica(s)", flush=True)
+
+    with strategy.scope():
+        model = models.build(config.arch, len(data.labels), config.width, config.dropout)
+    history = loop.fit(model, dataset.batches(data, config, worker), (data.x_val, data.y_val), strategy=strategy,
+                       epochs=config.epochs, steps=steps, batch_size=config.batch_size,
+                       learning_rate=config.learning_rate, label_smoothing=config.label_smoothing,
+                       patience=config.patience)
+    if not chief:
+        return {}
+
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    if config.mirror_average:
-        model = models.with_mirror_average(model)
-    model.save(out / "model.keras")
-    export.to_tflite(model, out / "model.tflite", config.quantize)
-    parity = export.check_parity(model, out / "model.tflite", data.x_val[:200], config.quantize)
+    served = models.with_mirror_average(model) if config.mirror_average else models.copy(model)
+    served.save(out / "model.keras")
+    export.to_tflite(served, out / "model.tflite", config.quantize)
+    parity = export.check_parity(served, out / "model.tflite", data.x_val[:200], config.quantize)
     artifacts.write_labels(out, data.labels)
-    train_seconds = time.perf_counter() - started
-    cpu_seconds = time.process_time() - cpu_started  # all threads; wall time depends on who else runs
+    train_seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     print(f"trained and exported in {train_seconds / 60:.1f} min ({cpu_seconds / 60:.1f} CPU-min)", flush=True)
-    val_p = model.predict(data.x_val[..., None].astype(np.float32), batch_size=512, verbose=0)
-    top3 = (np.argsort(-val_p, axis=1)[:, :3] == data.y_val[:, None]).any(axis=1)
-    metrics = {"validation": {"n": len(data.y_val), "top1": round(float((val_p.argmax(1) == data.y_val).mean()), 4),
-                              "top3": round(float(top3.mean()), 4), "what": "held-out official bitmaps + "
-                              "held-out stroke drawings of the stroke-only classes"},
+
+    validation = loop.evaluate(served, data.x_val, data.y_val)
+    metrics = {"validation": {"n": len(data.y_val), "top1": round(validation["accuracy"], 4),
+                              "top3": round(validation["top3"], 4),
+                              "what": "held-out official bitmaps + held-out drawings of the words trained from strokes"},
                "epochs_run": len(history["loss"]), "tflite_vs_keras_max_abs_diff": parity}
-    card_fields = dict(arch=config.arch, classes=data.labels, counts=data.counts, metrics=metrics,
-                       seed=config.seed, config=to_json(config), params=model.count_params(),
-                       training_seconds=round(train_seconds, 1), training_cpu_seconds=round(cpu_seconds, 1),
-                       train_key_ids=data.train_key_ids)
-    artifacts.write_card(out, **card_fields)  # written now so evaluate can read train_key_ids
-    artifacts.plot_curves(out / "curves.png", history)
-    confusion = (data.y_val, val_p.argmax(1), "validation set (held-out bitmaps)")
-    strokes = dataset.stroke_files(config.data) if config.evaluate else []
+    card = dict(arch=config.arch, classes=data.labels, counts=data.counts, metrics=metrics, seed=config.seed,
+                config=to_json(config), params=served.count_params(), training_seconds=round(train_seconds, 1),
+                training_cpu_seconds=round(cpu_seconds, 1), replicas=strategy.num_replicas_in_sync,
+                players=data.players, train_key_ids=data.train_key_ids)
     if config.baseline_card:
-        card_fields["baseline"] = _baseline(Path(config.baseline_card))
-    if strokes:
-        card_fields["serving_ms"] = serving_ms(out, strokes[-1])
-        for path in strokes:
+        card["baseline"] = _baseline(Path(config.baseline_card))
+    artifacts.write_card(out, **card)  # written now so evaluate can read train_key_ids
+    artifacts.plot_curves(out / "curves.png", history)
+    return describe(out, card, data, served)
+
+
+def describe(out: Path, card: dict, data: dataset.Data, model: keras.Model) -> dict:
+    """Evaluate on the data's stroke files through the serving path; confusion matrix, timing, final card."""
+    metrics = card["metrics"]
+    p = model.predict(data.x_val[..., None].astype(np.float32), batch_size=512, verbose=0)
+    confusion = (data.y_val, p.argmax(1), "validation set (held-out bitmaps)")
+    if data.evaluation:
+        card["serving_ms"] = serving_ms(out, data.evaluation[-1])
+        for path in data.evaluation:
             result = evaluate.evaluate(out, [path])
             print(evaluate.report(result, f"{path.name}"))
             metrics[path.name.split(".")[0]] = _short(result.summary())
-        result = evaluate.evaluate(out, strokes)
+        result = evaluate.evaluate(out, data.evaluation)
         print(evaluate.report(result, "combined"))
         metrics["combined"] = result.summary()
         confusion = (result.y, result.probabilities.argmax(1), "real stroke drawings (simplified + raw)")
     artifacts.plot_confusion(out / "confusion.png", data.labels, *confusion)
-    card_fields["confusion_matrix_on"] = confusion[2]
-    return artifacts.write_card(out, **card_fields)
+    card["confusion_matrix_on"] = confusion[2]
+    return artifacts.write_card(out, **card)
 
 
 def serving_ms(model_dir: Path, stroke_file: Path) -> dict:
