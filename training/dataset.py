@@ -64,7 +64,9 @@ class Part:
     split: Split
 
     def draw(self, rng: np.random.Generator, k: int) -> np.ndarray:
-        return np.asarray(self.rows[np.sort(self.split.training_rows(rng, k))])
+        picked = np.array(self.rows[np.sort(self.split.training_rows(rng, k))])
+        readers.unmap(self.rows)
+        return picked
 
 
 @dataclass
@@ -165,7 +167,9 @@ def _bitmap_pool(word: str, path: Path, config: TrainConfig) -> tuple[Pool, np.n
     split = Split(len(rows), n_val, word, config.seed)
     if split.n_train < 1:
         raise ValueError(f"{path}: {len(rows)} rows leave nothing to train on")
-    return Pool([Part(rows, split)]), np.asarray(rows[split.validation_rows()]), {"bitmaps": len(rows)}
+    validation = np.array(rows[split.validation_rows()])
+    readers.unmap(rows)
+    return Pool([Part(rows, split)]), validation, {"bitmaps": len(rows)}
 
 
 def _stroke_drawings(found: sources.Sources, config: TrainConfig) -> dict[str, list[readers.Sample]]:

@@ -12,6 +12,7 @@ Keras's own ``fit`` is not used because Keras 3 fails under
 
 import json
 import os
+import time
 
 import keras
 import numpy as np
@@ -86,16 +87,22 @@ def fit(model: keras.Model, batches: tf.data.Dataset, validation: tuple[np.ndarr
         totals = np.zeros(4)
         if verbose:
             print(f"Epoch {epoch + 1}/{epochs}", flush=True)
+        began = time.perf_counter()
         for i in range(steps):
             totals += step().numpy()
+            if epoch == 0 and i == 0:
+                print(f"first training step done ({time.perf_counter() - began:.1f} s to compile and run it)",
+                      flush=True)
             progress.update(i + 1, [("loss", totals[0] / totals[3]), ("accuracy", totals[1] / totals[3]),
                                     ("top3", totals[2] / totals[3])])
+        seconds = time.perf_counter() - began
         measured = dict(zip(("loss", "accuracy", "top3"), totals[:3] / totals[3]))
-        measured.update({f"val_{k}": v for k, v in evaluate(model, x_val, y_val, label_smoothing).items()})
+        measured.update({f"val_{k}": v for k, v in scores(predict(model, x_val), y_val, label_smoothing).items()})
         for key, value in measured.items():
             history.setdefault(key, []).append(float(value))
         if verbose:
             print("  ".join(f"{k}: {v:.4f}" for k, v in measured.items()), flush=True)
+            print(f"{int(totals[3]):,} images in {seconds:.1f} s: {totals[3] / seconds:,.0f} images/s", flush=True)
         if measured["val_accuracy"] > best:
             best, best_weights, waited = measured["val_accuracy"], model.get_weights(), 0
         else:
@@ -108,13 +115,18 @@ def fit(model: keras.Model, batches: tf.data.Dataset, validation: tuple[np.ndarr
     return history
 
 
-def evaluate(model: keras.Model, x: np.ndarray, y: np.ndarray, label_smoothing: float = 0.0,
-             batch_size: int = 512) -> dict:
-    """Loss, top-1 and top-3 of ``model`` on (N, 28, 28) uint8 images and class indices, on this worker alone."""
+def predict(model: keras.Model, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
+    """Probabilities for (N, 28, 28) uint8 images, computed on this worker alone, a chunk at a time."""
+    forward = tf.function(lambda images: model(images, training=False), reduce_retracing=True)
+    chunks = [forward(tf.constant(x[i:i + batch_size, ..., None], tf.float32)).numpy()
+              for i in range(0, len(x), batch_size)]
+    return np.concatenate(chunks) if chunks else np.zeros((0, model.output_shape[-1]), np.float32)
+
+
+def scores(p: np.ndarray, y: np.ndarray, label_smoothing: float = 0.0) -> dict:
+    """Loss (with the training's label smoothing), top-1 and top-3 of probabilities ``p`` for classes ``y``."""
     if not len(y):
         return {"loss": float("nan"), "accuracy": 0.0, "top3": 0.0}
-    p = np.concatenate([model(x[i:i + batch_size, ..., None].astype(np.float32), training=False).numpy()
-                        for i in range(0, len(x), batch_size)])
     n_classes = p.shape[1]
     target = np.full((len(y), n_classes), label_smoothing / n_classes)
     target[np.arange(len(y)), y] += 1.0 - label_smoothing

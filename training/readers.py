@@ -7,6 +7,7 @@ drawing went through ``server.sketch.validate``. Bad lines are counted, not fata
 
 import gzip
 import json
+import mmap
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -58,6 +59,19 @@ def read_bitmaps(path: Path | str) -> np.ndarray:
     if rows.dtype != np.uint8 or rows.ndim != 2 or rows.shape[1] != SIDE * SIDE:
         raise ValueError(f"{path}: expected uint8 rows of {SIDE * SIDE} pixels, got {rows.dtype} {rows.shape}")
     return rows.reshape(-1, SIDE, SIDE)
+
+
+def unmap(rows: np.ndarray) -> None:
+    """Let go of the pages a memory-mapped array has touched (they stay in the page cache; a no-op in memory).
+
+    Rows are read a few at a time from all over a file, and the kernel maps in
+    64 kB around each one: without this, a few thousand scattered reads would
+    put whole files into this process's RSS.
+    """
+    while rows is not None and not isinstance(rows, np.memmap):
+        rows = rows.base
+    if rows is not None and getattr(rows, "_mmap", None) is not None and hasattr(mmap, "MADV_DONTNEED"):
+        rows._mmap.madvise(mmap.MADV_DONTNEED)
 
 
 def parse_record(record: dict) -> Sample:

@@ -51,7 +51,8 @@ def train(config: TrainConfig) -> dict:
     train_seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     print(f"trained and exported in {train_seconds / 60:.1f} min ({cpu_seconds / 60:.1f} CPU-min)", flush=True)
 
-    validation = loop.evaluate(served, data.x_val, data.y_val)
+    p_val = loop.predict(served, data.x_val)
+    validation = loop.scores(p_val, data.y_val)
     metrics = {"validation": {"n": len(data.y_val), "top1": round(validation["accuracy"], 4),
                               "top3": round(validation["top3"], 4),
                               "what": "held-out official bitmaps + held-out drawings of the words trained from strokes"},
@@ -64,14 +65,13 @@ def train(config: TrainConfig) -> dict:
         card["baseline"] = _baseline(Path(config.baseline_card))
     artifacts.write_card(out, **card)  # written now so evaluate can read train_key_ids
     artifacts.plot_curves(out / "curves.png", history)
-    return describe(out, card, data, served)
+    return describe(out, card, data, p_val)
 
 
-def describe(out: Path, card: dict, data: dataset.Data, model: keras.Model) -> dict:
+def describe(out: Path, card: dict, data: dataset.Data, p_val: np.ndarray) -> dict:
     """Evaluate on the data's stroke files through the serving path; confusion matrix, timing, final card."""
     metrics = card["metrics"]
-    p = model.predict(data.x_val[..., None].astype(np.float32), batch_size=512, verbose=0)
-    confusion = (data.y_val, p.argmax(1), "validation set (held-out bitmaps)")
+    confusion = (data.y_val, p_val.argmax(1), "validation set (held-out bitmaps)")
     if data.evaluation:
         card["serving_ms"] = serving_ms(out, data.evaluation[-1])
         for path in data.evaluation:
