@@ -199,7 +199,16 @@ def test_mirror_average_is_the_mean_of_both_views():
     base = models.build("ours", 3, width=4)
     images = np.random.default_rng(1).integers(0, 256, (4, 28, 28, 1)).astype(np.float32)
     expected = (base.predict(images, verbose=0) + base.predict(images[:, :, ::-1], verbose=0)) / 2
-    assert np.allclose(models.with_mirror_average(base).predict(images, verbose=0), expected, atol=1e-6)
+    assert np.allclose(models.served([base]).predict(images, verbose=0), expected, atol=1e-6)
+
+
+def test_an_ensemble_serves_the_mean_of_its_members_over_both_views():
+    members = [models.build("ours", 3, width=4), models.build("ours", 3, width=4)]
+    images = np.random.default_rng(2).integers(0, 256, (4, 28, 28, 1)).astype(np.float32)
+    views = [m.predict(x, verbose=0) for m in members for x in (images, images[:, :, ::-1])]
+    assert np.allclose(models.served(members).predict(images, verbose=0), np.mean(views, axis=0), atol=1e-6)
+    plain = models.served(members[:1], mirror_average=False).predict(images, verbose=0)
+    assert np.allclose(plain, members[0].predict(images, verbose=0), atol=1e-6)
 
 
 def test_a_class_with_bitmaps_is_never_trained_from_its_strokes(data_dir, tmp_path):
@@ -218,3 +227,18 @@ def test_train_without_data_is_a_one_line_error(tmp_path, capsys):
     assert main(["train", "--data", str(tmp_path), "--out", str(tmp_path / "model")]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "bitmap" in err and "\n" not in err
+
+
+def test_an_ensemble_trains_each_net_and_serves_them_as_one(data_dir, tmp_path):
+    out = tmp_path / "ensemble"
+    assert main(["train", "--data", str(data_dir), "--out", str(out), "--epochs", "1", "--steps-per-epoch", "3",
+                 "--batch-size", "16", "--width", "4", "--stroke-classes", "zigzag", "--stroke-renderings", "20",
+                 "--ensemble", "2", "--no-quantize", "--no-evaluate"]) == 0
+    card = json.loads((out / "model_card.json").read_text())
+    assert card["ensemble"] == 2 and card["metrics"]["epochs_run"] == [1, 1]
+    images = np.load(data_dir / "bitmaps" / "circle.npy")[:5].reshape(-1, 28, 28)
+    classifier = Classifier(out)
+    try:
+        assert classifier.probabilities(images[0]).shape == (3,)
+    finally:
+        classifier.close()

@@ -48,14 +48,16 @@ def write_card(out: Path, **fields) -> dict:
     return card
 
 
-def plot_curves(path: Path, history: dict) -> None:
-    """Loss and accuracy per epoch, training vs validation."""
+def plot_curves(path: Path, histories: list[dict]) -> None:
+    """Loss and accuracy per epoch, training vs validation, for each net of the model."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for ax, metric in zip(axes, ("loss", "accuracy")):
-        for prefix in ("", "val_"):
-            if prefix + metric in history:
-                values = history[prefix + metric]
-                ax.plot(range(1, len(values) + 1), values, marker="o", label=(prefix or "train_") + metric)
+        for i, history in enumerate(histories):
+            for prefix in ("", "val_"):
+                if prefix + metric in history:
+                    values = history[prefix + metric]
+                    net = f" (net {i + 1})" if len(histories) > 1 else ""
+                    ax.plot(range(1, len(values) + 1), values, marker="o", label=(prefix or "train_") + metric + net)
         ax.set_xlabel("epoch")
         ax.set_title(metric)
         ax.legend()

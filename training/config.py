@@ -34,6 +34,7 @@ class TrainConfig:
     player_renderings: int = 8  # augmented renderings of each player's drawing in its word's pool
     quantize: bool = True  # int8 weights in model.tflite: ~4× faster inference, same accuracy on real drawings
     mirror_average: bool = True  # ship the mean of the drawing and its mirror (2 passes per inference)
+    ensemble: int = 1  # nets trained from different seeds, averaged in the shipped model (epochs each)
     baseline_card: str = ""  # a baseline run's model_card.json (e.g. --arch seed): its metrics go beside ours
     evaluate: bool = True  # evaluate on strokes/*.ndjson.gz after training, if present
     steps_per_epoch: int = 0  # 0 = as many batches as training rows; fewer for quick or test runs

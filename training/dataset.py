@@ -212,11 +212,12 @@ def _stroke_pool(word: str, samples: list[readers.Sample], config: TrainConfig, 
     return Pool([Part(renders, Split(len(renders), 0, word, config.seed))]), val, counts, train_ids
 
 
-def batches(data: Data, config: TrainConfig, worker: int = 0):
+def batches(data: Data, config: TrainConfig, worker: int = 0, member: int = 0):
     """Endless (pixels, one-hot label) batches of ``config.batch_size``, class-balanced and augmented.
 
     Rows are gathered in numpy on one thread; the affine warps run as a TensorFlow
-    op in parallel. ``worker`` seeds a different stream for each training worker.
+    op in parallel. ``worker`` and ``member`` seed a different stream for each
+    training worker and each net of an ensemble.
     """
     import tensorflow as tf
 
@@ -224,7 +225,7 @@ def batches(data: Data, config: TrainConfig, worker: int = 0):
     n_classes = len(data.labels)
 
     def generate():
-        rng = np.random.default_rng([config.seed, worker])
+        rng = np.random.default_rng([config.seed, worker, member])
         while True:
             images, classes = data.draw(rng, config.batch_size, p)
             transforms = augment.random_transforms(len(images), rng) if config.augment else None

@@ -47,20 +47,27 @@ def ours(n_classes: int, width: int = 24, dropout: float = 0.1) -> keras.Model:
     return keras.Model(inputs, outputs, name="ours")
 
 
-def with_mirror_average(model: keras.Model) -> keras.Model:
-    """The model averaged over the drawing and its mirror image (one input, one output).
+def served(members: list[keras.Model], mirror_average: bool = True) -> keras.Model:
+    """One model for serving: the mean of every member's probabilities, over the drawing and its mirror image.
 
     Sketches face either way and training mirrors them, so averaging both views is
-    a cheap, serving-side gain. The flip is a fixed 28×28 permutation matrix.
+    a cheap, serving-side gain; so is averaging nets trained from different seeds.
+    The flip is a fixed 28×28 permutation matrix, so the export needs no extra op.
     """
-    base = copy(model)
+    nets = [copy(member) for member in members]
+    for i, net in enumerate(nets):
+        net.name = f"{net.name}_{i}"  # unique layer names inside the combined model
     inputs = keras.Input(INPUT_SHAPE, name="pixels")
-    columns = layers.Permute((1, 3, 2))(inputs)  # (28, 1, 28): width last
-    flip = layers.Dense(INPUT_SHAPE[1], use_bias=False, trainable=False, name="mirror")
-    mirrored = layers.Permute((1, 3, 2))(flip(columns))
-    flip.set_weights([np.eye(INPUT_SHAPE[1], dtype="float32")[::-1]])
-    outputs = layers.Average(name="probabilities")([base(inputs), base(mirrored)])
-    return keras.Model(inputs, outputs, name=f"{base.name}_mirror_average")
+    views = [inputs]
+    if mirror_average:
+        columns = layers.Permute((1, 3, 2))(inputs)  # (28, 1, 28): width last
+        flip = layers.Dense(INPUT_SHAPE[1], use_bias=False, trainable=False, name="mirror")
+        views.append(layers.Permute((1, 3, 2))(flip(columns)))
+        flip.set_weights([np.eye(INPUT_SHAPE[1], dtype="float32")[::-1]])
+    outputs = [net(view) for net in nets for view in views]
+    if len(outputs) == 1:
+        return keras.Model(inputs, layers.Identity(name="probabilities")(outputs[0]), name=nets[0].name)
+    return keras.Model(inputs, layers.Average(name="probabilities")(outputs), name="served")
 
 
 def copy(model: keras.Model) -> keras.Model:

@@ -32,18 +32,24 @@ def train(config: TrainConfig) -> dict:
     print(f"{len(data.labels)} words, {data.n_train:,} training rows, {len(data.y_val):,} validation images; "
           f"{steps} steps of {config.batch_size} per epoch on {strategy.num_replicas_in_sync} replica(s)", flush=True)
 
-    with strategy.scope():
-        model = models.build(config.arch, len(data.labels), config.width, config.dropout)
-    history = loop.fit(model, dataset.batches(data, config, worker), (data.x_val, data.y_val), strategy=strategy,
-                       epochs=config.epochs, steps=steps, batch_size=config.batch_size,
-                       learning_rate=config.learning_rate, label_smoothing=config.label_smoothing,
-                       patience=config.patience)
+    members, histories = [], []
+    for member in range(config.ensemble):
+        if config.ensemble > 1:
+            print(f"net {member + 1} of {config.ensemble}", flush=True)
+        keras.utils.set_random_seed(config.seed + member)
+        with strategy.scope():
+            model = models.build(config.arch, len(data.labels), config.width, config.dropout)
+        histories.append(loop.fit(model, dataset.batches(data, config, worker, member), (data.x_val, data.y_val),
+                                  strategy=strategy, epochs=config.epochs, steps=steps, batch_size=config.batch_size,
+                                  learning_rate=config.learning_rate, label_smoothing=config.label_smoothing,
+                                  patience=config.patience))
+        members.append(model)
     if not chief:
         return {}
 
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    served = models.with_mirror_average(model) if config.mirror_average else models.copy(model)
+    served = models.served(members, config.mirror_average)
     served.save(out / "model.keras")
     export.to_tflite(served, out / "model.tflite", config.quantize)
     parity = export.check_parity(served, out / "model.tflite", data.x_val[:200], config.quantize)
@@ -56,15 +62,15 @@ def train(config: TrainConfig) -> dict:
     metrics = {"validation": {"n": len(data.y_val), "top1": round(validation["accuracy"], 4),
                               "top3": round(validation["top3"], 4),
                               "what": "held-out official bitmaps + held-out drawings of the words trained from strokes"},
-               "epochs_run": len(history["loss"]), "tflite_vs_keras_max_abs_diff": parity}
+               "epochs_run": [len(h["loss"]) for h in histories], "tflite_vs_keras_max_abs_diff": parity}
     card = dict(arch=config.arch, classes=data.labels, counts=data.counts, metrics=metrics, seed=config.seed,
-                config=to_json(config), params=served.count_params(), training_seconds=round(train_seconds, 1),
+                config=to_json(config), params=served.count_params(), ensemble=config.ensemble, training_seconds=round(train_seconds, 1),
                 training_cpu_seconds=round(cpu_seconds, 1), replicas=strategy.num_replicas_in_sync,
                 players=data.players, train_key_ids=data.train_key_ids)
     if config.baseline_card:
         card["baseline"] = _baseline(Path(config.baseline_card))
     artifacts.write_card(out, **card)  # written now so evaluate can read train_key_ids
-    artifacts.plot_curves(out / "curves.png", history)
+    artifacts.plot_curves(out / "curves.png", histories)
     return describe(out, card, data, p_val)
 
 
