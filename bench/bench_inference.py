@@ -27,7 +27,7 @@ DATA = Path(os.environ.get("QUICKDRAW_DATA", ROOT.parent / "shared" / "quickdraw
 
 def drawings(labels: list[str], n: int) -> list:
     """The first n raw drawings of the model's words (raw: the path a browser's strokes take)."""
-    from server import sketch
+    from core import sketch
 
     found = []
     with gzip.open(DATA / "strokes" / "raw.ndjson.gz", "rt", encoding="utf-8") as lines:
@@ -58,8 +58,8 @@ def main() -> None:
 
     import keras
 
-    from server import sketch
-    from server.classifier import CARD_FILE, LABELS_FILE, Classifier
+    from core import sketch
+    from core.model import CARD_FILE, LABELS_FILE, Classifier
     from training import export
 
     classifier = Classifier(args.model_dir)

@@ -24,6 +24,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from core import records  # noqa: E402
 from server import store  # noqa: E402
 from training import dataset, evaluate  # noqa: E402
 
@@ -54,7 +55,7 @@ def split_drawings(words: list[str], folder: Path) -> tuple[Path, Path, dict]:
         drawings = [r for r in raw if r["key_id"] in set(given)]
         for record in drawings:
             game = {**record, "mode": "game", "guesses": []}
-            store.SavedDrawingStore(saved).save(game, b"", store.new_id())
+            store.SavedDrawingStore(saved).save(game, b"", records.new_id())
         counts[word] = {"players": len(drawings), "recognized": sum(r["recognized"] for r in drawings)}
     held = folder / "evaluate.ndjson"
     held.write_text("".join(json.dumps(r) + "\n" for r in simplified + raw if r["key_id"] not in players_ids),

@@ -10,7 +10,6 @@ stroke (false accept: a wrong prompt that would have been won).
 """
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -19,7 +18,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from server import client, sketch  # noqa: E402
+from core import sketch  # noqa: E402
+from server import client  # noqa: E402
 from server.classifier import Classifier  # noqa: E402
 
 DATA = Path(os.environ.get("QUICKDRAW_DATA", ROOT.parent / "shared" / "quickdraw"))

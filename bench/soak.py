@@ -33,7 +33,8 @@ import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from server import client, store  # noqa: E402
+from core import records  # noqa: E402
+from server import client  # noqa: E402
 
 DATA = Path(os.environ.get("QUICKDRAW_DATA", ROOT.parent / "shared" / "quickdraw"))
 SAMPLE_S = 1.0  # RSS sampling period
@@ -109,7 +110,7 @@ def memory_map(pid: int) -> dict:
 
 
 def saved_count(saved: Path) -> int:
-    return sum(1 for p in saved.glob("*.ndjson") if store.ID_PATTERN.match(p.stem))
+    return sum(1 for p in saved.glob("*.ndjson") if records.ID_PATTERN.match(p.stem))
 
 
 async def soak(url: str, feed: Feed, args, rss: psutil.Process, saved: Path) -> tuple[client.Summary, list[tuple]]:
@@ -196,8 +197,8 @@ def main() -> int:
             process.send_signal(signal.SIGTERM)
             exit_code = process.wait(60)
         files = sorted(p for p in saved.iterdir())
-        records = [p for p in files if p.suffix == ".ndjson" and store.ID_PATTERN.match(p.stem)]
-        pngs = [p for p in files if p.suffix == ".png" and store.ID_PATTERN.match(p.stem)]
+        records = [p for p in files if p.suffix == ".ndjson" and records.ID_PATTERN.match(p.stem)]
+        pngs = [p for p in files if p.suffix == ".png" and records.ID_PATTERN.match(p.stem)]
         parsed = sum(1 for p in records if json.loads(p.read_text())["drawing"])
         log = log_path.read_text(errors="replace").splitlines()
         if args.server_log:

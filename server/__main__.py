@@ -3,8 +3,8 @@
 import argparse
 import sys
 
+from core.model import ModelError
 from server import config, hosting, logs
-from server.classifier import ModelError
 
 
 def parse_args(argv=None) -> dict:

@@ -9,7 +9,7 @@ import os
 from dataclasses import asdict, dataclass, fields
 from typing import Mapping
 
-from server import sketch
+from core import sketch
 
 ENV_PREFIX = "QUICKDRAW"
 EVENT_LOOPS = ("uvloop", "asyncio")

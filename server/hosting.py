@@ -32,8 +32,8 @@ from hypercorn.asyncio.run import worker_serve
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.utils import wrap_app
 
+from core.model import ModelError
 from server import config, logs, recovery
-from server.classifier import ModelError
 
 log = logging.getLogger("server")
 

@@ -12,7 +12,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from server import sketch
+from core import sketch
 
 # Error codes of {"type":"error"} messages: the client made a mistake, the connection goes on.
 BAD_JSON = "bad_json"  # not JSON text, or not a JSON object

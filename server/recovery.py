@@ -8,7 +8,7 @@ file or a PNG without its record. Neither is a saved drawing, so both go.
 import logging
 from pathlib import Path
 
-from server.store import ID_PATTERN
+from core.records import ID_PATTERN
 
 log = logging.getLogger("server.recovery")
 TEMP_PREFIX = ".tmp-"  # store._write's mkstemp prefix

@@ -13,8 +13,9 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from server import protocol, sketch, store
-from server.classifier import Prediction
+from core import records, sketch
+from core.model import Prediction
+from server import protocol
 from server.protocol import ProtocolError
 
 TOP_K = 5
@@ -46,16 +47,8 @@ class Drawing:
 
     def record(self) -> dict:
         """The Quick, Draw! raw-format record (plus mode and guesses) to save."""
-        return {
-            "word": self.word,
-            "countrycode": None,
-            "timestamp": self.began_at.strftime("%Y-%m-%d %H:%M:%S.%f UTC"),
-            "recognized": self.recognized,
-            "key_id": str(int(self.id.rsplit("-", 1)[1], 16)),
-            "drawing": [[_numbers(row) for row in stroke] for stroke in self.strokes],
-            "mode": self.mode,
-            "guesses": self.guesses,
-        }
+        return records.raw_record(self.id, self.word, self.strokes, self.began_at, self.recognized,
+                                  mode=self.mode, guesses=self.guesses)
 
 
 def recognizes(prediction: Prediction, word: str, threshold: float) -> bool:
@@ -67,7 +60,7 @@ class Session:
     """Drawing state of one connection; every method is synchronous and pure of I/O."""
 
     def __init__(self, labels: list[str], limits: sketch.Limits = sketch.Limits(), time_limit_s: float = 20.0,
-                 threshold: float = 0.5, clock=time.monotonic, rng: random.Random | None = None, new_id=store.new_id):
+                 threshold: float = 0.5, clock=time.monotonic, rng: random.Random | None = None, new_id=records.new_id):
         self.labels, self.limits = labels, limits
         self.time_limit_s, self.threshold = time_limit_s, threshold
         self.clock, self.rng, self.new_id = clock, rng or random.Random(), new_id
@@ -183,9 +176,3 @@ class Session:
         t = np.full((1, points.shape[1]), round((self.clock() - drawing.began) * 1000), dtype=np.float64)
         return np.vstack([points, t])
 
-
-def _numbers(row: np.ndarray) -> list:
-    """Integers where the value is whole (the dataset's style), floats otherwise."""
-    if (row == np.floor(row)).all():  # the common case (times, pixel grids) in one step; values are ≤ 1e9
-        return row.astype(np.int64).tolist()
-    return [int(v) if v.is_integer() else float(v) for v in row.tolist()]

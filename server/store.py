@@ -7,26 +7,18 @@ picture and nothing half-written ever carries a real name.
 
 import json
 import os
-import re
-import secrets
 import tempfile
-from datetime import datetime, timezone
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-ID_PATTERN = re.compile(r"^\d{8}T\d{6}-[0-9a-f]{12}$")
+from core.records import ID_PATTERN, new_id
+
 PNG_SIDE = 384  # longer side of the saved picture in pixels
 PNG_MARGIN = 16  # white border around the ink
 INK = 34  # dark grey on white, like pencil on paper; one channel encodes ~4× faster than BGR
 INK_WIDTH = 3
-
-
-def new_id(now: datetime | None = None) -> str:
-    """A fresh server-chosen id ``YYYYMMDDTHHMMSS-<12 hex>`` (sorts by time)."""
-    now = now or datetime.now(timezone.utc)
-    return f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(6)}"
 
 
 class SavedDrawingStore:

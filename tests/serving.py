@@ -18,7 +18,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from server import create_app, store
+from core import records
+from server import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT / "model"
@@ -155,7 +156,7 @@ async def start_drawing(ws, strokes: int = 1, open_stroke: bool = True) -> str:
 
 
 def saved_ids(directory: Path) -> list[str]:
-    return sorted(p.stem for p in directory.glob("*.ndjson") if store.ID_PATTERN.match(p.stem))
+    return sorted(p.stem for p in directory.glob("*.ndjson") if records.ID_PATTERN.match(p.stem))
 
 
 def check_saved_directory(directory: Path) -> int:

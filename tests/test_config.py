@@ -2,7 +2,8 @@
 
 import pytest
 
-from server import config, sketch
+from core import sketch
+from server import config
 from server.config import ConfigError, load
 
 

@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from server import sketch
-from training import augment, dataset, players, readers, sources
+from core import records, sketch
+from training import augment, dataset, players, sources
 from training.config import TrainConfig
 
 rng = np.random.default_rng(5)
@@ -61,7 +61,7 @@ def test_the_data_package_layout_is_found(quickdraw_dir):
 
 
 def test_bitmaps_are_memory_mapped_not_loaded(bucket_dir):
-    rows = readers.read_bitmaps(bucket_dir / "numpy_bitmap" / "big.npy")
+    rows = records.read_bitmaps(bucket_dir / "numpy_bitmap" / "big.npy")
     assert rows.shape == (3000, 28, 28) and isinstance(rows.base, np.memmap)
 
 
@@ -75,10 +75,10 @@ def test_a_word_with_bitmaps_in_both_layouts_is_a_clear_error(bucket_dir):
 def test_a_bad_bitmap_file_is_a_clear_error(tmp_path):
     np.save(tmp_path / "odd.npy", np.zeros((3, 10), np.float32))
     with pytest.raises(ValueError, match="expected uint8 rows of 784"):
-        readers.read_bitmaps(tmp_path / "odd.npy")
+        records.read_bitmaps(tmp_path / "odd.npy")
     (tmp_path / "junk.npy").write_bytes(b"not numpy")
     with pytest.raises(ValueError, match="not a readable .npy"):
-        readers.read_bitmaps(tmp_path / "junk.npy")
+        records.read_bitmaps(tmp_path / "junk.npy")
 
 
 @pytest.mark.parametrize("n", [1, 2, 7, 100, 30_000])

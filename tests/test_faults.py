@@ -19,9 +19,26 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from core import records
 from server import protocol, recovery, store
-from tests.serving import (ANSWER_S, LINE, MODEL, ROOT, START_S, answer, answer_of, check_saved_directory, free_port,
-                           make_app, problems, receive, saved_ids, send, start_drawing, wait_until)
+from tests.serving import (
+    ANSWER_S,
+    LINE,
+    MODEL,
+    ROOT,
+    START_S,
+    answer,
+    answer_of,
+    check_saved_directory,
+    free_port,
+    make_app,
+    problems,
+    receive,
+    saved_ids,
+    send,
+    start_drawing,
+    wait_until,
+)
 
 # Disconnects ---------------------------------------------------------------------
 
@@ -118,7 +135,7 @@ def test_sigkill_during_a_burst_of_saves_leaves_only_whole_drawings_after_restar
     # What a kill between the two renames would leave (the kill above may or may not have hit one):
     (saved / ".tmp-k1ll3d.ndjson").write_text('{"word": nul')
     (saved / ".tmp-k1ll3d.png").write_bytes(b"\x89PNG\r\n")
-    orphan = store.new_id()
+    orphan = records.new_id()
     (saved / f"{orphan}.png").write_bytes(store.render_png([[[0, 5], [0, 5]]]))
     servers(tmp_path, saved).start()  # restart on the same directory
     assert check_saved_directory(saved) >= len(saved_messages)
@@ -127,8 +144,8 @@ def test_sigkill_during_a_burst_of_saves_leaves_only_whole_drawings_after_restar
 
 def test_the_start_up_sweep_removes_temp_files_and_record_less_pictures_only(tmp_path):
     saved = tmp_path / "saved"
-    kept = store.SavedDrawingStore(saved).save({"drawing": [[[0, 1], [0, 1], [0, 1]]]}, b"png", store.new_id())
-    leftovers = [saved / ".tmp-abc.ndjson", saved / ".tmp-def.png", saved / f"{store.new_id()}.png"]
+    kept = store.SavedDrawingStore(saved).save({"drawing": [[[0, 1], [0, 1], [0, 1]]]}, b"png", records.new_id())
+    leftovers = [saved / ".tmp-abc.ndjson", saved / ".tmp-def.png", saved / f"{records.new_id()}.png"]
     for path in leftovers:
         path.write_bytes(b"partial")
     (saved / "notes.txt").write_text("not ours, left alone")

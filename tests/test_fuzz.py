@@ -14,10 +14,12 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, event, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, event, given, settings
+from hypothesis import strategies as st
 from quart.testing.connections import WebsocketDisconnectError
 
-from server import protocol, sketch
+from core import sketch
+from server import protocol
 from tests.serving import make_app, receive, send
 
 LIMITS = {"MAX_POINTS_PER_MESSAGE": 64, "MAX_POINTS_PER_STROKE": 256, "MAX_POINTS": 1024, "MAX_STROKES": 16,

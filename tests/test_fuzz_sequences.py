@@ -10,7 +10,8 @@ else. Tight limits make the limit paths common.
 import asyncio
 import json
 
-from hypothesis import HealthCheck, event, given, settings, strategies as st
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 from server import protocol
 from tests.serving import make_app, receive

@@ -7,9 +7,10 @@ import cv2
 import numpy as np
 import pytest
 
-from server import protocol, sketch
+from core import sketch
+from core.records import read_saved_dir
+from server import protocol
 from tests.serving import make_app, receive, receive_type, send
-from training.readers import read_saved_dir
 
 LINE = {"x": [0, 50, 100], "y": [0, 40, 80]}
 THRESHOLD = 0.5

@@ -5,8 +5,9 @@ import asyncio
 import pytest
 from quart.testing.connections import WebsocketDisconnectError, WebsocketResponseError
 
+from core.records import new_id
 from server import config, guard, protocol
-from server.store import SavedDrawingStore, new_id, render_png
+from server.store import SavedDrawingStore, render_png
 from tests.serving import make_app, receive, receive_type, send
 
 LINE = {"x": [0, 50, 100], "y": [0, 40, 80]}

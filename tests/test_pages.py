@@ -5,8 +5,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from core.records import new_id
 from server import create_app, pages
-from server.store import SavedDrawingStore, new_id, render_png
+from server.store import SavedDrawingStore, render_png
 from tests.conftest import ROOT
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -6,7 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from server import protocol, sketch
+from core import sketch
+from server import protocol
 from server.protocol import ProtocolError, parse
 
 

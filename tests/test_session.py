@@ -5,8 +5,9 @@ import random
 import numpy as np
 import pytest
 
-from server import protocol, sketch
-from server.classifier import Prediction
+from core import sketch
+from core.model import Prediction
+from server import protocol
 from server.protocol import ProtocolError, Start
 from server.session import Session, recognizes
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from server import sketch
+from core import sketch
 from server.classifier import Classifier
 from tests.conftest import ROOT
 

@@ -7,8 +7,8 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from server import sketch
-from server.sketch import SketchError
+from core import sketch
+from core.sketch import SketchError
 
 SQUARE = [[[0, 100, 100, 0, 0], [0, 0, 100, 100, 0]]]
 

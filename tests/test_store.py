@@ -7,8 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from server.store import ID_PATTERN, SavedDrawingStore, new_id, render_png
-from training.readers import read_saved_dir
+from core.records import ID_PATTERN, new_id, read_saved_dir
+from server.store import SavedDrawingStore, render_png
 
 STROKES = [[[10, 110, 210], [20, 70, 20], [0, 50, 100]], [[60], [40], [150]]]
 

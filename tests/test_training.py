@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from server import sketch
+from core import sketch
 from server.classifier import Classifier
 from training import config as train_config
 from training import dataset, evaluate, export, models

@@ -20,8 +20,18 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from server import client, protocol
-from tests.serving import (ANSWER_S, MODEL, ROOT, START_S, answer_of, check_saved_directory, free_port, problems,
-                           start_drawing, wait_until)
+from tests.serving import (
+    ANSWER_S,
+    MODEL,
+    ROOT,
+    START_S,
+    answer_of,
+    check_saved_directory,
+    free_port,
+    problems,
+    start_drawing,
+    wait_until,
+)
 
 WORKERS = ("--workers", "2")
 SOCKETS = 16

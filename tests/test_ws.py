@@ -6,9 +6,9 @@ import json
 import pytest
 from quart.testing.connections import WebsocketDisconnectError
 
+from core.records import ID_PATTERN
 from server import create_app, protocol
 from server.classifier import Classifier
-from server.store import ID_PATTERN
 from tests.serving import MODEL, make_app, receive, receive_type, send
 
 LINE = {"x": [0, 50, 100], "y": [0, 40, 80]}

@@ -11,8 +11,8 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from server import sketch  # noqa: E402
-from server.classifier import CARD_FILE, LABELS_FILE  # noqa: E402
+from core import sketch  # noqa: E402
+from core.model import CARD_FILE, LABELS_FILE  # noqa: E402
 
 SOURCES = [{
     "name": "Quick, Draw! dataset by Google",

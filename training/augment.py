@@ -4,13 +4,13 @@ Bitmaps: a small random affine (shift, scale, rotate, shear) and a mirror,
 drawn here and applied in the input pipeline by TensorFlow (``random_transforms``;
 ``augment_bitmap`` does the same with OpenCV, as a reference). Strokes (classes that exist only
 as drawings): distort the coordinates, jitter points, drop or cut strokes, and
-always render through ``server.sketch.to_model_input``, the serving path.
+always render through ``core.sketch.to_model_input``, the serving path.
 """
 
 import cv2
 import numpy as np
 
-from server import sketch
+from core import sketch
 
 CENTRE = (sketch.SIZE - 1) / 2
 

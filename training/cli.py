@@ -33,8 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     train_config.add_arguments(trainer)
 
     evaluator = commands.add_parser("evaluate", help="top-1/top-3 on stroke drawings through the serving path",
-                                    description="Render each drawing with server.sketch and classify it "
-                                    "with the model's .tflite (server.classifier), as the server does. "
+                                    description="Render each drawing with core.sketch and classify it "
+                                    "with the model's .tflite (core.model), as the server does. "
                                     "Prints per-class and overall top-1/top-3; the last line is JSON.")
     source = evaluator.add_mutually_exclusive_group(required=True)
     source.add_argument("--model-dir", type=Path, help="a model directory (model.tflite, labels.txt, model_card.json)")

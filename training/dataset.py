@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from server import sketch
-from training import augment, players, readers, sources
+from core import records, sketch
+from training import augment, players, sources
 from training.config import TrainConfig
 
 SIDE = sketch.SIZE
@@ -65,7 +65,7 @@ class Part:
 
     def draw(self, rng: np.random.Generator, k: int) -> np.ndarray:
         picked = np.array(self.rows[np.sort(self.split.training_rows(rng, k))])
-        readers.unmap(self.rows)
+        records.unmap(self.rows)
         return picked
 
 
@@ -160,7 +160,7 @@ def load(config: TrainConfig) -> Data:
 
 
 def _bitmap_pool(word: str, path: Path, config: TrainConfig) -> tuple[Pool, np.ndarray, dict]:
-    rows = readers.read_bitmaps(path)
+    rows = records.read_bitmaps(path)
     if config.max_per_class:
         rows = rows[: config.max_per_class]
     n_val = min(round(len(rows) * config.validation_fraction), config.validation_max_per_class)
@@ -168,25 +168,25 @@ def _bitmap_pool(word: str, path: Path, config: TrainConfig) -> tuple[Pool, np.n
     if split.n_train < 1:
         raise ValueError(f"{path}: {len(rows)} rows leave nothing to train on")
     validation = np.array(rows[split.validation_rows()])
-    readers.unmap(rows)
+    records.unmap(rows)
     return Pool([Part(rows, split)]), validation, {"bitmaps": len(rows)}
 
 
-def _stroke_drawings(found: sources.Sources, config: TrainConfig) -> dict[str, list[readers.Sample]]:
+def _stroke_drawings(found: sources.Sources, config: TrainConfig) -> dict[str, list[records.Sample]]:
     """Drawings of the words trained from strokes: every per-word file's word without bitmaps,
     plus ``config.stroke_classes`` from the multi-word files. Per-word files are read only as far as needed."""
     wanted = {word: [] for word in [*found.stroke_words, *config.stroke_classes]}
     enough = max(config.stroke_renderings, 1) * 2  # more distinct drawings than renderings would go unused
     for word in found.stroke_words:
         for path in found.word_strokes[word]:
-            stats = readers.ReadStats()
-            for sample in readers.read_ndjson(path, stats):
+            stats = records.ReadStats()
+            for sample in records.read_ndjson(path, stats):
                 if len(wanted[word]) >= enough:
                     break
                 if sample.word == word:
                     wanted[word].append(sample)
     for path in found.evaluation if config.stroke_classes else []:
-        for sample in readers.read_ndjson(path):
+        for sample in records.read_ndjson(path):
             if sample.word in config.stroke_classes:
                 wanted[sample.word].append(sample)
     missing = [word for word, samples in wanted.items() if not samples]
@@ -195,7 +195,7 @@ def _stroke_drawings(found: sources.Sources, config: TrainConfig) -> dict[str, l
     return wanted
 
 
-def _stroke_pool(word: str, samples: list[readers.Sample], config: TrainConfig, rng: np.random.Generator):
+def _stroke_pool(word: str, samples: list[records.Sample], config: TrainConfig, rng: np.random.Generator):
     """Augmented renderings of a key_id share of a word's drawings; the rest, rendered plainly, validate."""
     train_ids, _ = split_key_ids([s.key_id for s in samples], config.stroke_train_fraction, config.seed)
     chosen = set(train_ids)

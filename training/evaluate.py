@@ -1,7 +1,7 @@
 """Accuracy on real stroke drawings through the serving path.
 
 Each drawing goes validate → ``sketch.to_model_input`` → the exported .tflite in
-``server.classifier.Classifier``, exactly as the server runs it. A ``.keras``
+``core.model.Classifier``, exactly as the server runs it. A ``.keras``
 file can be evaluated too (same rendering, Keras instead of LiteRT).
 """
 
@@ -13,9 +13,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from server import sketch
-from server.classifier import CARD_FILE, LABELS_FILE, Classifier
-from training import readers
+from core import records, sketch
+from core.model import CARD_FILE, LABELS_FILE, Classifier
 
 
 @dataclass
@@ -68,8 +67,8 @@ def evaluate(model_path: Path | str, stroke_paths: list[Path]) -> Evaluation:
     trained_on = set(card.get("train_key_ids", []))
     images, y, skipped = [], [], Counter()
     for path in stroke_paths:
-        stats = readers.ReadStats()
-        for sample in tqdm(readers.read_drawings(path, stats), desc=f"render {Path(path).name}", unit="drawing"):
+        stats = records.ReadStats()
+        for sample in tqdm(records.read_drawings(path, stats), desc=f"render {Path(path).name}", unit="drawing"):
             if sample.word not in index:
                 skipped["unknown word"] += 1
             elif sample.key_id in trained_on:

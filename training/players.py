@@ -17,19 +17,20 @@ from collections import Counter
 
 import numpy as np
 
-from training import augment, readers
+from core import records
+from training import augment
 
 TRUST = ("recognized", "all")
 
 
-def read(directories, labels: list[str], trust: str) -> tuple[dict[str, list[readers.Sample]], dict]:
+def read(directories, labels: list[str], trust: str) -> tuple[dict[str, list[records.Sample]], dict]:
     """Game drawings of known words from saved-drawing directories, by word, and what was skipped why."""
     if trust not in TRUST:
         raise ValueError(f"--players must be one of {', '.join(TRUST)}, not {trust!r}")
     known, kept, skipped = set(labels), {}, Counter()
     for directory in directories:
-        stats = readers.ReadStats()
-        for sample in readers.read_drawings(directory, stats):
+        stats = records.ReadStats()
+        for sample in records.read_drawings(directory, stats):
             if sample.mode != "game" or sample.word is None:
                 skipped["free mode"] += 1
             elif sample.word not in known:

@@ -13,8 +13,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from server.classifier import Classifier
-from training import artifacts, dataset, evaluate, export, loop, models, readers
+from core import records
+from core.model import Classifier
+from training import artifacts, dataset, evaluate, export, loop, models
 from training.config import TrainConfig, to_json
 
 TIMED_DRAWINGS = 300  # real drawings timed through the serving path after training
@@ -97,7 +98,7 @@ def serving_ms(model_dir: Path, stroke_file: Path) -> dict:
     """Median and p90 ms of ``Classifier.classify`` (sketch pipeline + LiteRT) on real drawings, one at a time."""
     classifier = Classifier(model_dir)
     try:
-        drawings = [s.drawing for s, _ in zip(readers.read_drawings(stroke_file), range(TIMED_DRAWINGS))]
+        drawings = [s.drawing for s, _ in zip(records.read_drawings(stroke_file), range(TIMED_DRAWINGS))]
         times = []
         for drawing in drawings[:20] + drawings:  # the first calls warm caches up
             began = time.perf_counter()

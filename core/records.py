@@ -1,24 +1,58 @@
-"""Readers for the Quick, Draw! formats and the app's saved drawings.
+"""The Quick, Draw! record formats: drawing ids, the raw record the game saves, and readers.
 
-``numpy_bitmap`` files give memory-mapped 28×28 images; simplified/raw ndjson (optionally
-gzip'd) and the server's saved-drawing directory give ``Sample`` records whose
-drawing went through ``server.sketch.validate``. Bad lines are counted, not fatal.
+``numpy_bitmap`` files give memory-mapped 28×28 images; simplified/raw ndjson
+(optionally gzip'd) and the server's saved-drawing directory give ``Sample``
+records whose drawing went through ``core.sketch.validate``. Bad lines are
+counted, not fatal.
 """
 
 import gzip
 import json
 import mmap
+import re
+import secrets
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
-from server import sketch
-from server.store import ID_PATTERN
+from core import sketch
 
 SIDE = sketch.SIZE
+ID_PATTERN = re.compile(r"^\d{8}T\d{6}-[0-9a-f]{12}$")
+
+
+def new_id(now: datetime | None = None) -> str:
+    """A fresh server-chosen drawing id ``YYYYMMDDTHHMMSS-<12 hex>`` (sorts by time)."""
+    now = now or datetime.now(timezone.utc)
+    return f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(6)}"
+
+
+def raw_record(drawing_id: str, word: str | None, strokes: list[np.ndarray], began_at: datetime,
+               recognized: bool, **extra) -> dict:
+    """A drawing in the dataset's raw format (strokes ``[[x…], [y…], [t…]]``), plus the game's ``extra`` keys.
+
+    ``key_id`` is the id's random part as a decimal number, like the dataset's.
+    """
+    return {
+        "word": word,
+        "countrycode": None,
+        "timestamp": began_at.strftime("%Y-%m-%d %H:%M:%S.%f UTC"),
+        "recognized": recognized,
+        "key_id": str(int(drawing_id.rsplit("-", 1)[1], 16)),
+        "drawing": [[_numbers(row) for row in stroke] for stroke in strokes],
+        **extra,
+    }
+
+
+def _numbers(row: np.ndarray) -> list:
+    """Integers where the value is whole (the dataset's style), floats otherwise."""
+    if (row == np.floor(row)).all():  # the common case (times, pixel grids) in one step; values are ≤ 1e9
+        return row.astype(np.int64).tolist()
+    return [int(v) if v.is_integer() else float(v) for v in row.tolist()]
 
 
 @dataclass(frozen=True, eq=False)
