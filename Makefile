@@ -24,8 +24,11 @@ browser:  ## Debian's Chromium for the browser tests (needs root and apt; skippe
 	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 		apt-get update -q && apt-get install -y -q chromium fonts-dejavu-core; fi
 
-test: $(VENV)/.all browser  ## install everything and run the whole test suite
-	$(PY) -m pytest || [ $$? -eq 5 ]  # 5: pytest collected no tests
+test: $(VENV)/.all browser  ## install everything; lint, check the layers, run the whole test suite
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(PY) -m pytest  # no tests collected (exit 5) fails too: a suite that runs nothing proves nothing
 
 model: $(VENV)/.all  ## retrain the shipped model from ../shared/quickdraw, seed baseline first (~25 min on 2 cores)
 	$(PY) -m training train --data ../shared/quickdraw --stroke-classes grapes pineapple --arch seed --no-mirror-average --out build/seed

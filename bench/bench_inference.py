@@ -89,17 +89,21 @@ def main() -> None:
     classifier.close()
     float32.close()
     shutil.rmtree(float_dir)
-    print(f"{len(sample)} real raw drawings, model {args.model_dir} ({classifier.version}), "
-          f"{os.cpu_count()} CPUs; milliseconds per drawing")
+    print(
+        f"{len(sample)} real raw drawings, model {args.model_dir} ({classifier.version}), "
+        f"{os.cpu_count()} CPUs; milliseconds per drawing"
+    )
     print(f"{'':44} {'median':>8} {'p90':>8}")
     medians = {}
     for name, times in rows.items():
         medians[name] = float(np.median(times))
         print(f"{name:44} {medians[name]:8.3f} {np.percentile(times, 90):8.3f}")
     lite = medians["Classifier.probabilities (LiteRT)"]
-    print(f"model.predict / LiteRT: {medians['keras model.predict(x) (original app)'] / lite:.0f}x, "
-          f"model(x) / LiteRT: {medians['keras model(x)'] / lite:.0f}x, "
-          f"float32 / shipped export: {medians['Classifier.probabilities, float32 export'] / lite:.1f}x")
+    print(
+        f"model.predict / LiteRT: {medians['keras model.predict(x) (original app)'] / lite:.0f}x, "
+        f"model(x) / LiteRT: {medians['keras model(x)'] / lite:.0f}x, "
+        f"float32 / shipped export: {medians['Classifier.probabilities, float32 export'] / lite:.1f}x"
+    )
     print(json.dumps({name.split(" (")[0]: round(m, 4) for name, m in medians.items()}))
 
 

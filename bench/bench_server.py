@@ -66,10 +66,17 @@ class Server:
         began = time.monotonic()
         self.log = tempfile.TemporaryFile("w+")
         self.process = subprocess.Popen(
-            command + ["--port", str(self.port), "--saved-dir", saved_dir], cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT), "QUICKDRAW_MESSAGES_PER_SECOND": "10000",
-                 "QUICKDRAW_MESSAGE_BURST": "10000"},  # the saturation run is a flood on purpose
-            stdout=subprocess.DEVNULL, stderr=self.log)
+            command + ["--port", str(self.port), "--saved-dir", saved_dir],
+            cwd=ROOT,
+            env={
+                **os.environ,
+                "PYTHONPATH": str(ROOT),
+                "QUICKDRAW_MESSAGES_PER_SECOND": "10000",
+                "QUICKDRAW_MESSAGE_BURST": "10000",
+            },  # the saturation run is a flood on purpose
+            stdout=subprocess.DEVNULL,
+            stderr=self.log,
+        )
         asyncio.run(first_guess(self.url, began + 120))
         self.startup_s = time.monotonic() - began
         while "serving on" not in self._log_text():  # with workers: all of them are up, not only the first
@@ -119,27 +126,43 @@ def run_round(name: str, server: Server, drawings: list, human: list, args) -> d
     n_single = args.single if name.startswith("litert") else args.single_baseline
     single = asyncio.run(client.replay(server.url, drawings[:n_single], max_rate=0))
     stop, cpu = server.sample_rss(), server.cpu_seconds()
-    load = asyncio.run(client.replay(server.url, human[:args.clients], realtime=True, concurrency=args.clients, max_rate=0))
+    load = asyncio.run(
+        client.replay(server.url, human[: args.clients], realtime=True, concurrency=args.clients, max_rate=0)
+    )
     stop()
     load_cpu = server.cpu_seconds() - cpu
     n_sat = args.saturation if name.startswith("litert") else args.saturation_baseline
     cpu = server.cpu_seconds()
-    saturation = asyncio.run(client.replay(server.url, drawings[:n_sat], concurrency=args.saturation_clients, max_rate=0))
+    saturation = asyncio.run(
+        client.replay(server.url, drawings[:n_sat], concurrency=args.saturation_clients, max_rate=0)
+    )
     sat_cpu = server.cpu_seconds() - cpu
-    whole = asyncio.run(client.replay(server.url, drawings[:n_sat], concurrency=args.saturation_clients, max_rate=0,
-                                      whole_strokes=True))
+    whole = asyncio.run(
+        client.replay(server.url, drawings[:n_sat], concurrency=args.saturation_clients, max_rate=0, whole_strokes=True)
+    )
     row = {
         "server": name,
         "startup_s": server.startup_s,
-        "one_p50": single.percentile(50), "one_p99": single.percentile(99), "one_strokes": single.strokes,
-        "load_p50": load.percentile(50), "load_p99": load.percentile(99), "load_strokes": load.strokes,
-        "load_guesses": load.guesses, "load_errors": sum(load.errors.values()) + sum(load.closes.values()),
-        "load_missing": load.missing_guesses, "rss_mb": server.peak_rss / 2**20, "pss_mb": server.peak_pss / 2**20,
+        "one_p50": single.percentile(50),
+        "one_p99": single.percentile(99),
+        "one_strokes": single.strokes,
+        "load_p50": load.percentile(50),
+        "load_p99": load.percentile(99),
+        "load_strokes": load.strokes,
+        "load_guesses": load.guesses,
+        "load_errors": sum(load.errors.values()) + sum(load.closes.values()),
+        "load_missing": load.missing_guesses,
+        "rss_mb": server.peak_rss / 2**20,
+        "pss_mb": server.peak_pss / 2**20,
         "sat_strokes_per_s": saturation.strokes / saturation.seconds,
         "sat_guesses_per_s": saturation.guesses / saturation.seconds,
         "whole_guesses_per_s": whole.guesses / whole.seconds,
-        "sat_errors": sum(saturation.errors.values()) + sum(saturation.closes.values()) + saturation.missing_guesses
-        + sum(whole.errors.values()) + sum(whole.closes.values()) + whole.missing_guesses,
+        "sat_errors": sum(saturation.errors.values())
+        + sum(saturation.closes.values())
+        + saturation.missing_guesses
+        + sum(whole.errors.values())
+        + sum(whole.closes.values())
+        + whole.missing_guesses,
         "load_cores": load_cpu / load.seconds,  # the server's CPU use while 100 people draw
         "sat_cpu_ms_per_guess": sat_cpu * 1000 / max(saturation.guesses, 1),  # contention-proof cost of a guess
         "accuracy": single.correct / max(single.drawings, 1),
@@ -163,8 +186,10 @@ def median_row(rows: list[dict]) -> dict:
 def table(rows: list[dict], clients: int) -> str:
     """Markdown, one column per server; with a Keras row, the first column's ratio to it (both one process)."""
     ratios = rows[-1]["server"] == "keras" and len(rows) > 1
-    lines = ["| | " + " | ".join(r["server"] for r in rows) + (f" | {rows[0]['server']} vs keras |" if ratios else " |"),
-             "|---|" + "---:|" * (len(rows) + ratios)]
+    lines = [
+        "| | " + " | ".join(r["server"] for r in rows) + (f" | {rows[0]['server']} vs keras |" if ratios else " |"),
+        "|---|" + "---:|" * (len(rows) + ratios),
+    ]
     spec = [
         ("time from process start to first answered guess", "startup_s", "{:.2f} s", False),
         ("one client: stroke_end → guess p50", "one_p50", "{:.2f} ms", False),
@@ -203,8 +228,12 @@ def main() -> int:
     parser.add_argument("--saturation", type=int, default=600, help="drawings for the saturation run (LiteRT)")
     parser.add_argument("--saturation-baseline", type=int, default=120, help="drawings for the saturation run (Keras)")
     parser.add_argument("--saturation-clients", type=int, default=32, help="connections in the saturation run")
-    parser.add_argument("--workers", type=int, default=2,
-                        help="also measure LiteRT with this many worker processes (default 2; 1 skips it)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="also measure LiteRT with this many worker processes (default 2; 1 skips it)",
+    )
     parser.add_argument("--no-baseline", action="store_true", help="skip the Keras baseline")
     parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds; the table shows medians (default 3)")
     parser.add_argument("--model-dir", default="model")
@@ -213,8 +242,11 @@ def main() -> int:
     labels = set((ROOT / args.model_dir / "labels.txt").read_text().splitlines())
     drawings = client.read_drawings(DATA / "strokes" / "raw.ndjson.gz", words=labels)
     human = [d for d in drawings if d["drawing"][-1][2][-1] <= HUMAN_MAX_MS]
-    print(f"{len(drawings)} raw drawings of {len(labels)} words ({len(human)} under {HUMAN_MAX_MS} ms); "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}", file=sys.stderr)
+    print(
+        f"{len(drawings)} raw drawings of {len(labels)} words ({len(human)} under {HUMAN_MAX_MS} ms); "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}",
+        file=sys.stderr,
+    )
     model = ["--model-dir", args.model_dir]
     commands = {"litert": [sys.executable, "-m", "server", *model]}
     if args.workers > 1:
@@ -237,8 +269,10 @@ def main() -> int:
             for server in servers.values():
                 server.stop()
     rows = [median_row(rounds[name]) for name in commands]
-    print(f"medians of {args.repeat} interleaved rounds; load average during the runs "
-          f"{min(r['load_average'] for r in rows):.1f}–{max(r['load_average'] for r in rows):.1f}")
+    print(
+        f"medians of {args.repeat} interleaved rounds; load average during the runs "
+        f"{min(r['load_average'] for r in rows):.1f}–{max(r['load_average'] for r in rows):.1f}"
+    )
     print(table(rows, args.clients))
     return 0
 

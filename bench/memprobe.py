@@ -41,9 +41,12 @@ def probe(*_) -> None:
     if trim := memory.glibc_trim():  # not glibc: report the RSS as it is
         trim(0)
     trimmed = process.memory_info().rss
-    print(f"memprobe objects={objects} rss_mb={rss / 2**20:.1f} trimmed_mb={trimmed / 2**20:.1f}"
-          f" threads={process.num_threads()}{stats}",
-          file=sys.stderr, flush=True)
+    print(
+        f"memprobe objects={objects} rss_mb={rss / 2**20:.1f} trimmed_mb={trimmed / 2**20:.1f}"
+        f" threads={process.num_threads()}{stats}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def log_every(seconds: float, collect: bool) -> None:
@@ -52,13 +55,20 @@ def log_every(seconds: float, collect: bool) -> None:
     while True:
         time.sleep(seconds)
         freed = gc.collect() if collect else 0
-        print(f"memstat rss_mb={process.memory_info().rss / 2**20:.1f} fds={process.num_fds()} collected={freed}"
-              f"{malloc_stats()}", file=sys.stderr, flush=True)
+        print(
+            f"memstat rss_mb={process.memory_info().rss / 2**20:.1f} fds={process.num_fds()} collected={freed}"
+            f"{malloc_stats()}",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
     signal.signal(signal.SIGUSR1, probe)
     if os.environ.get("MEMPROBE_EVERY_S"):
-        threading.Thread(target=log_every, args=(float(os.environ["MEMPROBE_EVERY_S"]), "MEMPROBE_COLLECT" in os.environ),
-                         daemon=True).start()
+        threading.Thread(
+            target=log_every,
+            args=(float(os.environ["MEMPROBE_EVERY_S"]), "MEMPROBE_COLLECT" in os.environ),
+            daemon=True,
+        ).start()
     sys.exit(main(sys.argv[1:]))

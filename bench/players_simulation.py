@@ -58,16 +58,36 @@ def split_drawings(words: list[str], folder: Path) -> tuple[Path, Path, dict]:
             store.SavedDrawingStore(saved).save(game, b"", records.new_id())
         counts[word] = {"players": len(drawings), "recognized": sum(r["recognized"] for r in drawings)}
     held = folder / "evaluate.ndjson"
-    held.write_text("".join(json.dumps(r) + "\n" for r in simplified + raw if r["key_id"] not in players_ids),
-                    encoding="utf-8")
+    held.write_text(
+        "".join(json.dumps(r) + "\n" for r in simplified + raw if r["key_id"] not in players_ids), encoding="utf-8"
+    )
     return saved, held, counts
 
 
 def train(out: Path, seed: int, extra: list[str], args) -> None:
-    command = [sys.executable, "-m", "training", "train", "--data", str(DATA), "--out", str(out),
-               "--stroke-classes", "grapes", "pineapple", "--max-per-class", str(args.max_per_class),
-               "--stroke-renderings", str(args.max_per_class), "--epochs", str(args.epochs),
-               "--seed", str(seed), "--no-evaluate", *extra]
+    command = [
+        sys.executable,
+        "-m",
+        "training",
+        "train",
+        "--data",
+        str(DATA),
+        "--out",
+        str(out),
+        "--stroke-classes",
+        "grapes",
+        "pineapple",
+        "--max-per-class",
+        str(args.max_per_class),
+        "--stroke-renderings",
+        str(args.max_per_class),
+        "--epochs",
+        str(args.epochs),
+        "--seed",
+        str(seed),
+        "--no-evaluate",
+        *extra,
+    ]
     subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -92,10 +112,23 @@ def main() -> int:
                 weak = np.isin(result.y, [result.labels.index(w) for w in words])
                 top1, top3 = result.hits(1), result.hits(3)
                 card = json.loads((out / "model_card.json").read_text(encoding="utf-8"))
-                rows.append((name, seed, card["players"].get("drawings", 0), weak.sum(), top1[weak].mean(),
-                             top3[weak].mean(), (~weak).sum(), top1[~weak].mean(), top3[~weak].mean()))
-                print(f"| {' | '.join(str(round(v, 3)) if isinstance(v, float) else str(v) for v in rows[-1])} |",
-                      flush=True)
+                rows.append(
+                    (
+                        name,
+                        seed,
+                        card["players"].get("drawings", 0),
+                        weak.sum(),
+                        top1[weak].mean(),
+                        top3[weak].mean(),
+                        (~weak).sum(),
+                        top1[~weak].mean(),
+                        top3[~weak].mean(),
+                    )
+                )
+                print(
+                    f"| {' | '.join(str(round(v, 3)) if isinstance(v, float) else str(v) for v in rows[-1])} |",
+                    flush=True,
+                )
     print("\n| players' drawings | seed | used | weak words n | top-1 | top-3 | other words n | top-1 | top-3 |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:

@@ -40,8 +40,11 @@ def main() -> int:
     args = parser.parse_args()
     classifier = Classifier(ROOT / args.model_dir)
     trained = set(map(str, classifier.card.get("train_key_ids", [])))
-    drawings = [d for d in client.read_drawings(DATA / "strokes" / "raw.ndjson.gz", words=set(classifier.labels))
-                if d["key_id"] not in trained]
+    drawings = [
+        d
+        for d in client.read_drawings(DATA / "strokes" / "raw.ndjson.gz", words=set(classifier.labels))
+        if d["key_id"] not in trained
+    ]
     hits = {name: [] for name in RULES}  # strokes needed, or None
     false = {name: 0 for name in RULES}
     for record in drawings:
@@ -66,7 +69,9 @@ def main() -> int:
     print("|---|---:|---:|---:|")
     for name in RULES:
         won = [k for k in hits[name] if k is not None]
-        print(f"| {name} | {len(won) / n:.1%} | {np.median(won) if won else float('nan'):.0f} | {false[name] / n:.1%} |")
+        print(
+            f"| {name} | {len(won) / n:.1%} | {np.median(won) if won else float('nan'):.0f} | {false[name] / n:.1%} |"
+        )
     return 0
 
 

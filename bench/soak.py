@@ -52,8 +52,13 @@ def start_server(saved_dir: Path, log_path: Path, clients: int) -> tuple[subproc
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "QUICKDRAW_MAX_CONNECTIONS": str(max(500, 2 * clients))}
     with open(log_path, "wb") as log:
-        process = subprocess.Popen([sys.executable, "bench/memprobe.py", "--port", str(port), "--saved-dir", str(saved_dir)],
-                                   cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "bench/memprobe.py", "--port", str(port), "--saved-dir", str(saved_dir)],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     deadline = time.monotonic() + 120
     while True:
         if process.poll() is not None:
@@ -89,7 +94,7 @@ def probe(process: subprocess.Popen, log_path: Path, drain_s: float) -> dict:
     before = log_path.read_text(errors="replace").count("memprobe ")
     process.send_signal(signal.SIGUSR1)
     deadline = time.monotonic() + 30
-    while (lines := [l for l in log_path.read_text(errors="replace").splitlines() if "memprobe " in l])[before:] == []:
+    while (lines := [x for x in log_path.read_text(errors="replace").splitlines() if "memprobe " in x])[before:] == []:
         assert time.monotonic() < deadline, "the server did not answer the memory probe"
         time.sleep(0.1)
     return {key: float(value) for key, value in (item.split("=") for item in lines[-1].split("memprobe ")[1].split())}
@@ -120,8 +125,9 @@ async def soak(url: str, feed: Feed, args, rss: psutil.Process, saved: Path) -> 
 
     def sample():
         kinds = memory_map(rss.pid)
-        samples.append((time.monotonic() - began, saved_count(saved), rss.memory_info().rss / 2**20,
-                        kinds["heap"], kinds["anon"]))
+        samples.append(
+            (time.monotonic() - began, saved_count(saved), rss.memory_info().rss / 2**20, kinds["heap"], kinds["anon"])
+        )
 
     async def sample_every_second():
         while True:
@@ -132,9 +138,9 @@ async def soak(url: str, feed: Feed, args, rss: psutil.Process, saved: Path) -> 
     for k in range(args.rounds):
         end = began + args.seconds * (k + 1) / args.rounds
         part = await asyncio.wait_for(
-            client.replay(url, feed.until(end), realtime=args.realtime, concurrency=args.clients,
-                          deflate=args.deflate),
-            args.seconds + 120)
+            client.replay(url, feed.until(end), realtime=args.realtime, concurrency=args.clients, deflate=args.deflate),
+            args.seconds + 120,
+        )
         merge(total, part)
     sampler.cancel()
     sample()
@@ -163,22 +169,36 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=200, help="concurrent connections (default %(default)s)")
     parser.add_argument("--seconds", type=float, default=60.0, help="load duration (default %(default)s)")
     parser.add_argument("--rounds", type=int, default=6, help="rounds of fresh connections (default %(default)s)")
-    parser.add_argument("--realtime", action="store_true", help="human pace (the drawings' own timing) instead of "
-                        "closed-loop as fast as the server answers")
-    parser.add_argument("--no-deflate", dest="deflate", action="store_false",
-                        help="offer no permessage-deflate (browsers always offer it, so the default does)")
+    parser.add_argument(
+        "--realtime",
+        action="store_true",
+        help="human pace (the drawings' own timing) instead of closed-loop as fast as the server answers",
+    )
+    parser.add_argument(
+        "--no-deflate",
+        dest="deflate",
+        action="store_false",
+        help="offer no permessage-deflate (browsers always offer it, so the default does)",
+    )
     parser.add_argument("--max-drawings", type=int, default=50_000, help="stop handing out drawings after this many")
-    parser.add_argument("--drain-s", type=float, default=DRAIN_S, help="wait before each memory probe "
-                        "(default %(default)s: closed sockets linger until Hypercorn's next ping)")
+    parser.add_argument(
+        "--drain-s",
+        type=float,
+        default=DRAIN_S,
+        help="wait before each memory probe (default %(default)s: closed sockets linger until Hypercorn's next ping)",
+    )
     parser.add_argument("--server-log", type=Path, help="keep the server's log here")
     parser.add_argument("--ndjson", type=Path, default=DATA / "strokes" / "raw.ndjson.gz", help="drawings to replay")
     args = parser.parse_args()
 
     drawings = client.read_drawings(args.ndjson)
-    print(f"{len(drawings)} drawings from {args.ndjson}; {args.clients} clients × {args.rounds} rounds, "
-          f"{args.seconds:g} s, {'human pace' if args.realtime else 'closed loop'}, "
-          f"{'offering' if args.deflate else 'without'} permessage-deflate; {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.1f}", file=sys.stderr)
+    print(
+        f"{len(drawings)} drawings from {args.ndjson}; {args.clients} clients × {args.rounds} rounds, "
+        f"{args.seconds:g} s, {'human pace' if args.realtime else 'closed loop'}, "
+        f"{'offering' if args.deflate else 'without'} permessage-deflate; {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.1f}",
+        file=sys.stderr,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         saved, log_path = Path(tmp) / "saved", Path(tmp) / "server.log"
         process, url = start_server(saved, log_path, args.clients)
@@ -186,8 +206,14 @@ def main() -> int:
         try:
             # Warm-up: one round's worth of load, so first-time allocations are not counted as growth.
             warm = Feed(drawings[::-1], args.max_drawings)
-            warm_up = asyncio.run(client.replay(url, warm.until(time.monotonic() + args.seconds / args.rounds),
-                                                concurrency=args.clients, deflate=args.deflate))
+            warm_up = asyncio.run(
+                client.replay(
+                    url,
+                    warm.until(time.monotonic() + args.seconds / args.rounds),
+                    concurrency=args.clients,
+                    deflate=args.deflate,
+                )
+            )
             base = saved_count(saved)
             probes = [probe(process, log_path, args.drain_s)]
             feed = Feed(drawings, args.max_drawings)
@@ -205,65 +231,107 @@ def main() -> int:
             args.server_log.write_text("\n".join(log) + "\n")
     after_round_1 = next((s for s in samples if s[0] >= args.seconds / args.rounds), samples[-1])
     result = {
-        "clients": args.clients, "rounds": args.rounds, "seconds": round(summary.seconds, 1),
-        "pace": "human" if args.realtime else "closed loop", "deflate": args.deflate,
+        "clients": args.clients,
+        "rounds": args.rounds,
+        "seconds": round(summary.seconds, 1),
+        "pace": "human" if args.realtime else "closed loop",
+        "deflate": args.deflate,
         "connections": args.clients * args.rounds,
-        "drawings_finished": summary.drawings, "strokes": summary.strokes, "strokes_sent": feed.strokes,
+        "drawings_finished": summary.drawings,
+        "strokes": summary.strokes,
+        "strokes_sent": feed.strokes,
         "guesses": summary.guesses,
-        "p50_ms": round(summary.percentile(50), 2), "p99_ms": round(summary.percentile(99), 2),
+        "p50_ms": round(summary.percentile(50), 2),
+        "p99_ms": round(summary.percentile(99), 2),
         "max_ms": round(max(summary.latencies_ms, default=float("nan")), 1),
-        "errors": summary.errors, "closes": summary.closes,
-        "saved_messages": summary.saved, "ndjson_files": len(records) - base, "png_files": len(pngs) - base,
-        "records_parsed": parsed - base, "other_files": len(files) - len(records) - len(pngs),
-        "warm_up_drawings": base, "warm_up_errors": sum(warm_up.errors.values()) + sum(warm_up.closes.values()),
-        "rss_start_mb": round(samples[0][2], 1), "rss_warm_mb": round(after_round_1[2], 1),
-        "rss_end_mb": round(samples[-1][2], 1), "rss_max_mb": round(max(s[2] for s in samples), 1),
+        "errors": summary.errors,
+        "closes": summary.closes,
+        "saved_messages": summary.saved,
+        "ndjson_files": len(records) - base,
+        "png_files": len(pngs) - base,
+        "records_parsed": parsed - base,
+        "other_files": len(files) - len(records) - len(pngs),
+        "warm_up_drawings": base,
+        "warm_up_errors": sum(warm_up.errors.values()) + sum(warm_up.closes.values()),
+        "rss_start_mb": round(samples[0][2], 1),
+        "rss_warm_mb": round(after_round_1[2], 1),
+        "rss_end_mb": round(samples[-1][2], 1),
+        "rss_max_mb": round(max(s[2] for s in samples), 1),
         "rss_half_mb": round(next(s[2] for s in samples if s[0] >= samples[-1][0] / 2), 1),
-        "rss_slope_mb_min": second_half(samples, 2)[0], "rss_second_half_growth_mb": second_half(samples, 2)[1],
+        "rss_slope_mb_min": second_half(samples, 2)[0],
+        "rss_second_half_growth_mb": second_half(samples, 2)[1],
         "rss_flat": second_half(samples, 2)[0] < FLAT_MB_PER_MIN,
-        "heap_mb": [round(samples[0][3], 1), round(samples[-1][3], 1)], "heap_slope_mb_min": second_half(samples, 3)[0],
-        "anon_mb": [round(samples[0][4], 1), round(samples[-1][4], 1)], "anon_slope_mb_min": second_half(samples, 4)[0],
-        "objects_before": int(probes[0]["objects"]), "objects_after": int(probes[1]["objects"]),
-        "trimmed_before_mb": probes[0]["trimmed_mb"], "trimmed_after_mb": probes[1]["trimmed_mb"],
-        "untrimmed_after_mb": probes[1]["rss_mb"], "probes": probes,
+        "heap_mb": [round(samples[0][3], 1), round(samples[-1][3], 1)],
+        "heap_slope_mb_min": second_half(samples, 3)[0],
+        "anon_mb": [round(samples[0][4], 1), round(samples[-1][4], 1)],
+        "anon_slope_mb_min": second_half(samples, 4)[0],
+        "objects_before": int(probes[0]["objects"]),
+        "objects_after": int(probes[1]["objects"]),
+        "trimmed_before_mb": probes[0]["trimmed_mb"],
+        "trimmed_after_mb": probes[1]["trimmed_mb"],
+        "untrimmed_after_mb": probes[1]["rss_mb"],
+        "probes": probes,
         "server_exit": exit_code,
         "log_errors": sum("ERROR" in line or "Traceback" in line for line in log),
         "load_average": round(os.getloadavg()[0], 1),
     }
     print(json.dumps(result), file=sys.stderr)
     print(table(result, samples))
-    lost = (summary.errors or summary.closes or result["warm_up_errors"] or result["ndjson_files"] != summary.drawings
-            or result["png_files"] != result["ndjson_files"] or result["other_files"] or feed.strokes != summary.strokes
-            or exit_code != 0)
+    lost = (
+        summary.errors
+        or summary.closes
+        or result["warm_up_errors"]
+        or result["ndjson_files"] != summary.drawings
+        or result["png_files"] != result["ndjson_files"]
+        or result["other_files"]
+        or feed.strokes != summary.strokes
+        or exit_code != 0
+    )
     return 1 if lost else 0
 
 
 def table(r: dict, samples: list[tuple]) -> str:
     rows = [
         ("clients × rounds (connections)", f"{r['clients']} × {r['rounds']} ({r['connections']})"),
-        ("pace / load duration / permessage-deflate offered", f"{r['pace']} / {r['seconds']} s / "
-         f"{'yes' if r['deflate'] else 'no'}"),
+        (
+            "pace / load duration / permessage-deflate offered",
+            f"{r['pace']} / {r['seconds']} s / {'yes' if r['deflate'] else 'no'}",
+        ),
         ("drawings finished / strokes / guesses", f"{r['drawings_finished']} / {r['strokes']} / {r['guesses']}"),
         ("strokes sent without their guess", f"{r['strokes_sent'] - r['strokes']}"),
         ("stroke_end → guess p50 / p99 / max", f"{r['p50_ms']} / {r['p99_ms']} / {r['max_ms']} ms"),
         ("protocol errors / abnormal closes", f"{sum(r['errors'].values())} / {sum(r['closes'].values())}"),
-        ("`saved` answers / records (parsed) / PNGs / other files",
-         f"{r['saved_messages']} / {r['ndjson_files']} ({r['records_parsed']}) / {r['png_files']} / {r['other_files']}"),
-        ("server RSS: start (after a warm-up round) / after round 1 / half-way / end / max",
-         f"{r['rss_start_mb']} / {r['rss_warm_mb']} / {r['rss_half_mb']} / {r['rss_end_mb']} / {r['rss_max_mb']} MB"),
-        (f"server RSS over the second half: slope / fitted growth / flat (slope < {FLAT_MB_PER_MIN:g} MB/min)",
-         f"{r['rss_slope_mb_min']} MB/min / {r['rss_second_half_growth_mb']} MB / {'yes' if r['rss_flat'] else 'no'}"),
-        ("main heap / other anonymous memory: start → end (slope over the second half)",
-         f"{r['heap_mb'][0]} → {r['heap_mb'][1]} MB ({r['heap_slope_mb_min']} MB/min) / "
-         f"{r['anon_mb'][0]} → {r['anon_mb'][1]} MB ({r['anon_slope_mb_min']} MB/min)"),
-        ("after the load and a drain: server RSS / after malloc_trim (before the load)",
-         f"{r['untrimmed_after_mb']} / {r['trimmed_after_mb']} ({r['trimmed_before_mb']}) MB"),
+        (
+            "`saved` answers / records (parsed) / PNGs / other files",
+            f"{r['saved_messages']} / {r['ndjson_files']} ({r['records_parsed']}) / {r['png_files']} / {r['other_files']}",
+        ),
+        (
+            "server RSS: start (after a warm-up round) / after round 1 / half-way / end / max",
+            f"{r['rss_start_mb']} / {r['rss_warm_mb']} / {r['rss_half_mb']} / {r['rss_end_mb']} / {r['rss_max_mb']} MB",
+        ),
+        (
+            f"server RSS over the second half: slope / fitted growth / flat (slope < {FLAT_MB_PER_MIN:g} MB/min)",
+            f"{r['rss_slope_mb_min']} MB/min / {r['rss_second_half_growth_mb']} MB / {'yes' if r['rss_flat'] else 'no'}",
+        ),
+        (
+            "main heap / other anonymous memory: start → end (slope over the second half)",
+            f"{r['heap_mb'][0]} → {r['heap_mb'][1]} MB ({r['heap_slope_mb_min']} MB/min) / "
+            f"{r['anon_mb'][0]} → {r['anon_mb'][1]} MB ({r['anon_slope_mb_min']} MB/min)",
+        ),
+        (
+            "after the load and a drain: server RSS / after malloc_trim (before the load)",
+            f"{r['untrimmed_after_mb']} / {r['trimmed_after_mb']} ({r['trimmed_before_mb']}) MB",
+        ),
         ("live Python objects before / after the load", f"{r['objects_before']} / {r['objects_after']}"),
         ("server exit status / error lines in its log", f"{r['server_exit']} / {r['log_errors']}"),
     ]
     lines = ["| | |", "|---|---:|"] + [f"| {label} | {value} |" for label, value in rows]
     step = max(1, len(samples) // 6)
-    lines += ["", "| t (s) | drawings saved | server RSS | main heap | other anonymous (MB) |", "|---:|---:|---:|---:|---:|"]
+    lines += [
+        "",
+        "| t (s) | drawings saved | server RSS | main heap | other anonymous (MB) |",
+        "|---:|---:|---:|---:|---:|",
+    ]
     lines += [f"| {t:.0f} | {n} | {m:.1f} | {h:.1f} | {a:.1f} |" for t, n, m, h, a in samples[::step] + samples[-1:]]
     return "\n".join(lines)
 

@@ -37,13 +37,12 @@ def write_dataset(directory: Path, words: int, rows: int) -> Path:
         path = folder / f"word {w:03d}.npy"
         if path.exists() and np.load(path, mmap_mode="r").shape == (rows, 784):
             continue
-        array = np.lib.format.open_memmap(path.with_suffix(".tmp.npy"), mode="w+", dtype=np.uint8,
-                                          shape=(rows, 784))
+        array = np.lib.format.open_memmap(path.with_suffix(".tmp.npy"), mode="w+", dtype=np.uint8, shape=(rows, 784))
         for start in range(0, rows, 10_000):
             block = np.zeros((min(10_000, rows - start), 784), np.uint8)
             block[:, rng.integers(0, 784, 120)] = 255  # ~15 % ink, like a sketch
             block[:, (w * 7) % 784] = 255  # something per word to learn
-            array[start:start + len(block)] = block
+            array[start : start + len(block)] = block
         array.flush()
         del array
         path.with_suffix(".tmp.npy").replace(path)
@@ -52,12 +51,24 @@ def write_dataset(directory: Path, words: int, rows: int) -> Path:
 
 def run_training(data: Path, out: Path, steps: int) -> dict:
     """One epoch of ``steps`` steps in a child process: peak RSS, first-step time, images/s."""
-    command = [sys.executable, "-m", "training", "train", "--data", str(data), "--out", str(out),
-               "--epochs", "1", "--steps-per-epoch", str(steps)]
+    command = [
+        sys.executable,
+        "-m",
+        "training",
+        "train",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--epochs",
+        "1",
+        "--steps-per-epoch",
+        str(steps),
+    ]
     launched = time.perf_counter()
-    child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                             bufsize=1)
+    child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
     process, peak, first_step, lines = psutil.Process(child.pid), 0, None, []
+
     def read():
         nonlocal first_step
         for line in child.stdout:
@@ -77,8 +88,12 @@ def run_training(data: Path, out: Path, steps: int) -> dict:
     if child.returncode != 0:
         raise SystemExit("training failed:\n" + "".join(lines[-30:]))
     speed = [float(m.group(1).replace(",", "")) for m in map(re.compile(r"([\d,]+) images/s").search, lines) if m]
-    return {"peak_rss_mb": peak / 2**20, "first_step_s": first_step, "train_images_per_s": speed[-1],
-            "wall_s": time.perf_counter() - launched}
+    return {
+        "peak_rss_mb": peak / 2**20,
+        "first_step_s": first_step,
+        "train_images_per_s": speed[-1],
+        "wall_s": time.perf_counter() - launched,
+    }
 
 
 def pipeline_speed(data: Path, batches: int = 200) -> float:
@@ -101,8 +116,12 @@ def main() -> None:
     parser.add_argument("--words", type=int, default=100, help="categories (default 100)")
     parser.add_argument("--rows", type=int, default=30_000, help="rows per category (default 30,000)")
     parser.add_argument("--steps", type=int, default=30, help="training steps (default 30)")
-    parser.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "quickdraw-synthetic",
-                        help="where the synthetic dataset is written and reused (default: $TMPDIR/quickdraw-synthetic)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "quickdraw-synthetic",
+        help="where the synthetic dataset is written and reused (default: $TMPDIR/quickdraw-synthetic)",
+    )
     args = parser.parse_args()
     data = write_dataset(args.data / f"{args.words}x{args.rows}", args.words, args.rows)
     size = sum(p.stat().st_size for p in (data / "numpy_bitmap").glob("*.npy"))
@@ -111,8 +130,10 @@ def main() -> None:
         result = run_training(data, Path(out), args.steps)
     feed = pipeline_speed(data)
     print(f"peak RSS of `train`: {result['peak_rss_mb']:.0f} MB (target < 1,536 MB)")
-    print(f"first training step after {result['first_step_s']:.1f} s from launch (target ≤ 60 s); "
-          f"whole run {result['wall_s']:.1f} s")
+    print(
+        f"first training step after {result['first_step_s']:.1f} s from launch (target ≤ 60 s); "
+        f"whole run {result['wall_s']:.1f} s"
+    )
     print(f"training on this machine's CPU: {result['train_images_per_s']:,.0f} images/s")
     print(f"input pipeline alone: {feed:,.0f} images/s")
     for name, rate in (("this CPU", result["train_images_per_s"]), ("the input pipeline's ceiling", feed)):

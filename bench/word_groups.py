@@ -10,8 +10,26 @@ import json
 import sys
 from pathlib import Path
 
-NEW_WORDS = {"The Eiffel Tower", "angel", "bed", "broom", "cookie", "couch", "crown", "hand", "hat", "helicopter",
-             "hot air balloon", "ladder", "mushroom", "owl", "penguin", "sailboat", "sea turtle", "snail"}
+NEW_WORDS = {
+    "The Eiffel Tower",
+    "angel",
+    "bed",
+    "broom",
+    "cookie",
+    "couch",
+    "crown",
+    "hand",
+    "hat",
+    "helicopter",
+    "hot air balloon",
+    "ladder",
+    "mushroom",
+    "owl",
+    "penguin",
+    "sailboat",
+    "sea turtle",
+    "snail",
+}
 
 
 def pooled(per_class: dict, words) -> tuple[int, float, float]:
@@ -26,8 +44,11 @@ def main(paths: list[str]) -> int:
     for path in paths or ["model/model_card.json"]:
         card = json.loads(Path(path).read_text(encoding="utf-8"))
         per_class = card["metrics"]["combined"]["per_class"]
-        groups = {"all": per_class, "original": [w for w in per_class if w not in NEW_WORDS],
-                  "new (2026-12-02)": [w for w in per_class if w in NEW_WORDS]}
+        groups = {
+            "all": per_class,
+            "original": [w for w in per_class if w not in NEW_WORDS],
+            "new (2026-12-02)": [w for w in per_class if w in NEW_WORDS],
+        }
         for name, words in groups.items():
             if not words:
                 continue

@@ -72,9 +72,7 @@ class Classifier:
         except (OSError, ValueError, RuntimeError) as error:
             raise ModelError(f"cannot load the model from {model_dir}: {error}") from error
         if self.card.get("preprocessing") != sketch.preprocessing_parameters():
-            raise ModelError(
-                f"{model_dir / CARD_FILE} was trained with other preprocessing than core/sketch.py"
-            )
+            raise ModelError(f"{model_dir / CARD_FILE} was trained with other preprocessing than core/sketch.py")
         self._input = self._interpreter.get_input_details()[0]
         self._output = self._interpreter.get_output_details()[0]
         if tuple(self._input["shape"][1:3]) != (sketch.SIZE, sketch.SIZE):

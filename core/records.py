@@ -31,8 +31,9 @@ def new_id(now: datetime | None = None) -> str:
     return f"{now:%Y%m%dT%H%M%S}-{secrets.token_hex(6)}"
 
 
-def raw_record(drawing_id: str, word: str | None, strokes: list[np.ndarray], began_at: datetime,
-               recognized: bool, **extra) -> dict:
+def raw_record(
+    drawing_id: str, word: str | None, strokes: list[np.ndarray], began_at: datetime, recognized: bool, **extra
+) -> dict:
     """A drawing in the dataset's raw format (strokes ``[[x…], [y…], [t…]]``), plus the game's ``extra`` keys.
 
     ``key_id`` is the id's random part as a decimal number, like the dataset's.

@@ -89,8 +89,9 @@ def validate_stroke(stroke, limits: Limits = Limits(), name: str = "stroke") -> 
     if any(len(row) != n for row in stroke):
         raise SketchError(f"{name}: x, y and t must have the same length")
     # JSON gives exactly int or float, checked at C speed; anything else gets the exact (slow) check.
-    if not all(set(map(type, row)) <= _PLAIN_NUMBERS for row in stroke) and \
-            not all(_is_number(v) for row in stroke for v in row):
+    if not all(set(map(type, row)) <= _PLAIN_NUMBERS for row in stroke) and not all(
+        _is_number(v) for row in stroke for v in row
+    ):
         raise SketchError(f"{name}: coordinates must be numbers")
     try:
         array = np.array(stroke, dtype=np.float64)
@@ -120,8 +121,10 @@ def simplify(drawing: list[np.ndarray]) -> list[np.ndarray]:
     scale = BOX / extent if extent > BOX / np.finfo(np.float64).max else 1.0  # a subnormal extent is a dot
     sizes = [s.shape[1] for s in drawing]
     lines = _resample(((points - low) * scale).T, sizes)
-    return [np.round(cv2.approxPolyDP(line, RDP_EPSILON, closed=False).reshape(-1, 2).T.astype(np.float64))
-            for line in lines]
+    return [
+        np.round(cv2.approxPolyDP(line, RDP_EPSILON, closed=False).reshape(-1, 2).T.astype(np.float64))
+        for line in lines
+    ]
 
 
 def _resample(points: np.ndarray, sizes: list[int]) -> list[np.ndarray]:

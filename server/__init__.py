@@ -12,8 +12,9 @@ from server.services import Services
 from server.store import SavedDrawingStore
 
 
-def create_app(overrides: Mapping | None = None, classifier: Classifier | None = None, *,
-               sweep: bool = True, open_total=None) -> Quart:
+def create_app(
+    overrides: Mapping | None = None, classifier: Classifier | None = None, *, sweep: bool = True, open_total=None
+) -> Quart:
     """The app with settings from defaults → ``QUICKDRAW_*`` environment → ``overrides``.
 
     The model is loaded here, once, so a missing or broken model fails before serving.

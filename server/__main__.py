@@ -17,13 +17,27 @@ def parse_args(argv=None) -> dict:
     parser.add_argument("--host", help="address to bind (default 127.0.0.1, env QUICKDRAW_HOST)")
     parser.add_argument("--port", type=int, help="port to bind (default 5000, env QUICKDRAW_PORT)")
     parser.add_argument("--model-dir", help="the model directory (default model/, env QUICKDRAW_MODEL_DIR)")
-    parser.add_argument("--saved-dir", help="where drawings are saved (default saved_pictures/, env QUICKDRAW_SAVED_DIR)")
-    parser.add_argument("--workers", type=int, help="server processes sharing the port; each uses about one core "
-                        "(default 1, env QUICKDRAW_WORKERS)")
-    parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
-                        type=str.upper, help="least severe log lines shown (default %(default)s)")
-    parser.add_argument("--log-format", default="text", choices=logs.FORMATS,
-                        help="text: key=value lines; json: one JSON object per line (default %(default)s)")
+    parser.add_argument(
+        "--saved-dir", help="where drawings are saved (default saved_pictures/, env QUICKDRAW_SAVED_DIR)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="server processes sharing the port; each uses about one core (default 1, env QUICKDRAW_WORKERS)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        type=str.upper,
+        help="least severe log lines shown (default %(default)s)",
+    )
+    parser.add_argument(
+        "--log-format",
+        default="text",
+        choices=logs.FORMATS,
+        help="text: key=value lines; json: one JSON object per line (default %(default)s)",
+    )
     args = parser.parse_args(argv)
     return {key: value for key, value in vars(args).items() if value is not None}
 
@@ -45,8 +59,11 @@ def main(argv=None, make_app=None) -> int:
     except (config.ConfigError, ModelError) as error:
         print(f"python -m server: {error}", file=sys.stderr)
         return 2
-    print(f"serving on http://{settings.host}:{settings.port} (model {app.extensions['quickdraw'].classifier.version})",
-          file=sys.stderr, flush=True)
+    print(
+        f"serving on http://{settings.host}:{settings.port} (model {app.extensions['quickdraw'].classifier.version})",
+        file=sys.stderr,
+        flush=True,
+    )
     hosting.serve(app)
     return 0
 

@@ -60,12 +60,19 @@ class Summary:
             f"accuracy (final top-1 = word) {self.correct}/{self.drawings} = {self.correct / max(self.drawings, 1):.1%}",
         ]
         if mode == "game":
-            lines.append(f"recognized in time {self.recognized}/{self.drawings} = {self.recognized / max(self.drawings, 1):.1%}"
-                         f"  (timeouts {self.timeouts})")
-        lines.append("stroke_end → guess latency ms: " + "  ".join(
-            f"p{q} {self.percentile(q):.2f}" for q in (50, 90, 99)) + f"  max {max(self.latencies_ms, default=float('nan')):.2f}")
-        lines.append(f"saved {self.saved}  skipped {self.skipped}  missing guesses {self.missing_guesses}  "
-                     f"errors {self.errors or 0}  abnormal closes {self.closes or 0}  late errors {self.late_errors}")
+            lines.append(
+                f"recognized in time {self.recognized}/{self.drawings} = {self.recognized / max(self.drawings, 1):.1%}"
+                f"  (timeouts {self.timeouts})"
+            )
+        lines.append(
+            "stroke_end → guess latency ms: "
+            + "  ".join(f"p{q} {self.percentile(q):.2f}" for q in (50, 90, 99))
+            + f"  max {max(self.latencies_ms, default=float('nan')):.2f}"
+        )
+        lines.append(
+            f"saved {self.saved}  skipped {self.skipped}  missing guesses {self.missing_guesses}  "
+            f"errors {self.errors or 0}  abnormal closes {self.closes or 0}  late errors {self.late_errors}"
+        )
         return "\n".join(lines)
 
 
@@ -118,8 +125,10 @@ def batches(stroke: list, realtime: bool) -> list[tuple[float, dict]]:
     """One timed stroke → [(send at ms, points message)]: per pointer frame if realtime, else big batches."""
     x, y, t = stroke[0], stroke[1], stroke[2]
     if not realtime:
-        return [(0.0, {"type": "points", "x": x[i:i + FAST_BATCH], "y": y[i:i + FAST_BATCH]})
-                for i in range(0, len(x), FAST_BATCH)]
+        return [
+            (0.0, {"type": "points", "x": x[i : i + FAST_BATCH], "y": y[i : i + FAST_BATCH]})
+            for i in range(0, len(x), FAST_BATCH)
+        ]
     out, start = [], 0
     for i in range(1, len(x) + 1):
         if i == len(x) or t[i] // FRAME_MS != t[start] // FRAME_MS:
@@ -139,8 +148,16 @@ class ServerClosed(ConnectionError):
 class Player:
     """One connection replaying drawings one after another."""
 
-    def __init__(self, socket, summary: Summary, mode: str, realtime: bool, verbose: bool, max_rate: float,
-                 whole_strokes: bool = False):
+    def __init__(
+        self,
+        socket,
+        summary: Summary,
+        mode: str,
+        realtime: bool,
+        verbose: bool,
+        max_rate: float,
+        whole_strokes: bool = False,
+    ):
         self.socket, self.summary, self.mode = socket, summary, mode
         self.realtime, self.verbose, self.whole_strokes = realtime, verbose, whole_strokes
         self.inbox: asyncio.Queue = asyncio.Queue()
@@ -193,8 +210,10 @@ class Player:
         if self.mode == "game":
             start["word"] = record["word"]
         await self.send(json.dumps(start))
-        while not ((message := await self.next())["type"] == "round"
-                   or (message["type"] == "error" and message["code"] not in AFTER_ROUND)):
+        while not (
+            (message := await self.next())["type"] == "round"
+            or (message["type"] == "error" and message["code"] not in AFTER_ROUND)
+        ):
             pass  # late answers to the previous round
         if message["type"] == "error":
             self.summary.skipped += 1
@@ -233,9 +252,17 @@ class Player:
         self.summary.correct += bool(last) and last[0]["word"] == record["word"]
 
 
-async def replay(url: str, drawings: list[dict], mode: str = "free", realtime: bool = False,
-                 concurrency: int = 1, verbose: bool = False, max_rate: float = MAX_RATE,
-                 deflate: bool = False, whole_strokes: bool = False) -> Summary:
+async def replay(
+    url: str,
+    drawings: list[dict],
+    mode: str = "free",
+    realtime: bool = False,
+    concurrency: int = 1,
+    verbose: bool = False,
+    max_rate: float = MAX_RATE,
+    deflate: bool = False,
+    whole_strokes: bool = False,
+) -> Summary:
     """Replay ``drawings`` over ``concurrency`` connections at once; returns what was seen.
 
     ``max_rate`` caps each connection's messages per second (0: no cap, for servers with raised limits).
@@ -248,8 +275,9 @@ async def replay(url: str, drawings: list[dict], mode: str = "free", realtime: b
 
     async def client():
         try:
-            async with connect(url, max_size=2**22, open_timeout=30,
-                               compression="deflate" if deflate else None) as socket:
+            async with connect(
+                url, max_size=2**22, open_timeout=30, compression="deflate" if deflate else None
+            ) as socket:
                 player = Player(socket, summary, mode, realtime, verbose, max_rate, whole_strokes)
                 reader = asyncio.create_task(player.read())
                 try:
@@ -272,16 +300,32 @@ async def replay(url: str, drawings: list[dict], mode: str = "free", realtime: b
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m server.client", description=__doc__.split("\n\n")[0])
     parser.add_argument("url", nargs="?", default="ws://127.0.0.1:5000/ws", help="the socket (default %(default)s)")
-    parser.add_argument("--ndjson", required=True, type=Path, help="Quick, Draw! drawings, raw or simplified, .ndjson or .ndjson.gz")
-    parser.add_argument("--realtime", action="store_true", help="keep the drawings' own timing (a human pace for simplified files)")
-    parser.add_argument("--mode", choices=("free", "game"), default="free", help="free drawing or game rounds with the drawing's word as prompt")
+    parser.add_argument(
+        "--ndjson", required=True, type=Path, help="Quick, Draw! drawings, raw or simplified, .ndjson or .ndjson.gz"
+    )
+    parser.add_argument(
+        "--realtime", action="store_true", help="keep the drawings' own timing (a human pace for simplified files)"
+    )
+    parser.add_argument(
+        "--mode",
+        choices=("free", "game"),
+        default="free",
+        help="free drawing or game rounds with the drawing's word as prompt",
+    )
     parser.add_argument("--concurrency", type=int, default=1, help="connections at once (default 1)")
     parser.add_argument("--limit", type=int, default=100, help="drawings to replay (default 100)")
     parser.add_argument("--all-words", action="store_true", help="also replay words the model does not know")
-    parser.add_argument("--max-rate", type=float, default=MAX_RATE,
-                        help="messages per second per connection, 0 for no cap (default %(default)s: under the server's flood limit)")
-    parser.add_argument("--whole-strokes", action="store_true",
-                        help="send each stroke as one 'stroke' message, as a script would, not point batches")
+    parser.add_argument(
+        "--max-rate",
+        type=float,
+        default=MAX_RATE,
+        help="messages per second per connection, 0 for no cap (default %(default)s: under the server's flood limit)",
+    )
+    parser.add_argument(
+        "--whole-strokes",
+        action="store_true",
+        help="send each stroke as one 'stroke' message, as a script would, not point batches",
+    )
     parser.add_argument("--deflate", action="store_true", help="offer permessage-deflate compression, as browsers do")
     parser.add_argument("--quiet", action="store_true", help="only the summary, not every stroke's guesses")
     args = parser.parse_args(argv)
@@ -290,9 +334,19 @@ def main(argv=None) -> int:
     if not drawings:
         print(f"no drawings of the model's words in {args.ndjson}", file=sys.stderr)
         return 1
-    summary = asyncio.run(replay(args.url, drawings, args.mode, args.realtime, args.concurrency,
-                                 verbose=not args.quiet and args.concurrency == 1, max_rate=args.max_rate,
-                                 deflate=args.deflate, whole_strokes=args.whole_strokes))
+    summary = asyncio.run(
+        replay(
+            args.url,
+            drawings,
+            args.mode,
+            args.realtime,
+            args.concurrency,
+            verbose=not args.quiet and args.concurrency == 1,
+            max_rate=args.max_rate,
+            deflate=args.deflate,
+            whole_strokes=args.whole_strokes,
+        )
+    )
     print(summary.report(args.mode))
     return 0 if not summary.errors and not summary.closes else 1
 

@@ -81,5 +81,7 @@ class Gate:
         """Refuse new sockets and close the open ones with 1001 (their drawings are saved as they end)."""
         self.closing = True
         log.info("shutting down: closing %d open sockets", len(self.open))
-        await asyncio.gather(*(c.close(protocol.GOING_AWAY, "the server is shutting down") for c in list(self.open)),
-                             return_exceptions=True)
+        await asyncio.gather(
+            *(c.close(protocol.GOING_AWAY, "the server is shutting down") for c in list(self.open)),
+            return_exceptions=True,
+        )

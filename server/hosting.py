@@ -89,8 +89,12 @@ async def serve_until_stopped(app, hypercorn: HypercornConfig, sockets=None, par
         loop.set_exception_handler(_quiet_cancellation)
         await app.extensions["gate"].shut_down()
 
-    await worker_serve(wrap_app(app, hypercorn.wsgi_max_body_size, "asgi"), hypercorn,
-                       sockets=sockets, shutdown_trigger=shutdown_trigger)
+    await worker_serve(
+        wrap_app(app, hypercorn.wsgi_max_body_size, "asgi"),
+        hypercorn,
+        sockets=sockets,
+        shutdown_trigger=shutdown_trigger,
+    )
     log.info("stopped")
 
 
@@ -112,8 +116,9 @@ def supervise(settings: config.Settings, overrides: dict, log_level: str, log_fo
     def start(index: int):
         ready, tell = spawn.Pipe(duplex=False)
         name = f"worker-{index}"
-        process = spawn.Process(target=_work, name=name,
-                                args=(name, overrides, log_level, log_format, listeners[index], open_total, tell))
+        process = spawn.Process(
+            target=_work, name=name, args=(name, overrides, log_level, log_format, listeners[index], open_total, tell)
+        )
         process.start()
         tell.close()  # the worker holds the other end: EOF before a message means it died loading
         log.info("started %s", name, extra={"pid": process.pid})
@@ -145,8 +150,11 @@ def supervise(settings: config.Settings, overrides: dict, log_level: str, log_fo
             # Worker 0 serves already; the others load their models side by side.
             if all([started(*pending) for pending in [start(index) for index in range(1, settings.workers)]]):
                 port = listeners[0].insecure_sockets[0].getsockname()[1]
-                print(f"serving on http://{settings.host}:{port} with {settings.workers} workers",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"serving on http://{settings.host}:{port} with {settings.workers} workers",
+                    file=sys.stderr,
+                    flush=True,
+                )
             _close(listeners)  # the workers hold them now; a worker's socket closes when it ends
             code = 0
             while any(process.is_alive() for process in workers):

@@ -32,11 +32,10 @@ class Metrics:
     def __init__(self):
         self.registry = CollectorRegistry()
         r = self.registry
-        self.connections = Gauge("quickdraw_open_connections", "Open WebSocket connections", registry=r,
-                                 multiprocess_mode="livesum")  # workers: the sum over those running
-        self.connections_total = Counter(
-            "quickdraw_connections", "WebSocket connections accepted", registry=r
-        )
+        self.connections = Gauge(
+            "quickdraw_open_connections", "Open WebSocket connections", registry=r, multiprocess_mode="livesum"
+        )  # workers: the sum over those running
+        self.connections_total = Counter("quickdraw_connections", "WebSocket connections accepted", registry=r)
         self.refused = Counter(
             "quickdraw_connections_refused", "WebSocket connections refused (server full)", registry=r
         )

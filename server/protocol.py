@@ -26,8 +26,19 @@ NO_STROKE = "no_stroke"  # stroke_end with no open stroke, undo with nothing to 
 UNKNOWN_WORD = "unknown_word"  # start with a word the model does not know
 SAVE_FAILED = "save_failed"  # the drawing could not be stored; the game goes on
 INTERNAL_ERROR = "internal_error"  # a server fault; the connection closes with INTERNAL_ERROR_CLOSE
-ERROR_CODES = (BAD_JSON, UNKNOWN_TYPE, BAD_FIELD, BAD_POINTS, TOO_MANY_POINTS, TOO_MANY_STROKES,
-               NO_DRAWING, NO_STROKE, UNKNOWN_WORD, SAVE_FAILED, INTERNAL_ERROR)
+ERROR_CODES = (
+    BAD_JSON,
+    UNKNOWN_TYPE,
+    BAD_FIELD,
+    BAD_POINTS,
+    TOO_MANY_POINTS,
+    TOO_MANY_STROKES,
+    NO_DRAWING,
+    NO_STROKE,
+    UNKNOWN_WORD,
+    SAVE_FAILED,
+    INTERNAL_ERROR,
+)
 
 # WebSocket close codes (RFC 6455 §7.4.1): the connection itself is over.
 NORMAL_CLOSURE = 1000  # idle for IDLE_TIMEOUT_S: nothing wrong, reconnect when needed
@@ -117,7 +128,9 @@ ClientMessage = Start | Points | Stroke | StrokeEnd | Undo | Clear | End
 CLIENT_TYPES = {cls.type: cls for cls in (Start, Points, Stroke, StrokeEnd, Undo, Clear, End)}
 
 
-def parse(frame: str | bytes, limits: sketch.Limits = sketch.Limits(), max_points_per_message: int = 1024) -> ClientMessage:
+def parse(
+    frame: str | bytes, limits: sketch.Limits = sketch.Limits(), max_points_per_message: int = 1024
+) -> ClientMessage:
     """One client frame → its message; extra fields are ignored.
 
     Raises:

@@ -23,8 +23,9 @@ def sweep(directory: Path | str) -> list[Path]:
     if not directory.is_dir():
         return []
     leftovers = [p for p in directory.glob(TEMP_PREFIX + "*") if p.is_file()]
-    leftovers += [p for p in directory.glob("*.png")
-                  if ID_PATTERN.match(p.stem) and not p.with_suffix(".ndjson").exists()]
+    leftovers += [
+        p for p in directory.glob("*.png") if ID_PATTERN.match(p.stem) and not p.with_suffix(".ndjson").exists()
+    ]
     removed = []
     for path in leftovers:
         try:
@@ -33,6 +34,7 @@ def sweep(directory: Path | str) -> list[Path]:
         except OSError as error:
             log.warning("could not remove a leftover file %s: %s", path.name, error)
     if removed:
-        log.warning("removed %d unfinished files from %s (an earlier run was killed while saving)",
-                    len(removed), directory)
+        log.warning(
+            "removed %d unfinished files from %s (an earlier run was killed while saving)", len(removed), directory
+        )
     return removed

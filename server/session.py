@@ -47,8 +47,9 @@ class Drawing:
 
     def record(self) -> dict:
         """The Quick, Draw! raw-format record (plus mode and guesses) to save."""
-        return records.raw_record(self.id, self.word, self.strokes, self.began_at, self.recognized,
-                                  mode=self.mode, guesses=self.guesses)
+        return records.raw_record(
+            self.id, self.word, self.strokes, self.began_at, self.recognized, mode=self.mode, guesses=self.guesses
+        )
 
 
 def recognizes(prediction: Prediction, word: str, threshold: float) -> bool:
@@ -59,8 +60,16 @@ def recognizes(prediction: Prediction, word: str, threshold: float) -> bool:
 class Session:
     """Drawing state of one connection; every method is synchronous and pure of I/O."""
 
-    def __init__(self, labels: list[str], limits: sketch.Limits = sketch.Limits(), time_limit_s: float = 20.0,
-                 threshold: float = 0.5, clock=time.monotonic, rng: random.Random | None = None, new_id=records.new_id):
+    def __init__(
+        self,
+        labels: list[str],
+        limits: sketch.Limits = sketch.Limits(),
+        time_limit_s: float = 20.0,
+        threshold: float = 0.5,
+        clock=time.monotonic,
+        rng: random.Random | None = None,
+        new_id=records.new_id,
+    ):
         self.labels, self.limits = labels, limits
         self.time_limit_s, self.threshold = time_limit_s, threshold
         self.clock, self.rng, self.new_id = clock, rng or random.Random(), new_id
@@ -74,9 +83,14 @@ class Session:
         if message.mode == "game" and word is None:
             word = self.rng.choice(self.labels)
         previous = self.finish()
-        self.drawing = Drawing(self.new_id(), message.mode, word,
-                               self.time_limit_s if message.mode == "game" else None,
-                               self.clock(), datetime.now(timezone.utc))
+        self.drawing = Drawing(
+            self.new_id(),
+            message.mode,
+            word,
+            self.time_limit_s if message.mode == "game" else None,
+            self.clock(),
+            datetime.now(timezone.utc),
+        )
         return previous, self.drawing
 
     def add_points(self, points: np.ndarray) -> None:
@@ -165,7 +179,9 @@ class Session:
         if opens_stroke and len(drawing.strokes) + extra_open + 1 > self.limits.max_strokes:
             raise ProtocolError(protocol.TOO_MANY_STROKES, f"more than {self.limits.max_strokes} strokes")
         if stroke_points + n > self.limits.max_points_per_stroke:
-            raise ProtocolError(protocol.TOO_MANY_POINTS, f"more than {self.limits.max_points_per_stroke} points in a stroke")
+            raise ProtocolError(
+                protocol.TOO_MANY_POINTS, f"more than {self.limits.max_points_per_stroke} points in a stroke"
+            )
         if drawing.points + n > self.limits.max_points:
             raise ProtocolError(protocol.TOO_MANY_POINTS, f"more than {self.limits.max_points} points in the drawing")
 
@@ -175,4 +191,3 @@ class Session:
             return points
         t = np.full((1, points.shape[1]), round((self.clock() - drawing.began) * 1000), dtype=np.float64)
         return np.vstack([points, t])
-

@@ -99,8 +99,14 @@ def render_png(strokes: list) -> bytes:
     width, height = (np.ceil(extent * scale).astype(int) + 2 * PNG_MARGIN).clip(2 * PNG_MARGIN + 1, PNG_SIDE)
     canvas = np.full((height, width), 255, np.uint8)
     lines = [np.round((a.T - low) * scale + PNG_MARGIN).astype(np.int32) for a in arrays]
-    cv2.polylines(canvas, [line if len(line) > 1 else np.repeat(line, 2, axis=0) for line in lines],
-                  False, INK, INK_WIDTH, cv2.LINE_AA)
+    cv2.polylines(
+        canvas,
+        [line if len(line) > 1 else np.repeat(line, 2, axis=0) for line in lines],
+        False,
+        INK,
+        INK_WIDTH,
+        cv2.LINE_AA,
+    )
     ok, encoded = cv2.imencode(".png", canvas)
     if not ok:
         raise ValueError("PNG encoding failed")

@@ -48,8 +48,9 @@ class Connection:
         settings = services.settings
         self.settings = settings
         self.limits = settings.limits  # built once: it is checked on every message
-        self.session = Session(services.classifier.labels, self.limits, settings.game_time_limit_s,
-                               settings.recognition_threshold)
+        self.session = Session(
+            services.classifier.labels, self.limits, settings.game_time_limit_s, settings.recognition_threshold
+        )
         self.slot = LatestSlot()
         self.bucket = TokenBucket(settings.messages_per_second, settings.message_burst)
         self.seq = 0
@@ -81,9 +82,16 @@ class Connection:
             self.slot.close()
             self.finish(self.session.finish(), outcome="disconnected")  # the open drawing is saved too
             self.metrics.connections.dec()
-            log.info("connection closed", extra={
-                "conn": self.id, "drawings": self.drawings, "errors": self.errors,
-                "close": self.close_code or "peer", "seconds": round(time.monotonic() - self.began, 1)})
+            log.info(
+                "connection closed",
+                extra={
+                    "conn": self.id,
+                    "drawings": self.drawings,
+                    "errors": self.errors,
+                    "close": self.close_code or "peer",
+                    "seconds": round(time.monotonic() - self.began, 1),
+                },
+            )
 
     async def receive(self) -> None:
         limit = self.settings.max_frame_bytes
@@ -109,7 +117,9 @@ class Connection:
         match message:
             case Start():
                 previous, drawing = session.start(message)
-                await asyncio.shield(self.finish(previous, wait=True, outcome="replaced"))  # a disconnect must not cancel the save
+                await asyncio.shield(
+                    self.finish(previous, wait=True, outcome="replaced")
+                )  # a disconnect must not cancel the save
                 self.start_timer(drawing)
                 await self.send(drawing.round_message())
             case Points(points=points):
@@ -196,6 +206,7 @@ class Connection:
                 result = await self.services.save_async(drawing)
                 self.metrics.saves.labels("ok" if isinstance(result, protocol.Saved) else "failed").inc()
                 await self.send(result)
+
         return self.services.spawn(run())
 
     async def send(self, message) -> None:

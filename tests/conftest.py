@@ -10,13 +10,22 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 # The data package lives beside the repository (../shared/quickdraw); a clone has none.
 QUICKDRAW = Path(os.environ.get("QUICKDRAW_DATA", ROOT.parent / "shared" / "quickdraw"))
+# Parts that must be usable here (CI sets it: "data,browser"): missing, they fail the run instead of skipping.
+REQUIRED = set(filter(None, os.environ.get("QUICKDRAW_REQUIRE", "").split(",")))
+
+
+def skip_unless_required(part: str, reason: str) -> None:
+    """Skip the test (or module) for ``reason``, or fail it when ``part`` is in QUICKDRAW_REQUIRE."""
+    if part in REQUIRED:
+        pytest.fail(f"{reason}, but QUICKDRAW_REQUIRE says {part} must be usable here", pytrace=False)
+    pytest.skip(reason, allow_module_level=True)
 
 
 @pytest.fixture(scope="session")
 def quickdraw_dir() -> Path:
     """The data package directory; tests that need it skip when it is absent."""
     if not (QUICKDRAW / "DATA.md").is_file():
-        pytest.skip(f"Quick, Draw! data package not found at {QUICKDRAW} (set QUICKDRAW_DATA)")
+        skip_unless_required("data", f"Quick, Draw! data package not found at {QUICKDRAW} (set QUICKDRAW_DATA)")
     return QUICKDRAW
 
 

@@ -57,9 +57,24 @@ def live_server(saved_dir, *args, env=None):
     """``python -m server`` on a free port; yields its ws URL and stops it afterwards."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "server", "--port", str(port), "--saved-dir", str(saved_dir), "--model-dir", str(MODEL), *args],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "server",
+            "--port",
+            str(port),
+            "--saved-dir",
+            str(saved_dir),
+            "--model-dir",
+            str(MODEL),
+            *args,
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -95,8 +110,18 @@ class Server:
         self.port = free_port()
         self.log_path = tmp_path / f"server-{self.port}.log"
         self.saved_dir = saved_dir
-        self.command = [sys.executable, "-m", "server", "--port", str(self.port), "--saved-dir", str(saved_dir),
-                        "--model-dir", str(model_dir), *args]
+        self.command = [
+            sys.executable,
+            "-m",
+            "server",
+            "--port",
+            str(self.port),
+            "--saved-dir",
+            str(saved_dir),
+            "--model-dir",
+            str(model_dir),
+            *args,
+        ]
         self.process: subprocess.Popen | None = None
 
     @property
@@ -105,8 +130,13 @@ class Server:
 
     def start(self, wait: bool = True) -> "Server":
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(self.command, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                                            stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                self.command,
+                cwd=ROOT,
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         if wait:
             deadline = time.monotonic() + START_S
             while True:

@@ -15,17 +15,24 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, skip_unless_required
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 if not CHROMIUM.is_file():
-    pytest.skip(f"no browser at {CHROMIUM} (install Debian's chromium: `make browser` as root)", allow_module_level=True)
+    skip_unless_required("browser", f"no browser at {CHROMIUM} (install Debian's chromium: `make browser` as root)")
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
 expect = sync_api.expect
 
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 WAIT_MS = 30_000  # generous: the machine is small and shared
 LAPTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
@@ -59,9 +66,22 @@ class Server:
         env.update({f"QUICKDRAW_{key.upper()}": str(value) for key, value in settings.items()})
         self.log = (saved_dir.parent / f"server-{self.port}.log").open("a")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "server", "--port", str(self.port), "--model-dir", str(ROOT / "model"),
-             "--saved-dir", str(saved_dir)],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "server",
+                "--port",
+                str(self.port),
+                "--model-dir",
+                str(ROOT / "model"),
+                "--saved-dir",
+                str(saved_dir),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         try:
             wait_until(self.healthy, timeout=90, what="the server to answer /healthz")
         except BaseException:
@@ -152,8 +172,10 @@ def fit(drawing, box, margin: float = 0.12):
     scale = min(box["width"], box["height"]) * (1 - 2 * margin) / max(width, height, 1)
     left = box["x"] + (box["width"] - width * scale) / 2
     top = box["y"] + (box["height"] - height * scale) / 2
-    return [[(left + (x - min(xs)) * scale, top + (y - min(ys)) * scale) for x, y in zip(stroke[0], stroke[1])]
-            for stroke in drawing]
+    return [
+        [(left + (x - min(xs)) * scale, top + (y - min(ys)) * scale) for x, y in zip(stroke[0], stroke[1])]
+        for stroke in drawing
+    ]
 
 
 def draw_stroke(page, points):
@@ -173,7 +195,9 @@ def wait_for_guess(page, strokes: int, after_seq: int) -> int:
     page.wait_for_function(
         "([k, s]) => { const l = document.getElementById('guess-list');"
         " return Number(l.dataset.strokes) === k && Number(l.dataset.seq) > s; }",
-        arg=[strokes, after_seq], timeout=WAIT_MS)
+        arg=[strokes, after_seq],
+        timeout=WAIT_MS,
+    )
     return seq_shown(page)
 
 
@@ -189,8 +213,11 @@ def shown_guesses(page) -> list[tuple[str, str]]:
 
 def pick(simplified_drawings, word: str, count: int = 1, min_strokes: int = 1, max_strokes: int = 12):
     """The first `count` real drawings of `word` with a stroke count in range."""
-    return [r["drawing"] for r in simplified_drawings
-            if r["word"] == word and min_strokes <= len(r["drawing"]) <= max_strokes][:count]
+    return [
+        r["drawing"]
+        for r in simplified_drawings
+        if r["word"] == word and min_strokes <= len(r["drawing"]) <= max_strokes
+    ][:count]
 
 
 def short_line(page) -> list[tuple[float, float]]:
@@ -257,7 +284,8 @@ def test_the_net_speaks_in_plain_words(page, server):
         "I see cat, or dog, or frog.",
         "I see cat.",
         "Oh, I know, it's banana!",
-        "93%", "<1%",
+        "93%",
+        "<1%",
     ]
 
 
@@ -342,8 +370,10 @@ def test_a_well_drawn_prompt_is_recognized_and_saved(page, server, simplified_dr
     expect(page.locator("#card-title")).to_have_text(f"Oh, I know, it's {word}!")
     expect(page.locator("#guess-line")).to_contain_text(word)
     page.screenshot(path=artifacts / "game-recognized.png")
-    record = wait_until(lambda: next((r for r in server.saved() if r["word"] == word and r["recognized"]), None),
-                        what=f"a saved, recognized drawing of {word}")
+    record = wait_until(
+        lambda: next((r for r in server.saved() if r["word"] == word and r["recognized"]), None),
+        what=f"a saved, recognized drawing of {word}",
+    )
     assert record["mode"] == "game" and record["drawing"] and record["guesses"]
     assert all(len(s) == 3 and len(s[0]) == len(s[1]) == len(s[2]) for s in record["drawing"])
 
@@ -401,8 +431,13 @@ def test_touch_device_can_draw(browser, server, simplified_drawings, artifacts):
     seq = -1
     drawing = pick(simplified_drawings, "fish")[0]
     for k, points in enumerate(fit(drawing, box), start=1):
-        touch = lambda kind, x, y: cdp.send("Input.dispatchTouchEvent",
-                                             {"type": kind, "touchPoints": [{"x": x, "y": y}] if kind != "touchEnd" else []})
+
+        def touch(kind, x, y):
+            return cdp.send(
+                "Input.dispatchTouchEvent",
+                {"type": kind, "touchPoints": [{"x": x, "y": y}] if kind != "touchEnd" else []},
+            )
+
         touch("touchStart", *points[0])
         for x, y in points[1:]:
             touch("touchMove", x, y)
@@ -423,8 +458,11 @@ def test_new_drawing_is_saved_and_shown_in_the_gallery(page, server, simplified_
     shown_top = top_guesses(page)[0]
     page.get_by_role("button", name="New drawing").click()
     expect(page.locator("#notice")).to_contain_text("Saved")
-    record = next(r for r in server.saved() if r["mode"] == "free" and len(r["drawing"]) == len(drawing)
-                  and r["guesses"][0]["word"] == shown_top)
+    record = next(
+        r
+        for r in server.saved()
+        if r["mode"] == "free" and len(r["drawing"]) == len(drawing) and r["guesses"][0]["word"] == shown_top
+    )
     assert record["word"] is None and record["recognized"] is False
 
     page.goto(server.url + "/gallery")

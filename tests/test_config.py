@@ -9,14 +9,24 @@ from server.config import ConfigError, load
 
 def test_defaults():
     settings = load(environ={})
-    assert (settings.host, settings.port, settings.model_dir, settings.saved_dir) == ("127.0.0.1", 5000, "model", "saved_pictures")
+    assert (settings.host, settings.port, settings.model_dir, settings.saved_dir) == (
+        "127.0.0.1",
+        5000,
+        "model",
+        "saved_pictures",
+    )
     assert settings.max_frame_bytes == 64 * 1024 and settings.live_guess_interval_ms == 100
     assert settings.game_time_limit_s == 20.0 and settings.limits == sketch.Limits()
 
 
 def test_environment_values_are_parsed_and_overrides_win():
-    environ = {"QUICKDRAW_PORT": "6000", "QUICKDRAW_GAME_TIME_LIMIT_S": "5", "QUICKDRAW_MODEL_DIR": "123",
-               "QUICKDRAW_DATA": "not a setting", "PORT": "1"}
+    environ = {
+        "QUICKDRAW_PORT": "6000",
+        "QUICKDRAW_GAME_TIME_LIMIT_S": "5",
+        "QUICKDRAW_MODEL_DIR": "123",
+        "QUICKDRAW_DATA": "not a setting",
+        "PORT": "1",
+    }
     settings = load({"port": 7000}, environ)
     assert settings.port == 7000 and settings.game_time_limit_s == 5.0 and settings.model_dir == "123"
 
@@ -26,11 +36,19 @@ def test_unknown_override_is_refused():
         load({"MAX_FRAMES": 1}, environ={})
 
 
-@pytest.mark.parametrize("overrides", [
-    {"PORT": "abc"}, {"PORT": 70000}, {"MAX_FRAME_BYTES": 0}, {"GAME_TIME_LIMIT_S": -1},
-    {"RECOGNITION_THRESHOLD": 1.5}, {"MESSAGES_PER_SECOND": True}, {"MAX_POINTS_PER_MESSAGE": 5000},
-    {"EVENT_LOOP": "tokio"},
-])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"PORT": "abc"},
+        {"PORT": 70000},
+        {"MAX_FRAME_BYTES": 0},
+        {"GAME_TIME_LIMIT_S": -1},
+        {"RECOGNITION_THRESHOLD": 1.5},
+        {"MESSAGES_PER_SECOND": True},
+        {"MAX_POINTS_PER_MESSAGE": 5000},
+        {"EVENT_LOOP": "tokio"},
+    ],
+)
 def test_bad_values_fail(overrides):
     with pytest.raises(ConfigError):
         load(overrides, environ={})

@@ -25,8 +25,15 @@ def square(offset=0.0):
 
 
 def record(word, key_id, drawing, **extra):
-    return {"word": word, "countrycode": "DE", "timestamp": None, "recognized": True, "key_id": key_id,
-            "drawing": drawing, **extra}
+    return {
+        "word": word,
+        "countrycode": "DE",
+        "timestamp": None,
+        "recognized": True,
+        "key_id": key_id,
+        "drawing": drawing,
+        **extra,
+    }
 
 
 def write_ndjson(path, records):
@@ -40,8 +47,10 @@ def bucket_dir(tmp_path):
     (tmp_path / "numpy_bitmap").mkdir()
     np.save(tmp_path / "numpy_bitmap" / "big.npy", bitmaps(3000, 10))
     np.save(tmp_path / "numpy_bitmap" / "small.npy", bitmaps(300, 20))
-    write_ndjson(tmp_path / "simplified" / "house plant.ndjson",
-                 [record("house plant", f"{i:016d}", square(i)) for i in range(12)])
+    write_ndjson(
+        tmp_path / "simplified" / "house plant.ndjson",
+        [record("house plant", f"{i:016d}", square(i)) for i in range(12)],
+    )
     write_ndjson(tmp_path / "raw" / "big.ndjson", [record("big", "1" * 16, square())])  # has bitmaps: not trained
     return tmp_path
 
@@ -93,8 +102,9 @@ def test_split_is_a_partition_from_the_count_alone(n):
 
 
 def test_load_keeps_bitmaps_on_disk_and_validates_a_bounded_sample(bucket_dir):
-    config = TrainConfig(data=bucket_dir, validation_fraction=0.1, validation_max_per_class=100,
-                         stroke_renderings=30, evaluate=False)
+    config = TrainConfig(
+        data=bucket_dir, validation_fraction=0.1, validation_max_per_class=100, stroke_renderings=30, evaluate=False
+    )
     data = dataset.load(config)
     assert data.labels == ["big", "house plant", "small"]
     assert isinstance(data.pools[0].parts[0].rows.base, np.memmap)
@@ -141,8 +151,13 @@ def test_tensorflow_augmentation_matches_the_opencv_reference(quickdraw_dir):
     reference = np.stack([augment.augment_bitmap(im, np.random.default_rng(i)) for i, im in enumerate(images)])
     transforms = np.concatenate([augment.random_transforms(1, np.random.default_rng(i)) for i in range(len(images))])
     warped = tf.raw_ops.ImageProjectiveTransformV3(
-        images=tf.cast(images[..., None], tf.float32), transforms=transforms, output_shape=[28, 28],
-        fill_value=0.0, interpolation="BILINEAR", fill_mode="CONSTANT").numpy()[..., 0]
+        images=tf.cast(images[..., None], tf.float32),
+        transforms=transforms,
+        output_shape=[28, 28],
+        fill_value=0.0,
+        interpolation="BILINEAR",
+        fill_mode="CONSTANT",
+    ).numpy()[..., 0]
     assert np.abs(warped - reference).max() <= 1.0  # OpenCV interpolates in fixed point and rounds to uint8
     assert np.abs(warped - reference).mean() < 0.2  # the geometry is the same; a wrong inverse differs by ~20
 
@@ -150,9 +165,16 @@ def test_tensorflow_augmentation_matches_the_opencv_reference(quickdraw_dir):
 def saved(directory, word, recognized, mode="game", drawing=None, name="20261202T080000-00000000000"):
     directory.mkdir(exist_ok=True)
     index = len(list(directory.glob("*.ndjson")))
-    record = {"word": word, "countrycode": None, "timestamp": "2026-12-02 08:00:00.000000 UTC",
-              "recognized": recognized, "key_id": str(index), "drawing": drawing or square(index)[0:1],
-              "mode": mode, "guesses": []}
+    record = {
+        "word": word,
+        "countrycode": None,
+        "timestamp": "2026-12-02 08:00:00.000000 UTC",
+        "recognized": recognized,
+        "key_id": str(index),
+        "drawing": drawing or square(index)[0:1],
+        "mode": mode,
+        "guesses": [],
+    }
     (directory / f"{name}{index}.ndjson").write_text(json.dumps(record) + "\n", encoding="utf-8")
 
 
@@ -176,8 +198,7 @@ def test_players_drawings_join_their_words_pool_and_the_card(bucket_dir, tmp_pat
     for _ in range(3):
         saved(folder, "small", True)
     (folder / "20261202T080000-00000000000f.ndjson").write_text("\xff", encoding="latin-1")
-    config = TrainConfig(data=bucket_dir, stroke_renderings=30, evaluate=False, saved=(folder,),
-                         player_renderings=5)
+    config = TrainConfig(data=bucket_dir, stroke_renderings=30, evaluate=False, saved=(folder,), player_renderings=5)
     data = dataset.load(config)
     small = data.pools[data.labels.index("small")]
     assert [part.split.n for part in small.parts] == [300, 15]

@@ -39,13 +39,42 @@ def test_two_workers_train_one_model_over_loopback(data_dir, tmp_path):
     cluster = {"worker": [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]}
     workers = []
     for index in range(2):
-        env = {**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
-               "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "2"}
-        workers.append(subprocess.Popen(
-            [sys.executable, "-m", "training", "train", "--data", str(data_dir), "--out", str(tmp_path / f"m{index}"),
-             "--distribute", "multiworker", "--epochs", "2", "--steps-per-epoch", "3", "--batch-size", "32",
-             "--width", "4", "--no-quantize"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True))
+        env = {
+            **os.environ,
+            "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
+            "CUDA_VISIBLE_DEVICES": "",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+        }
+        workers.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "training",
+                    "train",
+                    "--data",
+                    str(data_dir),
+                    "--out",
+                    str(tmp_path / f"m{index}"),
+                    "--distribute",
+                    "multiworker",
+                    "--epochs",
+                    "2",
+                    "--steps-per-epoch",
+                    "3",
+                    "--batch-size",
+                    "32",
+                    "--width",
+                    "4",
+                    "--no-quantize",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
     outputs = [worker.communicate(timeout=300)[0] for worker in workers]
     assert [worker.returncode for worker in workers] == [0, 0], outputs
     assert all("on 2 replica(s)" in out for out in outputs), outputs
@@ -65,12 +94,15 @@ def test_multiworker_without_tf_config_is_a_one_line_error(data_dir, tmp_path, c
     assert "needs TF_CONFIG" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("tf_config, expected", [
-    (None, (0, True)),
-    ({"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 1}}, (1, False)),
-    ({"cluster": {"chief": ["c:1"], "worker": ["a:1"]}, "task": {"type": "chief", "index": 0}}, (0, True)),
-    ({"cluster": {"chief": ["c:1"], "worker": ["a:1"]}, "task": {"type": "worker", "index": 0}}, (1, False)),
-])
+@pytest.mark.parametrize(
+    "tf_config, expected",
+    [
+        (None, (0, True)),
+        ({"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 1}}, (1, False)),
+        ({"cluster": {"chief": ["c:1"], "worker": ["a:1"]}, "task": {"type": "chief", "index": 0}}, (0, True)),
+        ({"cluster": {"chief": ["c:1"], "worker": ["a:1"]}, "task": {"type": "worker", "index": 0}}, (1, False)),
+    ],
+)
 def test_the_chief_is_worker_0_unless_the_cluster_names_one(tf_config, expected, monkeypatch):
     if tf_config is None:
         monkeypatch.delenv("TF_CONFIG", raising=False)

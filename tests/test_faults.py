@@ -200,10 +200,12 @@ async def test_a_full_disk_gives_save_failed_leaves_no_temp_file_and_the_game_go
 
 def broken_models(tmp_path) -> dict:
     models = {"missing": tmp_path / "no-such-model"}
-    for name, damage in [("garbage", lambda d: (d / "model.tflite").write_bytes(os.urandom(2000))),
-                         ("truncated", lambda d: (d / "model.tflite").write_bytes((MODEL / "model.tflite").read_bytes()[:5000])),
-                         ("empty", lambda d: (d / "model.tflite").write_bytes(b"")),
-                         ("no card", lambda d: (d / "model_card.json").unlink())]:
+    for name, damage in [
+        ("garbage", lambda d: (d / "model.tflite").write_bytes(os.urandom(2000))),
+        ("truncated", lambda d: (d / "model.tflite").write_bytes((MODEL / "model.tflite").read_bytes()[:5000])),
+        ("empty", lambda d: (d / "model.tflite").write_bytes(b"")),
+        ("no card", lambda d: (d / "model_card.json").unlink()),
+    ]:
         models[name] = tmp_path / name.replace(" ", "-")
         shutil.copytree(MODEL, models[name], ignore=shutil.ignore_patterns("*.keras", "*.png"))
         damage(models[name])
@@ -212,9 +214,14 @@ def broken_models(tmp_path) -> dict:
 
 def test_a_missing_or_corrupt_model_is_a_clear_start_up_error(tmp_path):
     for name, model_dir in broken_models(tmp_path).items():
-        done = subprocess.run([sys.executable, "-m", "server", "--port", str(free_port()), "--model-dir", str(model_dir)],
-                              cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
-                              timeout=START_S)
+        done = subprocess.run(
+            [sys.executable, "-m", "server", "--port", str(free_port()), "--model-dir", str(model_dir)],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            capture_output=True,
+            text=True,
+            timeout=START_S,
+        )
         assert done.returncode == 2, (name, done.stderr)
         message = [line for line in done.stderr.splitlines() if line.startswith("python -m server:")]
         assert len(message) == 1 and "model" in message[0], (name, done.stderr)
@@ -224,8 +231,10 @@ def test_a_missing_or_corrupt_model_is_a_clear_start_up_error(tmp_path):
 def raw_socket(port: int) -> socket.socket:
     """A TCP connection that has completed the WebSocket handshake by hand."""
     sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-    sock.sendall(b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                 b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    sock.sendall(
+        b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
     assert sock.recv(4096).startswith(b"HTTP/1.1 101")
     return sock
 
@@ -236,10 +245,14 @@ def test_truncated_and_malformed_frames_on_the_wire_do_not_disturb_the_server(se
     mask = b"\x01\x02\x03\x04"
     masked = bytes(b ^ mask[i % 4] for i, b in enumerate(frame))
     whole = bytes([0x81, 0x80 | len(frame)]) + mask + masked
-    for broken in [whole[:1], whole[:2], whole[: len(whole) // 2],  # cut short, then the peer vanishes
-                   b"\x81\x7f" + b"\xff" * 8,  # a 2^64-byte length
-                   b"\x81" + bytes([len(frame)]) + frame,  # unmasked client frame: a protocol error
-                   os.urandom(64)]:
+    for broken in [
+        whole[:1],
+        whole[:2],
+        whole[: len(whole) // 2],  # cut short, then the peer vanishes
+        b"\x81\x7f" + b"\xff" * 8,  # a 2^64-byte length
+        b"\x81" + bytes([len(frame)]) + frame,  # unmasked client frame: a protocol error
+        os.urandom(64),
+    ]:
         sock = raw_socket(server.port)
         sock.sendall(broken)
         sock.close()

@@ -60,8 +60,20 @@ def test_category_names_are_quoted_in_urls():
 def test_fetch_downloads_each_category_and_format(bucket, tmp_path):
     bucket.files["/quickdraw/numpy_bitmap/house%20plant.npy"] = PAYLOAD
     bucket.files["/quickdraw/simplified/house%20plant.ndjson"] = b'{"word": "house plant"}\n'
-    rc = main(["fetch", "--categories", "house plant", "--format", "numpy_bitmap", "simplified",
-               "--out", str(tmp_path), "--base-url", base_url(bucket)])
+    rc = main(
+        [
+            "fetch",
+            "--categories",
+            "house plant",
+            "--format",
+            "numpy_bitmap",
+            "simplified",
+            "--out",
+            str(tmp_path),
+            "--base-url",
+            base_url(bucket),
+        ]
+    )
     assert rc == 0
     assert (tmp_path / "numpy_bitmap" / "house plant.npy").read_bytes() == PAYLOAD
     assert (tmp_path / "simplified" / "house plant.ndjson").read_bytes() == b'{"word": "house plant"}\n'
@@ -115,8 +127,9 @@ def test_offline_is_a_one_line_error(tmp_path, capsys):
     assert not (tmp_path / "numpy_bitmap" / "cat.npy").exists()
 
 
-def test_fetch_then_train_on_exactly_what_fetch_wrote(bucket, tmp_path, quickdraw_dir, raw_drawings,
-                                                      simplified_drawings):
+def test_fetch_then_train_on_exactly_what_fetch_wrote(
+    bucket, tmp_path, quickdraw_dir, raw_drawings, simplified_drawings
+):
     """A fake bucket of real drawings in the bucket's formats → fetch → train one short epoch → serve."""
     import io
     import json
@@ -137,14 +150,62 @@ def test_fetch_then_train_on_exactly_what_fetch_wrote(bucket, tmp_path, quickdra
         for word in ("banana", "The Eiffel Tower", "grapes"):
             serve(fmt, word, "".join(json.dumps(d) + "\n" for d in drawings if d["word"] == word).encode())
     data = tmp_path / "data"
-    fetched = [main(["fetch", "--categories", "banana", "The Eiffel Tower", "--format", "numpy_bitmap",
-                     "--out", str(data), "--base-url", base_url(bucket)]),
-               main(["fetch", "--categories", "banana", "The Eiffel Tower", "grapes", "--format", "simplified", "raw",
-                     "--out", str(data), "--base-url", base_url(bucket)])]
+    fetched = [
+        main(
+            [
+                "fetch",
+                "--categories",
+                "banana",
+                "The Eiffel Tower",
+                "--format",
+                "numpy_bitmap",
+                "--out",
+                str(data),
+                "--base-url",
+                base_url(bucket),
+            ]
+        ),
+        main(
+            [
+                "fetch",
+                "--categories",
+                "banana",
+                "The Eiffel Tower",
+                "grapes",
+                "--format",
+                "simplified",
+                "raw",
+                "--out",
+                str(data),
+                "--base-url",
+                base_url(bucket),
+            ]
+        ),
+    ]
     assert fetched == [0, 0]
     model = tmp_path / "model"
-    assert main(["train", "--data", str(data), "--out", str(model), "--epochs", "1", "--steps-per-epoch", "5",
-                 "--batch-size", "32", "--width", "4", "--stroke-renderings", "50"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(data),
+                "--out",
+                str(model),
+                "--epochs",
+                "1",
+                "--steps-per-epoch",
+                "5",
+                "--batch-size",
+                "32",
+                "--width",
+                "4",
+                "--stroke-renderings",
+                "50",
+            ]
+        )
+        == 0
+    )
     card = json.loads((model / "model_card.json").read_text())
     assert card["counts"]["banana"] == {"bitmaps": 300}
     assert card["counts"]["grapes"]["augmented_renderings"] == 50  # no bitmaps: trained from its drawings

@@ -22,39 +22,63 @@ from core import sketch
 from server import protocol
 from tests.serving import make_app, receive, send
 
-LIMITS = {"MAX_POINTS_PER_MESSAGE": 64, "MAX_POINTS_PER_STROKE": 256, "MAX_POINTS": 1024, "MAX_STROKES": 16,
-          "MAX_FRAME_BYTES": 64 * 1024, "MAX_BODY_BYTES": 64 * 1024}
-FAST = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                                                      HealthCheck.filter_too_much])
+LIMITS = {
+    "MAX_POINTS_PER_MESSAGE": 64,
+    "MAX_POINTS_PER_STROKE": 256,
+    "MAX_POINTS": 1024,
+    "MAX_STROKES": 16,
+    "MAX_FRAME_BYTES": 64 * 1024,
+    "MAX_BODY_BYTES": 64 * 1024,
+}
+FAST = settings(
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 LINE = {"x": [0, 50, 100], "y": [0, 40, 80]}
 
 # Strategies ---------------------------------------------------------------------
 
 numbers = st.one_of(
-    st.integers(-10**6, 10**6),
+    st.integers(-(10**6), 10**6),
     st.integers(min_value=10**300, max_value=10**400),  # integers no float can hold
     st.floats(allow_nan=True, allow_infinity=True),  # json.dumps writes NaN / Infinity tokens for these
     st.floats(min_value=-1e9, max_value=1e9, allow_subnormal=True),
 )
 leaves = st.one_of(st.none(), st.booleans(), numbers, st.text(max_size=20))
-json_values = st.recursive(leaves, lambda inner: st.lists(inner, max_size=6) | st.dictionaries(st.text(max_size=8), inner, max_size=6),
-                           max_leaves=25)
+json_values = st.recursive(
+    leaves,
+    lambda inner: st.lists(inner, max_size=6) | st.dictionaries(st.text(max_size=8), inner, max_size=6),
+    max_leaves=25,
+)
 coordinate_lists = st.one_of(st.lists(numbers, max_size=80), json_values)
 typed = st.fixed_dictionaries(
-    {"type": st.sampled_from(["points", "stroke", "start", "Points", "", "draw", "stroke_end "]) | st.text(max_size=12) | json_values},
-    optional={"x": coordinate_lists, "y": coordinate_lists, "t": coordinate_lists, "mode": json_values,
-              "word": json_values | st.text()},
+    {
+        "type": st.sampled_from(["points", "stroke", "start", "Points", "", "draw", "stroke_end "])
+        | st.text(max_size=12)
+        | json_values
+    },
+    optional={
+        "x": coordinate_lists,
+        "y": coordinate_lists,
+        "t": coordinate_lists,
+        "mode": json_values,
+        "word": json_values | st.text(),
+    },
 )
-valid_messages = st.sampled_from([
-    {"type": "points", **LINE}, {"type": "stroke", **LINE, "t": [0, 10, 20]}, {"type": "start", "mode": "game"},
-])
+valid_messages = st.sampled_from(
+    [
+        {"type": "points", **LINE},
+        {"type": "stroke", **LINE, "t": [0, 10, 20]},
+        {"type": "start", "mode": "game"},
+    ]
+)
 
 
 @st.composite
 def truncated(draw) -> str:
     """A valid message cut short somewhere."""
     text = json.dumps(draw(valid_messages))
-    return text[:draw(st.integers(0, len(text) - 1))]
+    return text[: draw(st.integers(0, len(text) - 1))]
 
 
 @st.composite
@@ -62,8 +86,11 @@ def oversized_batches(draw) -> str:
     """A points/stroke message with more points than one message may carry (64 here)."""
     n = draw(st.integers(65, 2000))
     kind = draw(st.sampled_from(["points", "stroke"]))
-    return json.dumps({"type": kind, "x": list(range(n)), "y": [1] * n} if kind == "points"
-                      else {"type": kind, "x": list(range(300)), "y": [1] * 300})
+    return json.dumps(
+        {"type": kind, "x": list(range(n)), "y": [1] * n}
+        if kind == "points"
+        else {"type": kind, "x": list(range(300)), "y": [1] * 300}
+    )
 
 
 def nested(depth: int) -> str:
@@ -85,8 +112,11 @@ binary_frames = (st.binary(max_size=300) | text_frames.map(str.encode)).filter(l
 def expected_code(frame) -> str | None:
     """The error code the protocol gives a frame, or None if it is a valid message."""
     try:
-        protocol.parse(frame, sketch.Limits(LIMITS["MAX_STROKES"], LIMITS["MAX_POINTS_PER_STROKE"], LIMITS["MAX_POINTS"]),
-                       LIMITS["MAX_POINTS_PER_MESSAGE"])
+        protocol.parse(
+            frame,
+            sketch.Limits(LIMITS["MAX_STROKES"], LIMITS["MAX_POINTS_PER_STROKE"], LIMITS["MAX_POINTS"]),
+            LIMITS["MAX_POINTS_PER_MESSAGE"],
+        )
     except protocol.ProtocolError as error:
         return error.code
     return None
@@ -99,13 +129,18 @@ class Arena:
     def __init__(self, app, fuzzed, neighbour):
         self.app, self.fuzzed, self.neighbour = app, fuzzed, neighbour
         classifier = app.extensions["quickdraw"].classifier
-        self.right_guesses = [g.to_json() for g in classifier.classify(sketch.validate([[LINE["x"], LINE["y"]]])).top(5)]
+        self.right_guesses = [
+            g.to_json() for g in classifier.classify(sketch.validate([[LINE["x"], LINE["y"]]])).top(5)
+        ]
         self.cases = 0
 
     def state(self) -> tuple:
         """The fuzzed player's drawing as the server holds it."""
-        (connection,) = [c for c in self.app.extensions["gate"].open
-                         if c.session.drawing is not None and c.session.drawing.id == self.drawing_id]
+        (connection,) = [
+            c
+            for c in self.app.extensions["gate"].open
+            if c.session.drawing is not None and c.session.drawing.id == self.drawing_id
+        ]
         drawing = connection.session.drawing
         return drawing.id, [s.tolist() for s in drawing.strokes], [c.tolist() for c in drawing.open]
 
@@ -244,6 +279,7 @@ async def test_api_guess_answers_every_body_with_guesses_or_a_400_code(api_app, 
 
 
 # The pipeline under it ------------------------------------------------------------
+
 
 @settings(max_examples=200, deadline=None)
 @given(strokes=st.lists(valid_strokes(), min_size=1, max_size=5))

@@ -107,8 +107,9 @@ def frame(kind: str, n: int) -> str:
     return json.dumps({"type": kind})
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                 HealthCheck.too_slow])
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(sequence=st.lists(messages, min_size=1, max_size=40).map(lambda rest: [("start", 0)] + rest))
 async def test_random_sequences_get_exactly_the_promised_answers(tmp_path, sequence):
     app = make_app(tmp_path, LIVE_GUESS_INTERVAL_MS=100_000, MESSAGES_PER_SECOND=1e6, MESSAGE_BURST=10**6, **LIMITS)

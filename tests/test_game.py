@@ -31,6 +31,7 @@ def recognizable(simplified_drawings):
 def make_app_for_model():
     from server import create_app
     from tests.serving import MODEL
+
     return create_app({"MODEL_DIR": str(MODEL)})
 
 
@@ -44,7 +45,12 @@ def check_saved(app, drawing_id, strokes, word=None, recognized=False, mode="gam
     store = app.extensions["quickdraw"].store
     assert [p.name for p in saved_files(app)] == [f"{drawing_id}.ndjson", f"{drawing_id}.png"]
     record = json.loads((store.directory / f"{drawing_id}.ndjson").read_text())
-    assert (record["word"], record["recognized"], record["mode"], len(record["drawing"])) == (word, recognized, mode, strokes)
+    assert (record["word"], record["recognized"], record["mode"], len(record["drawing"])) == (
+        word,
+        recognized,
+        mode,
+        strokes,
+    )
     image = cv2.imdecode(np.fromfile(store.png_path(drawing_id), np.uint8), cv2.IMREAD_GRAYSCALE)
     assert image is not None and image.min() < 128
     (sample,) = read_saved_dir(store.directory)

@@ -107,10 +107,20 @@ def test_new_limits_must_be_positive(key, value):
 
 
 def test_new_limits_come_from_the_environment():
-    settings = config.load(environ={"QUICKDRAW_MAX_CONNECTIONS": "7", "QUICKDRAW_IDLE_TIMEOUT_S": "9",
-                                    "QUICKDRAW_MAX_DRAWING_S": "11.5", "QUICKDRAW_ALLOWED_ORIGINS": "https://a.example"})
+    settings = config.load(
+        environ={
+            "QUICKDRAW_MAX_CONNECTIONS": "7",
+            "QUICKDRAW_IDLE_TIMEOUT_S": "9",
+            "QUICKDRAW_MAX_DRAWING_S": "11.5",
+            "QUICKDRAW_ALLOWED_ORIGINS": "https://a.example",
+        }
+    )
     assert (settings.max_connections, settings.idle_timeout_s, settings.max_drawing_s, settings.allowed_origins) == (
-        7, 9.0, 11.5, "https://a.example")
+        7,
+        9.0,
+        11.5,
+        "https://a.example",
+    )
 
 
 # Origins ----------------------------------------------------------------------
@@ -142,14 +152,17 @@ async def test_a_same_origin_page_may_open_a_socket(app):
     assert await opens(app, "http://localhost:5000", host="localhost:5000")
 
 
-@pytest.mark.parametrize("origin", [
-    "https://evil.example",
-    "http://localhost:5001",  # another port is another site
-    "http://localhost.evil.example:5000",
-    "null",  # sandboxed frames and file:// pages
-    "file://",
-    "",
-])
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "https://evil.example",
+        "http://localhost:5001",  # another port is another site
+        "http://localhost.evil.example:5000",
+        "null",  # sandboxed frames and file:// pages
+        "file://",
+        "",
+    ],
+)
 async def test_a_cross_site_page_is_refused_before_accept(app, origin):
     assert not await opens(app, origin, host="localhost:5000")
 
@@ -180,7 +193,9 @@ async def test_the_game_page_has_a_content_security_policy(app):
     response = await app.test_client().get("/")
     policy = dict(part.strip().split(" ", 1) for part in response.headers["Content-Security-Policy"].split(";"))
     assert policy["default-src"] == "'self'" and policy["script-src"] == "'self'"
-    assert policy["frame-ancestors"] == "'none'" and "'unsafe-inline'" not in response.headers["Content-Security-Policy"]
+    assert (
+        policy["frame-ancestors"] == "'none'" and "'unsafe-inline'" not in response.headers["Content-Security-Policy"]
+    )
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Referrer-Policy"]
 
@@ -192,16 +207,19 @@ async def test_every_html_response_has_a_policy_and_every_response_nosniff(app):
     assert labels.headers["X-Content-Type-Options"] == "nosniff"
 
 
-@pytest.mark.parametrize("path", [
-    "/gallery/..%2F..%2Fmodel%2Fcurves.png",
-    "/gallery/%2E%2E%2Fsaved%2Fsecret.png",
-    "/gallery/../../etc/passwd.png",
-    "/gallery/20260101T000000-000000000000%00.png",
-    "/gallery/20260101T000000-00000000000g.png",
-    "/gallery/%2Fetc%2Fpasswd.png",
-    "/gallery/..\\..\\model\\curves.png",
-    "/gallery/secret.png",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/gallery/..%2F..%2Fmodel%2Fcurves.png",
+        "/gallery/%2E%2E%2Fsaved%2Fsecret.png",
+        "/gallery/../../etc/passwd.png",
+        "/gallery/20260101T000000-000000000000%00.png",
+        "/gallery/20260101T000000-00000000000g.png",
+        "/gallery/%2Fetc%2Fpasswd.png",
+        "/gallery/..\\..\\model\\curves.png",
+        "/gallery/secret.png",
+    ],
+)
 async def test_saved_pictures_are_served_by_server_made_id_only(app, tmp_path, path):
     (tmp_path / "saved").mkdir(exist_ok=True)
     (tmp_path / "saved" / "secret.png").write_bytes(b"not a drawing")

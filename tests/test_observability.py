@@ -22,8 +22,11 @@ async def scrape(app) -> dict:
     response = await app.test_client().get("/metrics")
     assert response.status_code == 200 and response.mimetype == "text/plain"
     text = await response.get_data(as_text=True)
-    return {(s.name, frozenset(s.labels.items())): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 async def play_a_short_session(app) -> None:
@@ -95,7 +98,12 @@ async def test_a_connection_logs_one_line_at_open_and_one_at_close(tmp_path, cap
     closed = [r for r in caplog.records if r.getMessage() == "connection closed"]
     assert len(opened) == len(closed) == 1
     assert logs.fields(closed[0]) | {"seconds": 0} == {
-        "conn": opened[0].conn, "drawings": 1, "errors": 1, "close": "peer", "seconds": 0}
+        "conn": opened[0].conn,
+        "drawings": 1,
+        "errors": 1,
+        "close": "peer",
+        "seconds": 0,
+    }
 
 
 def record(**extra) -> logging.LogRecord:
@@ -119,9 +127,25 @@ def test_text_log_lines_end_in_key_value_pairs():
 def test_hypercorn_says_where_it_listens_once_in_the_servers_log_format(tmp_path):
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "server", "--port", str(port), "--saved-dir", str(tmp_path), "--model-dir", str(MODEL),
-         "--log-format", "json"], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "server",
+            "--port",
+            str(port),
+            "--saved-dir",
+            str(tmp_path),
+            "--model-dir",
+            str(MODEL),
+            "--log-format",
+            "json",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:

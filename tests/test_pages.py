@@ -89,8 +89,11 @@ async def test_pages_have_a_content_security_policy_and_no_inline_code(client):
 
 
 async def test_static_modules_and_styles_are_served(client):
-    for path, kind in [("/assets/js/main.js", "javascript"), ("/assets/css/app.css", "css"),
-                       ("/assets/js/canvas.js", "javascript")]:
+    for path, kind in [
+        ("/assets/js/main.js", "javascript"),
+        ("/assets/css/app.css", "css"),
+        ("/assets/js/canvas.js", "javascript"),
+    ]:
         response = await client.get(path)
         assert response.status_code == 200, path
         assert kind in response.headers["Content-Type"]
@@ -153,16 +156,19 @@ async def test_picture_is_served_by_id(client, saved_dir):
     assert (await response.get_data()).startswith(PNG_MAGIC)
 
 
-@pytest.mark.parametrize("path", [
-    "/gallery/20260102T030405-0123456789ab.png",  # well-formed but never saved
-    "/gallery/not-an-id.png",
-    "/gallery/..%2F..%2Fpyproject.toml.png",
-    "/gallery/%2e%2e.png",
-    "/gallery/20260102T030405-0123456789AB.png",  # ids are lower-case hex
-    "/gallery/20260102T030405-0123456789ab.ndjson",
-    "/gallery/" + "1" * 500 + ".png",
-    "/gallery/.png",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/gallery/20260102T030405-0123456789ab.png",  # well-formed but never saved
+        "/gallery/not-an-id.png",
+        "/gallery/..%2F..%2Fpyproject.toml.png",
+        "/gallery/%2e%2e.png",
+        "/gallery/20260102T030405-0123456789AB.png",  # ids are lower-case hex
+        "/gallery/20260102T030405-0123456789ab.ndjson",
+        "/gallery/" + "1" * 500 + ".png",
+        "/gallery/.png",
+    ],
+)
 async def test_unknown_or_malicious_picture_ids_are_404(client, saved_dir, path):
     save_drawings(saved_dir, 1)
     (saved_dir / "secret.png").write_bytes(PNG_MAGIC)  # a file that is not a server-made drawing

@@ -41,8 +41,10 @@ def test_stroke_is_its_own_type():
     assert isinstance(message, protocol.Stroke) and message.points.shape == (2, 2)
 
 
-@pytest.mark.parametrize("kind, cls", [("stroke_end", protocol.StrokeEnd), ("undo", protocol.Undo),
-                                       ("clear", protocol.Clear), ("end", protocol.End)])
+@pytest.mark.parametrize(
+    "kind, cls",
+    [("stroke_end", protocol.StrokeEnd), ("undo", protocol.Undo), ("clear", protocol.Clear), ("end", protocol.End)],
+)
 def test_field_less_messages(kind, cls):
     assert parse(frame(type=kind, extra="ignored")) == cls()
 
@@ -65,22 +67,32 @@ def test_missing_or_unknown_type(message):
     assert code_of(json.dumps(message)) == protocol.UNKNOWN_TYPE
 
 
-@pytest.mark.parametrize("message", [{"type": "start", "mode": "race"}, {"type": "start", "mode": 1},
-                                     {"type": "start", "word": 3}, {"type": "start", "word": ["cat"]}])
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"type": "start", "mode": "race"},
+        {"type": "start", "mode": 1},
+        {"type": "start", "word": 3},
+        {"type": "start", "word": ["cat"]},
+    ],
+)
 def test_bad_start_fields(message):
     assert code_of(json.dumps(message)) == protocol.BAD_FIELD
 
 
-@pytest.mark.parametrize("fields", [
-    {"x": [1, 2], "y": [1]},  # ragged
-    {"x": [1], "y": [1], "t": [1, 2]},  # ragged t
-    {"x": [], "y": []},  # empty
-    {"x": [1], "y": ["1"]},  # not a number
-    {"x": [True], "y": [1]},  # booleans are not numbers
-    {"x": [[1]], "y": [1]},  # nested
-    {"x": 1, "y": 1},  # not lists
-    {"y": [1]},  # missing x
-])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"x": [1, 2], "y": [1]},  # ragged
+        {"x": [1], "y": [1], "t": [1, 2]},  # ragged t
+        {"x": [], "y": []},  # empty
+        {"x": [1], "y": ["1"]},  # not a number
+        {"x": [True], "y": [1]},  # booleans are not numbers
+        {"x": [[1]], "y": [1]},  # nested
+        {"x": 1, "y": 1},  # not lists
+        {"y": [1]},  # missing x
+    ],
+)
 def test_bad_points(fields):
     assert code_of(json.dumps({"type": "points", **fields})) == protocol.BAD_POINTS
 
@@ -106,15 +118,18 @@ def test_parse_drawing_accepts_the_api_body():
     assert [s.shape for s in drawing] == [(2, 2), (3, 1)]
 
 
-@pytest.mark.parametrize("body, code", [
-    ([], protocol.BAD_JSON),
-    ({}, protocol.BAD_FIELD),
-    ({"drawing": []}, protocol.BAD_FIELD),
-    ({"drawing": [[[0, math.nan], [0, 1]]]}, protocol.BAD_POINTS),
-    ({"drawing": [[[0, 1], [0]]]}, protocol.BAD_POINTS),
-    ({"drawing": [[[1], [1]]] * 3}, protocol.TOO_MANY_STROKES),
-    ({"drawing": [[list(range(5)), list(range(5))]]}, protocol.TOO_MANY_POINTS),
-])
+@pytest.mark.parametrize(
+    "body, code",
+    [
+        ([], protocol.BAD_JSON),
+        ({}, protocol.BAD_FIELD),
+        ({"drawing": []}, protocol.BAD_FIELD),
+        ({"drawing": [[[0, math.nan], [0, 1]]]}, protocol.BAD_POINTS),
+        ({"drawing": [[[0, 1], [0]]]}, protocol.BAD_POINTS),
+        ({"drawing": [[[1], [1]]] * 3}, protocol.TOO_MANY_STROKES),
+        ({"drawing": [[list(range(5)), list(range(5))]]}, protocol.TOO_MANY_POINTS),
+    ],
+)
 def test_parse_drawing_errors(body, code):
     with pytest.raises(ProtocolError) as caught:
         protocol.parse_drawing(body, sketch.Limits(max_strokes=2, max_points_per_stroke=4, max_points=100))
@@ -127,6 +142,14 @@ def test_error_codes_are_distinct_strings():
 
 def test_server_messages_encode_with_their_type():
     assert json.loads(protocol.Saved("id", None, False, 2).encode()) == {
-        "type": "saved", "id": "id", "word": None, "recognized": False, "strokes": 2}
+        "type": "saved",
+        "id": "id",
+        "word": None,
+        "recognized": False,
+        "strokes": 2,
+    }
     assert protocol.Error.of(ProtocolError("bad_json", "why")).to_json() == {
-        "type": "error", "code": "bad_json", "message": "why"}
+        "type": "error",
+        "code": "bad_json",
+        "message": "why",
+    }

@@ -8,12 +8,22 @@ import pytest
 
 from core import records
 
-SIMPLIFIED = {"word": "banana", "countrycode": "DE", "timestamp": "2017-03-01 10:00:00.1 UTC",
-              "recognized": True, "key_id": "5000000000000001",
-              "drawing": [[[0, 100, 255], [0, 50, 10]], [[10, 20], [200, 255]]]}
-RAW = {"word": "umbrella", "countrycode": "US", "timestamp": "2017-03-02 11:00:00.2 UTC",
-       "recognized": False, "key_id": "5000000000000002",
-       "drawing": [[[-3.5, 120.25, 400.0], [17.0, 80.5, 33.0], [0, 16, 40]]]}
+SIMPLIFIED = {
+    "word": "banana",
+    "countrycode": "DE",
+    "timestamp": "2017-03-01 10:00:00.1 UTC",
+    "recognized": True,
+    "key_id": "5000000000000001",
+    "drawing": [[[0, 100, 255], [0, 50, 10]], [[10, 20], [200, 255]]],
+}
+RAW = {
+    "word": "umbrella",
+    "countrycode": "US",
+    "timestamp": "2017-03-02 11:00:00.2 UTC",
+    "recognized": False,
+    "key_id": "5000000000000002",
+    "drawing": [[[-3.5, 120.25, 400.0], [17.0, 80.5, 33.0], [0, 16, 40]]],
+}
 
 
 def write_ndjson(path, records, gz=False):
@@ -57,8 +67,10 @@ def test_simplified_and_raw_ndjson_give_the_same_record_type(tmp_path, gz):
 def test_bad_lines_are_skipped_and_counted(tmp_path):
     nan_drawing = dict(SIMPLIFIED, key_id="3", drawing=[[[0, float("nan")], [1, 2]]])
     ragged = dict(SIMPLIFIED, key_id="4", drawing=[[[0, 1, 2], [1, 2]]])
-    path = write_ndjson(tmp_path / "d.ndjson", [SIMPLIFIED, "{not json", dict(SIMPLIFIED, drawing=[]),
-                                                 nan_drawing, ragged, [1, 2], RAW, ""])
+    path = write_ndjson(
+        tmp_path / "d.ndjson",
+        [SIMPLIFIED, "{not json", dict(SIMPLIFIED, drawing=[]), nan_drawing, ragged, [1, 2], RAW, ""],
+    )
     stats = records.ReadStats()
     samples = list(records.read_ndjson(path, stats))
     assert [s.key_id for s in samples] == ["5000000000000001", "5000000000000002"]

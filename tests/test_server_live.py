@@ -95,21 +95,34 @@ async def test_other_connections_do_not_notice_a_closed_one(url):
 
 
 def test_a_missing_model_is_a_one_line_start_up_error(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "server", "--model-dir", str(tmp_path / "none"), "--port", "1"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "server", "--model-dir", str(tmp_path / "none"), "--port", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "cannot load the model" in result.stderr
 
 
 def test_a_bad_setting_is_a_start_up_error(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "server", "--model-dir", str(MODEL)], cwd=ROOT, capture_output=True,
-                            text=True, timeout=60, env={"QUICKDRAW_GAME_TIME_LIMIT_S": "-1", "PATH": ""})
+    result = subprocess.run(
+        [sys.executable, "-m", "server", "--model-dir", str(MODEL)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"QUICKDRAW_GAME_TIME_LIMIT_S": "-1", "PATH": ""},
+    )
     assert result.returncode == 2 and "GAME_TIME_LIMIT_S" in result.stderr
 
 
 def test_serving_does_not_import_tensorflow():
-    code = ("import sys, server.__main__, server.client; from server import create_app; "
-            f"create_app({{'MODEL_DIR': {str(MODEL)!r}}}); print('tensorflow' in sys.modules, 'keras' in sys.modules)")
+    code = (
+        "import sys, server.__main__, server.client; from server import create_app; "
+        f"create_app({{'MODEL_DIR': {str(MODEL)!r}}}); print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.stdout.split() == ["False", "False"], result.stderr
 
@@ -123,7 +136,9 @@ async def test_the_client_stays_under_the_flood_limit_by_default(url, simplified
 
 
 def test_read_drawings_takes_the_words_in_turn(quickdraw_dir, labels):
-    drawings = client.read_drawings(quickdraw_dir / "strokes" / "simplified.ndjson.gz", limit=2 * len(labels), words=labels)
+    drawings = client.read_drawings(
+        quickdraw_dir / "strokes" / "simplified.ndjson.gz", limit=2 * len(labels), words=labels
+    )
     words = [d["word"] for d in drawings]
     assert len(drawings) == 2 * len(labels) and set(words) == labels
     assert all(words.count(word) == 2 for word in labels)
@@ -144,5 +159,9 @@ def test_command_line_options_become_settings():
 
     args = parse_args(["--port", "5001", "--model-dir", "m", "--saved-dir", "s", "--host", "0.0.0.0"])
     assert {key: args[key] for key in ("port", "model_dir", "saved_dir", "host")} == {
-        "port": 5001, "model_dir": "m", "saved_dir": "s", "host": "0.0.0.0"}
+        "port": 5001,
+        "model_dir": "m",
+        "saved_dir": "s",
+        "host": "0.0.0.0",
+    }
     assert not {"port", "model_dir", "saved_dir", "host"} & set(parse_args([]))  # unset: the environment decides

@@ -38,8 +38,14 @@ def clock():
 
 @pytest.fixture
 def session(clock):
-    return Session(LABELS, sketch.Limits(max_strokes=3, max_points_per_stroke=10, max_points=20),
-                   time_limit_s=20.0, threshold=0.5, clock=clock, rng=random.Random(0))
+    return Session(
+        LABELS,
+        sketch.Limits(max_strokes=3, max_points_per_stroke=10, max_points=20),
+        time_limit_s=20.0,
+        threshold=0.5,
+        clock=clock,
+        rng=random.Random(0),
+    )
 
 
 def code(call, *args) -> str:
@@ -71,8 +77,14 @@ def test_unknown_word_is_refused_and_changes_nothing(session):
 
 
 def test_drawing_before_start_is_refused(session):
-    for call, args in [(session.add_points, (points(),)), (session.end_stroke, ()), (session.add_stroke, (points(),)),
-                       (session.undo, ()), (session.clear, ()), (session.end, ())]:
+    for call, args in [
+        (session.add_points, (points(),)),
+        (session.end_stroke, ()),
+        (session.add_stroke, (points(),)),
+        (session.undo, ()),
+        (session.clear, ()),
+        (session.end, ()),
+    ]:
         assert code(call, *args) == protocol.NO_DRAWING
 
 

@@ -10,8 +10,24 @@ from tests.conftest import ROOT
 
 MODEL = ROOT / "model"
 APP_CLASSES = {"banana", "umbrella", "grapes", "pineapple"}
-EASY = ["banana", "umbrella", "apple", "house", "smiley face", "rainbow", "eye", "donut", "candle", "moon",
-        "bicycle", "tree", "clock", "snowman", "diamond", "skull"]  # distinctive shapes a good model must get
+EASY = [
+    "banana",
+    "umbrella",
+    "apple",
+    "house",
+    "smiley face",
+    "rainbow",
+    "eye",
+    "donut",
+    "candle",
+    "moon",
+    "bicycle",
+    "tree",
+    "clock",
+    "snowman",
+    "diamond",
+    "skull",
+]  # distinctive shapes a good model must get
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +82,7 @@ def test_recognizes_real_drawings(classifier, raw_drawings, simplified_drawings,
 def test_held_out_grapes_and_pineapples_rank_their_word_high(classifier, raw_drawings, simplified_drawings):
     records = held_out(raw_drawings + simplified_drawings, classifier.card, ["grapes", "pineapple"], per_word=20)
     assert records, "no held-out grapes/pineapple drawings"
-    in_top3 = [r["word"] in [g.word for g in classifier.classify(sketch.validate(r["drawing"])).top(3)]
-               for r in records]
+    in_top3 = [
+        r["word"] in [g.word for g in classifier.classify(sketch.validate(r["drawing"])).top(3)] for r in records
+    ]
     assert sum(in_top3) >= 0.6 * len(records)

@@ -14,8 +14,16 @@ STROKES = [[[10, 110, 210], [20, 70, 20], [0, 50, 100]], [[60], [40], [150]]]
 
 
 def record(word="cat") -> dict:
-    return {"word": word, "countrycode": None, "timestamp": "2026-01-01 00:00:00.000000 UTC", "recognized": False,
-            "key_id": "123", "drawing": STROKES, "mode": "free", "guesses": []}
+    return {
+        "word": word,
+        "countrycode": None,
+        "timestamp": "2026-01-01 00:00:00.000000 UTC",
+        "recognized": False,
+        "key_id": "123",
+        "drawing": STROKES,
+        "mode": "free",
+        "guesses": [],
+    }
 
 
 @pytest.fixture
@@ -74,8 +82,9 @@ def test_recent_skips_unreadable_records_and_strangers(store):
     assert [r["id"] for r in store.recent(10)] == ["20260101T000000-0123456789ab"]
 
 
-@pytest.mark.parametrize("bad", ["../x", "20260101T000000-0123456789ab/../../etc", "x.png", "", None,
-                                 "20260101T000000-0123456789AB"])
+@pytest.mark.parametrize(
+    "bad", ["../x", "20260101T000000-0123456789ab/../../etc", "x.png", "", None, "20260101T000000-0123456789AB"]
+)
 def test_png_path_rejects_non_ids(store, bad):
     with pytest.raises(ValueError):
         store.png_path(bad)

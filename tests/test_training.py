@@ -32,8 +32,14 @@ def zigzag_drawing():
 
 
 def record(word, key_id, drawing):
-    return {"word": word, "countrycode": "DE", "timestamp": None, "recognized": True,
-            "key_id": key_id, "drawing": drawing}
+    return {
+        "word": word,
+        "countrycode": "DE",
+        "timestamp": None,
+        "recognized": True,
+        "key_id": key_id,
+        "drawing": drawing,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +52,10 @@ def data_dir(tmp_path_factory):
         images = [sketch.to_model_input(sketch.validate(make())) for _ in range(150)]
         np.save(root / "bitmaps" / f"{word}.npy", np.stack(images).reshape(-1, 784))
     records = [record("zigzag", f"90000000000000{i:02d}", zigzag_drawing()) for i in range(9)]
-    records += [record(w, f"80000000000000{i:02d}", make()) for i, (w, make) in
-                enumerate([("line", line_drawing), ("circle", circle_drawing)] * 5)]
+    records += [
+        record(w, f"80000000000000{i:02d}", make())
+        for i, (w, make) in enumerate([("line", line_drawing), ("circle", circle_drawing)] * 5)
+    ]
     records.append(record("axe", "7000000000000000", line_drawing()))  # a word the model does not know
     with gzip.open(root / "strokes" / "simplified.ndjson.gz", "wt") as sink:
         sink.writelines(json.dumps(r) + "\n" for r in records)
@@ -57,9 +65,28 @@ def data_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def trained(data_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("model")
-    rc = main(["train", "--data", str(data_dir), "--out", str(out), "--epochs", "2", "--steps-per-epoch", "4",
-               "--batch-size", "32", "--width", "4", "--stroke-classes", "zigzag", "--stroke-renderings", "40",
-               "--no-quantize"])  # float32: these tests compare with Keras to 1e-4; quantizing is tested below
+    rc = main(
+        [
+            "train",
+            "--data",
+            str(data_dir),
+            "--out",
+            str(out),
+            "--epochs",
+            "2",
+            "--steps-per-epoch",
+            "4",
+            "--batch-size",
+            "32",
+            "--width",
+            "4",
+            "--stroke-classes",
+            "zigzag",
+            "--stroke-renderings",
+            "40",
+            "--no-quantize",
+        ]
+    )  # float32: these tests compare with Keras to 1e-4; quantizing is tested below
     assert rc == 0
     return out
 
@@ -134,8 +161,10 @@ def test_parity_check_rejects_a_different_model(trained, data_dir):
 
 
 def test_evaluate_skips_unknown_words_and_trained_drawings(trained, data_dir, capsys):
-    assert main(["evaluate", "--model-dir", str(trained), "--strokes",
-                 str(data_dir / "strokes" / "simplified.ndjson.gz")]) == 0
+    assert (
+        main(["evaluate", "--model-dir", str(trained), "--strokes", str(data_dir / "strokes" / "simplified.ndjson.gz")])
+        == 0
+    )
     out = capsys.readouterr().out.strip().splitlines()
     summary = json.loads(out[-1])
     assert summary["n"] == 10 + 3  # lines and circles + held-out zigzags
@@ -160,8 +189,18 @@ def test_evaluate_missing_file_is_a_clear_error(trained, tmp_path, capsys):
 def test_seed_architecture_is_the_original_net():
     model = models.build("seed", 4)
     kinds = [type(layer).__name__ for layer in model.layers]
-    assert kinds == ["InputLayer", "Rescaling", "Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D",
-                     "Dropout", "Flatten", "Dense", "Dense"]
+    assert kinds == [
+        "InputLayer",
+        "Rescaling",
+        "Conv2D",
+        "MaxPooling2D",
+        "Conv2D",
+        "MaxPooling2D",
+        "Dropout",
+        "Flatten",
+        "Dense",
+        "Dense",
+    ]
     assert [model.layers[i].filters for i in (2, 4)] == [30, 15]
     with pytest.raises(ValueError, match="unknown architecture"):
         models.build("resnet", 4)
@@ -231,9 +270,34 @@ def test_train_without_data_is_a_one_line_error(tmp_path, capsys):
 
 def test_an_ensemble_trains_each_net_and_serves_them_as_one(data_dir, tmp_path):
     out = tmp_path / "ensemble"
-    assert main(["train", "--data", str(data_dir), "--out", str(out), "--epochs", "1", "--steps-per-epoch", "3",
-                 "--batch-size", "16", "--width", "4", "--stroke-classes", "zigzag", "--stroke-renderings", "20",
-                 "--ensemble", "2", "--no-quantize", "--no-evaluate"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(data_dir),
+                "--out",
+                str(out),
+                "--epochs",
+                "1",
+                "--steps-per-epoch",
+                "3",
+                "--batch-size",
+                "16",
+                "--width",
+                "4",
+                "--stroke-classes",
+                "zigzag",
+                "--stroke-renderings",
+                "20",
+                "--ensemble",
+                "2",
+                "--no-quantize",
+                "--no-evaluate",
+            ]
+        )
+        == 0
+    )
     card = json.loads((out / "model_card.json").read_text())
     assert card["ensemble"] == 2 and card["metrics"]["epochs_run"] == [1, 1]
     images = np.load(data_dir / "bitmaps" / "circle.npy")[:5].reshape(-1, 28, 28)

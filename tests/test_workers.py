@@ -45,11 +45,13 @@ def worker_pids(server) -> dict[str, int]:
 
 def ended(pids) -> bool:
     """True once none of ``pids`` runs any more (a zombie waiting to be reaped counts as ended)."""
+
     def running(pid):
         try:
             return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
         except psutil.NoSuchProcess:
             return False
+
     return not any(running(pid) for pid in pids)
 
 
@@ -192,10 +194,25 @@ def test_workers_end_gracefully_when_the_supervisor_is_killed(servers, tmp_path)
 
 def test_a_broken_model_is_one_start_up_error_with_workers(tmp_path):
     (tmp_path / "model").mkdir()
-    done = subprocess.run([sys.executable, "-m", "server", *WORKERS, "--port", str(free_port()),
-                           "--model-dir", str(tmp_path / "model"), "--saved-dir", str(tmp_path / "saved")],
-                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
-                          timeout=START_S)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "server",
+            *WORKERS,
+            "--port",
+            str(free_port()),
+            "--model-dir",
+            str(tmp_path / "model"),
+            "--saved-dir",
+            str(tmp_path / "saved"),
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=START_S,
+    )
     assert done.returncode == 2
     errors = [line for line in done.stderr.splitlines() if line.startswith("python -m server:")]
     assert len(errors) == 1 and "cannot load the model" in errors[0]

@@ -286,13 +286,16 @@ async def test_api_guess_returns_the_same_guesses_as_the_socket(app):
     assert (await response.get_json())["guesses"] == over_socket["guesses"]
 
 
-@pytest.mark.parametrize("body, code", [
-    ("not json", protocol.BAD_JSON),
-    ("[]", protocol.BAD_JSON),
-    ('{"drawing": 3}', protocol.BAD_FIELD),
-    ('{"drawing": [[[1, 2], [1]]]}', protocol.BAD_POINTS),
-    ('{"drawing": [[[NaN], [1]]]}', protocol.BAD_POINTS),
-])
+@pytest.mark.parametrize(
+    "body, code",
+    [
+        ("not json", protocol.BAD_JSON),
+        ("[]", protocol.BAD_JSON),
+        ('{"drawing": 3}', protocol.BAD_FIELD),
+        ('{"drawing": [[[1, 2], [1]]]}', protocol.BAD_POINTS),
+        ('{"drawing": [[[NaN], [1]]]}', protocol.BAD_POINTS),
+    ],
+)
 async def test_api_guess_errors(app, body, code):
     response = await app.test_client().post("/api/guess", data=body, headers={"Content-Type": "application/json"})
     assert response.status_code == 400

@@ -14,13 +14,15 @@ import numpy as np  # noqa: E402
 from core import sketch  # noqa: E402
 from core.model import CARD_FILE, LABELS_FILE  # noqa: E402
 
-SOURCES = [{
-    "name": "Quick, Draw! dataset by Google",
-    "url": "https://quickdraw.withgoogle.com/data",
-    "license": "CC BY 4.0 (https://creativecommons.org/licenses/by/4.0/)",
-    "used": "28x28 numpy_bitmap images for training; simplified/raw stroke drawings for evaluation "
-            "and, for classes without bitmaps, a key_id split of them for training (train_key_ids)",
-}]
+SOURCES = [
+    {
+        "name": "Quick, Draw! dataset by Google",
+        "url": "https://quickdraw.withgoogle.com/data",
+        "license": "CC BY 4.0 (https://creativecommons.org/licenses/by/4.0/)",
+        "used": "28x28 numpy_bitmap images for training; simplified/raw stroke drawings for evaluation "
+        "and, for classes without bitmaps, a key_id split of them for training (train_key_ids)",
+    }
+]
 
 
 def versions() -> dict:
@@ -29,9 +31,14 @@ def versions() -> dict:
     import keras
     import tensorflow as tf
 
-    return {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
-            "numpy": np.__version__, "opencv": cv2.__version__,
-            "ai_edge_litert": getattr(ai_edge_litert, "__version__", "unknown")}
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "opencv": cv2.__version__,
+        "ai_edge_litert": getattr(ai_edge_litert, "__version__", "unknown"),
+    }
 
 
 def write_labels(out: Path, labels: list[str]) -> None:
@@ -41,9 +48,14 @@ def write_labels(out: Path, labels: list[str]) -> None:
 def write_card(out: Path, **fields) -> dict:
     """model_card.json: the caller's fields plus preprocessing, sources, versions, date, version."""
     now = datetime.datetime.now(datetime.timezone.utc)
-    card = {"version": now.strftime("%Y%m%d-%H%M%S"), "date": now.isoformat(timespec="seconds"),
-            "preprocessing": sketch.preprocessing_parameters(), "data_sources": SOURCES,
-            "library_versions": versions(), **fields}
+    card = {
+        "version": now.strftime("%Y%m%d-%H%M%S"),
+        "date": now.isoformat(timespec="seconds"),
+        "preprocessing": sketch.preprocessing_parameters(),
+        "data_sources": SOURCES,
+        "library_versions": versions(),
+        **fields,
+    }
     (out / CARD_FILE).write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
     return card
 

@@ -40,8 +40,14 @@ def bitmap_affine(rng: np.random.Generator) -> np.ndarray:
 
 def augment_bitmap(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """One 28×28 uint8 image warped by ``bitmap_affine`` (the reference for ``random_transforms``)."""
-    return cv2.warpAffine(image, bitmap_affine(rng), image.shape[::-1], flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return cv2.warpAffine(
+        image,
+        bitmap_affine(rng),
+        image.shape[::-1],
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
 
 
 def random_transforms(n: int, rng: np.random.Generator) -> np.ndarray:

@@ -15,33 +15,47 @@ DESCRIPTION = """Train, evaluate and fetch data for the Quick, Draw! sketch clas
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m training", description=DESCRIPTION,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m training", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     from training import fetch  # light: urllib + tqdm only
 
-    fetcher = commands.add_parser("fetch", help="download categories from the Quick, Draw! bucket",
-                                  description="Download categories from the public Quick, Draw! bucket, "
-                                  "with a progress bar; interrupted downloads resume (.part files).")
+    fetcher = commands.add_parser(
+        "fetch",
+        help="download categories from the Quick, Draw! bucket",
+        description="Download categories from the public Quick, Draw! bucket, "
+        "with a progress bar; interrupted downloads resume (.part files).",
+    )
     fetch.add_arguments(fetcher)
 
-    trainer = commands.add_parser("train", help="train a model directory (model.tflite, labels, card, plots)",
-                                  description="Train the CNN on the bitmaps (and stroke-only classes from "
-                                  "strokes), export model.tflite, write labels.txt, model_card.json, "
-                                  "curves.png, confusion.png, then evaluate on the stroke files.")
+    trainer = commands.add_parser(
+        "train",
+        help="train a model directory (model.tflite, labels, card, plots)",
+        description="Train the CNN on the bitmaps (and stroke-only classes from "
+        "strokes), export model.tflite, write labels.txt, model_card.json, "
+        "curves.png, confusion.png, then evaluate on the stroke files.",
+    )
     train_config.add_arguments(trainer)
 
-    evaluator = commands.add_parser("evaluate", help="top-1/top-3 on stroke drawings through the serving path",
-                                    description="Render each drawing with core.sketch and classify it "
-                                    "with the model's .tflite (core.model), as the server does. "
-                                    "Prints per-class and overall top-1/top-3; the last line is JSON.")
+    evaluator = commands.add_parser(
+        "evaluate",
+        help="top-1/top-3 on stroke drawings through the serving path",
+        description="Render each drawing with core.sketch and classify it "
+        "with the model's .tflite (core.model), as the server does. "
+        "Prints per-class and overall top-1/top-3; the last line is JSON.",
+    )
     source = evaluator.add_mutually_exclusive_group(required=True)
     source.add_argument("--model-dir", type=Path, help="a model directory (model.tflite, labels.txt, model_card.json)")
     source.add_argument("--keras", type=Path, help="a .keras file (labels.txt and model_card.json beside it)")
-    evaluator.add_argument("--strokes", type=Path, nargs="+", required=True,
-                           help="simplified or raw .ndjson[.gz] files or saved-drawing directories; "
-                           "several are evaluated together")
+    evaluator.add_argument(
+        "--strokes",
+        type=Path,
+        nargs="+",
+        required=True,
+        help="simplified or raw .ndjson[.gz] files or saved-drawing directories; several are evaluated together",
+    )
     return parser
 
 

@@ -41,8 +41,11 @@ class TrainConfig:
     distribute: str = "none"  # "mirrored": the GPUs of this host; "multiworker": the hosts named by TF_CONFIG
 
 
-CHOICES = {"arch": ("ours", "seed"), "players": ("recognized", "all"),
-           "distribute": ("none", "mirrored", "multiworker")}
+CHOICES = {
+    "arch": ("ours", "seed"),
+    "players": ("recognized", "all"),
+    "distribute": ("none", "mirrored", "multiworker"),
+}
 
 
 def _why() -> dict[str, str]:
@@ -79,5 +82,7 @@ def from_arguments(args: argparse.Namespace) -> TrainConfig:
 
 def to_json(config: TrainConfig) -> dict:
     """The config as plain JSON values, for the model card."""
-    return {k: (str(v) if isinstance(v, Path) else [str(i) for i in v] if isinstance(v, tuple) else v)
-            for k, v in dataclasses.asdict(config).items()}
+    return {
+        k: (str(v) if isinstance(v, Path) else [str(i) for i in v] if isinstance(v, tuple) else v)
+        for k, v in dataclasses.asdict(config).items()
+    }

@@ -110,8 +110,7 @@ class Data:
         """``k`` training images and their class indices, classes drawn with probabilities ``p``."""
         classes = np.sort(rng.choice(len(self.pools), size=k, p=p))
         words, starts = np.unique(classes, return_index=True)
-        images = np.concatenate([self.pools[c].draw(rng, n) for c, n in
-                                 zip(words, np.diff(np.append(starts, k)))])
+        images = np.concatenate([self.pools[c].draw(rng, n) for c, n in zip(words, np.diff(np.append(starts, k)))])
         return images, classes
 
 
@@ -155,8 +154,16 @@ def load(config: TrainConfig) -> Data:
             counts[word]["player_drawings"] = contributed["by_word"][word]
     x_val = np.concatenate(x_val) if x_val else np.zeros((0, SIDE, SIDE), np.uint8)
     y_val = np.concatenate(y_val).astype(np.int64) if y_val else np.zeros(0, np.int64)
-    return Data(labels, pools, x_val, y_val, counts, sorted(train_key_ids),
-                found.evaluation if config.evaluate else [], contributed)
+    return Data(
+        labels,
+        pools,
+        x_val,
+        y_val,
+        counts,
+        sorted(train_key_ids),
+        found.evaluation if config.evaluate else [],
+        contributed,
+    )
 
 
 def _bitmap_pool(word: str, path: Path, config: TrainConfig) -> tuple[Pool, np.ndarray, dict]:
@@ -203,12 +210,20 @@ def _stroke_pool(word: str, samples: list[records.Sample], config: TrainConfig, 
     held = [s for s in samples if s.key_id not in chosen]
     if not fit:
         raise ValueError(f"{word}: too few drawings to hold some out and train on the rest")
-    renders = np.stack([augment.render_augmented(fit[i % len(fit)].drawing, rng)
-                        for i in tqdm(range(config.stroke_renderings), desc=f"render {word}", unit="img",
-                                      leave=False)])
+    renders = np.stack(
+        [
+            augment.render_augmented(fit[i % len(fit)].drawing, rng)
+            for i in tqdm(range(config.stroke_renderings), desc=f"render {word}", unit="img", leave=False)
+        ]
+    )
     val = np.stack([sketch.to_model_input(s.drawing) for s in held]) if held else np.zeros((0, SIDE, SIDE), np.uint8)
-    counts = {"bitmaps": 0, "stroke_drawings": len(train_ids), "stroke_forms": len(fit),
-              "augmented_renderings": len(renders), "held_out_drawings": len({s.key_id for s in held})}
+    counts = {
+        "bitmaps": 0,
+        "stroke_drawings": len(train_ids),
+        "stroke_forms": len(fit),
+        "augmented_renderings": len(renders),
+        "held_out_drawings": len({s.key_id for s in held}),
+    }
     return Pool([Part(renders, Split(len(renders), 0, word, config.seed))]), val, counts, train_ids
 
 
@@ -231,14 +246,22 @@ def batches(data: Data, config: TrainConfig, worker: int = 0, member: int = 0):
             transforms = augment.random_transforms(len(images), rng) if config.augment else None
             yield images, classes, augment.identity(len(images)) if transforms is None else transforms
 
-    signature = (tf.TensorSpec((None, SIDE, SIDE), tf.uint8), tf.TensorSpec((None,), tf.int64),
-                 tf.TensorSpec((None, 8), tf.float32))
+    signature = (
+        tf.TensorSpec((None, SIDE, SIDE), tf.uint8),
+        tf.TensorSpec((None,), tf.int64),
+        tf.TensorSpec((None, 8), tf.float32),
+    )
 
     def prepare(images, classes, transforms):
         pixels = tf.cast(images[..., None], tf.float32)
         warped = tf.raw_ops.ImageProjectiveTransformV3(
-            images=pixels, transforms=transforms, output_shape=[SIDE, SIDE], fill_value=0.0,
-            interpolation="BILINEAR", fill_mode="CONSTANT")
+            images=pixels,
+            transforms=transforms,
+            output_shape=[SIDE, SIDE],
+            fill_value=0.0,
+            interpolation="BILINEAR",
+            fill_mode="CONSTANT",
+        )
         return warped, tf.one_hot(classes, n_classes)  # one-hot: label smoothing needs it
 
     dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)

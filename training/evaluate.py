@@ -35,12 +35,19 @@ class Evaluation:
         for c, word in enumerate(self.labels):
             mask = self.y == c
             if mask.any():
-                per_class[word] = {"n": int(mask.sum()), "top1": round(float(top1[mask].mean()), 4),
-                                   "top3": round(float(top3[mask].mean()), 4)}
+                per_class[word] = {
+                    "n": int(mask.sum()),
+                    "top1": round(float(top1[mask].mean()), 4),
+                    "top3": round(float(top3[mask].mean()), 4),
+                }
         n = len(self.y)
-        return {"n": n, "top1": round(float(top1.mean()), 4) if n else 0.0,
-                "top3": round(float(top3.mean()), 4) if n else 0.0,
-                "skipped": dict(self.skipped), "per_class": per_class}
+        return {
+            "n": n,
+            "top1": round(float(top1.mean()), 4) if n else 0.0,
+            "top3": round(float(top3.mean()), 4) if n else 0.0,
+            "skipped": dict(self.skipped),
+            "per_class": per_class,
+        }
 
 
 def load_model(path: Path | str):
@@ -48,16 +55,22 @@ def load_model(path: Path | str):
     path = Path(path)
     if path.is_dir():
         classifier = Classifier(path)
-        return classifier.labels, classifier.card, lambda images: np.stack(
-            [classifier.probabilities(image) for image in images])
+        return (
+            classifier.labels,
+            classifier.card,
+            lambda images: np.stack([classifier.probabilities(image) for image in images]),
+        )
     import keras  # only for .keras files: evaluating the served model needs no TensorFlow
 
     model = keras.saving.load_model(path)
     labels = (path.parent / LABELS_FILE).read_text(encoding="utf-8").splitlines()
     card_path = path.parent / CARD_FILE
     card = json.loads(card_path.read_text(encoding="utf-8")) if card_path.is_file() else {}
-    return labels, card, lambda images: model.predict(
-        np.asarray(images, np.float32)[..., None], batch_size=256, verbose=0)
+    return (
+        labels,
+        card,
+        lambda images: model.predict(np.asarray(images, np.float32)[..., None], batch_size=256, verbose=0),
+    )
 
 
 def evaluate(model_path: Path | str, stroke_paths: list[Path]) -> Evaluation:
@@ -85,11 +98,13 @@ def report(evaluation: Evaluation, title: str) -> str:
     """A per-class table, the overall line, and the summary as a final JSON line."""
     summary = evaluation.summary()
     skipped = summary["skipped"]
-    lines = [f"# {title}",
-             f"skipped: {skipped.get('unknown word', 0)} drawings of words the model does not know, "
-             f"{skipped.get('trained on', 0)} trained on (key_id in the model card's train_key_ids), "
-             f"{skipped.get('invalid', 0)} invalid",
-             f"{'class':<18} {'n':>5} {'top-1':>7} {'top-3':>7}"]
+    lines = [
+        f"# {title}",
+        f"skipped: {skipped.get('unknown word', 0)} drawings of words the model does not know, "
+        f"{skipped.get('trained on', 0)} trained on (key_id in the model card's train_key_ids), "
+        f"{skipped.get('invalid', 0)} invalid",
+        f"{'class':<18} {'n':>5} {'top-1':>7} {'top-3':>7}",
+    ]
     for word, row in sorted(summary["per_class"].items(), key=lambda item: item[1]["top1"]):
         lines.append(f"{word:<18} {row['n']:>5} {row['top1']:>7.1%} {row['top3']:>7.1%}")
     lines.append(f"{'overall':<18} {summary['n']:>5} {summary['top1']:>7.1%} {summary['top3']:>7.1%}")

@@ -47,9 +47,12 @@ def download(url: str, target: Path, progress: bool = True) -> Path:
                 have = 0
             length = response.headers.get("Content-Length")
             total = have + int(length) if length is not None else None
-            with open(part, "ab" if have else "wb") as sink, tqdm(
-                total=total, initial=have, unit="B", unit_scale=True, desc=target.name, disable=not progress
-            ) as bar:
+            with (
+                open(part, "ab" if have else "wb") as sink,
+                tqdm(
+                    total=total, initial=have, unit="B", unit_scale=True, desc=target.name, disable=not progress
+                ) as bar,
+            ):
                 while chunk := response.read(CHUNK):
                     sink.write(chunk)
                     bar.update(len(chunk))
@@ -68,12 +71,26 @@ def download(url: str, target: Path, progress: bool = True) -> Path:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--categories", nargs="+", required=True, metavar="NAME",
-                        help='category names as in the dataset, e.g. banana "house plant"')
-    parser.add_argument("--format", choices=sorted(FORMATS), nargs="+", default=["numpy_bitmap"],
-                        help="which files to fetch (default: numpy_bitmap)")
-    parser.add_argument("--out", type=Path, default=Path("data"),
-                        help="download directory; files go to OUT/FORMAT/NAME.EXT (default: data)")
+    parser.add_argument(
+        "--categories",
+        nargs="+",
+        required=True,
+        metavar="NAME",
+        help='category names as in the dataset, e.g. banana "house plant"',
+    )
+    parser.add_argument(
+        "--format",
+        choices=sorted(FORMATS),
+        nargs="+",
+        default=["numpy_bitmap"],
+        help="which files to fetch (default: numpy_bitmap)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("data"),
+        help="download directory; files go to OUT/FORMAT/NAME.EXT (default: data)",
+    )
     parser.add_argument("--base-url", default=BASE_URL, help=f"bucket URL (default: {BASE_URL})")
 
 

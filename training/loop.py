@@ -33,8 +33,10 @@ def strategy(name: str) -> tf.distribute.Strategy:
         return tf.distribute.MirroredStrategy()
     if name == "multiworker":
         if "TF_CONFIG" not in os.environ:
-            raise ValueError("--distribute multiworker needs TF_CONFIG naming the cluster and this worker "
-                             "(see the README, 'Training past one machine')")
+            raise ValueError(
+                "--distribute multiworker needs TF_CONFIG naming the cluster and this worker "
+                "(see the README, 'Training past one machine')"
+            )
         return tf.distribute.MultiWorkerMirroredStrategy()
     raise ValueError(f"--distribute must be one of {', '.join(STRATEGIES)}, not {name!r}")
 
@@ -45,13 +47,25 @@ def worker() -> tuple[int, bool]:
     task = config.get("task", {})
     kind, index = task.get("type", "worker"), int(task.get("index", 0))
     has_chief = "chief" in config.get("cluster", {})
-    return index + (1 if has_chief and kind == "worker" else 0), kind == "chief" or (kind == "worker" and
-                                                                                    index == 0 and not has_chief)
+    return index + (1 if has_chief and kind == "worker" else 0), kind == "chief" or (
+        kind == "worker" and index == 0 and not has_chief
+    )
 
 
-def fit(model: keras.Model, batches: tf.data.Dataset, validation: tuple[np.ndarray, np.ndarray], *,
-        strategy: tf.distribute.Strategy, epochs: int, steps: int, batch_size: int, learning_rate: float,
-        label_smoothing: float, patience: int, verbose: bool = True) -> dict:
+def fit(
+    model: keras.Model,
+    batches: tf.data.Dataset,
+    validation: tuple[np.ndarray, np.ndarray],
+    *,
+    strategy: tf.distribute.Strategy,
+    epochs: int,
+    steps: int,
+    batch_size: int,
+    learning_rate: float,
+    label_smoothing: float,
+    patience: int,
+    verbose: bool = True,
+) -> dict:
     """Train ``model`` (built under ``strategy.scope()``) in place; returns the history per epoch.
 
     Adam with a cosine decay to 0 over all steps; after the last epoch or when
@@ -71,8 +85,9 @@ def fit(model: keras.Model, batches: tf.data.Dataset, validation: tuple[np.ndarr
         optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
         hits = tf.cast(tf.math.in_top_k(tf.argmax(labels, 1), p, 1), tf.float32)
         hits3 = tf.cast(tf.math.in_top_k(tf.argmax(labels, 1), p, 3), tf.float32)
-        return tf.stack([tf.reduce_sum(losses), tf.reduce_sum(hits), tf.reduce_sum(hits3),
-                         tf.cast(tf.size(hits), tf.float32)])
+        return tf.stack(
+            [tf.reduce_sum(losses), tf.reduce_sum(hits), tf.reduce_sum(hits3), tf.cast(tf.size(hits), tf.float32)]
+        )
 
     @tf.function
     def step():
@@ -82,8 +97,9 @@ def fit(model: keras.Model, batches: tf.data.Dataset, validation: tuple[np.ndarr
     history, best, best_weights, waited = {}, -1.0, None, 0
     x_val, y_val = validation
     for epoch in range(epochs):
-        progress = keras.utils.Progbar(steps, verbose=1 if verbose else 0,
-                                       stateful_metrics=["loss", "accuracy", "top3"])
+        progress = keras.utils.Progbar(
+            steps, verbose=1 if verbose else 0, stateful_metrics=["loss", "accuracy", "top3"]
+        )
         totals = np.zeros(4)
         if verbose:
             print(f"Epoch {epoch + 1}/{epochs}", flush=True)
@@ -91,10 +107,13 @@ def fit(model: keras.Model, batches: tf.data.Dataset, validation: tuple[np.ndarr
         for i in range(steps):
             totals += step().numpy()
             if epoch == 0 and i == 0:
-                print(f"first training step done ({time.perf_counter() - began:.1f} s to compile and run it)",
-                      flush=True)
-            progress.update(i + 1, [("loss", totals[0] / totals[3]), ("accuracy", totals[1] / totals[3]),
-                                    ("top3", totals[2] / totals[3])])
+                print(
+                    f"first training step done ({time.perf_counter() - began:.1f} s to compile and run it)", flush=True
+                )
+            progress.update(
+                i + 1,
+                [("loss", totals[0] / totals[3]), ("accuracy", totals[1] / totals[3]), ("top3", totals[2] / totals[3])],
+            )
         seconds = time.perf_counter() - began
         measured = dict(zip(("loss", "accuracy", "top3"), totals[:3] / totals[3]))
         measured.update({f"val_{k}": v for k, v in scores(predict(model, x_val), y_val, label_smoothing).items()})
@@ -118,8 +137,9 @@ def fit(model: keras.Model, batches: tf.data.Dataset, validation: tuple[np.ndarr
 def predict(model: keras.Model, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
     """Probabilities for (N, 28, 28) uint8 images, computed on this worker alone, a chunk at a time."""
     forward = tf.function(lambda images: model(images, training=False), reduce_retracing=True)
-    chunks = [forward(tf.constant(x[i:i + batch_size, ..., None], tf.float32)).numpy()
-              for i in range(0, len(x), batch_size)]
+    chunks = [
+        forward(tf.constant(x[i : i + batch_size, ..., None], tf.float32)).numpy() for i in range(0, len(x), batch_size)
+    ]
     return np.concatenate(chunks) if chunks else np.zeros((0, model.output_shape[-1]), np.float32)
 
 

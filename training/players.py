@@ -49,16 +49,28 @@ def read(directories, labels: list[str], trust: str) -> tuple[dict[str, list[rec
 def render(labels: list[str], config, rng: np.random.Generator) -> tuple[dict[str, np.ndarray], dict]:
     """Augmented renderings of the players' drawings in ``config.saved``, by word, and the model card's summary."""
     kept, skipped = read(config.saved, labels, config.players)
-    renders = {word: np.stack([augment.render_augmented(samples[i % len(samples)].drawing, rng)
-                               for i in range(len(samples) * config.player_renderings)])
-               for word, samples in sorted(kept.items())}
-    summary = {"drawings": sum(len(s) for s in kept.values()), "trust": config.players,
-               "renderings_per_drawing": config.player_renderings, "skipped": skipped,
-               "by_word": {word: len(samples) for word, samples in sorted(kept.items())},
-               "directories": [str(d) for d in config.saved]}
+    renders = {
+        word: np.stack(
+            [
+                augment.render_augmented(samples[i % len(samples)].drawing, rng)
+                for i in range(len(samples) * config.player_renderings)
+            ]
+        )
+        for word, samples in sorted(kept.items())
+    }
+    summary = {
+        "drawings": sum(len(s) for s in kept.values()),
+        "trust": config.players,
+        "renderings_per_drawing": config.player_renderings,
+        "skipped": skipped,
+        "by_word": {word: len(samples) for word, samples in sorted(kept.items())},
+        "directories": [str(d) for d in config.saved],
+    }
     for reason in sorted(r for r in skipped if r.startswith("unreadable")):
         print(f"warning: skipped {skipped[reason]} saved drawings: {reason}")
     others = ", ".join(f"{n} {why}" for why, n in sorted(skipped.items()) if not why.startswith("unreadable"))
-    print(f"players' drawings: {summary['drawings']} kept ({config.players}) of {len(kept)} words"
-          + (f"; skipped {others}" if others else ""))
+    print(
+        f"players' drawings: {summary['drawings']} kept ({config.players}) of {len(kept)} words"
+        + (f"; skipped {others}" if others else "")
+    )
     return renders, summary

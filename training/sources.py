@@ -53,5 +53,6 @@ def find(data_dir: Path | str) -> Sources:
     if not found.bitmaps and not found.word_strokes:
         raise FileNotFoundError(
             f"no training data in {root}: expected numpy_bitmap/<word>.npy or simplified|raw/<word>.ndjson "
-            f"(as `python -m training fetch --out {root}` writes them) or bitmaps/<word>.npy (the data package)")
+            f"(as `python -m training fetch --out {root}` writes them) or bitmaps/<word>.npy (the data package)"
+        )
     return found

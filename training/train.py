@@ -30,8 +30,11 @@ def train(config: TrainConfig) -> dict:
 
     data = dataset.load(config)
     steps = config.steps_per_epoch or int(np.ceil(data.n_train / config.batch_size))
-    print(f"{len(data.labels)} words, {data.n_train:,} training rows, {len(data.y_val):,} validation images; "
-          f"{steps} steps of {config.batch_size} per epoch on {strategy.num_replicas_in_sync} replica(s)", flush=True)
+    print(
+        f"{len(data.labels)} words, {data.n_train:,} training rows, {len(data.y_val):,} validation images; "
+        f"{steps} steps of {config.batch_size} per epoch on {strategy.num_replicas_in_sync} replica(s)",
+        flush=True,
+    )
 
     members, histories = [], []
     for member in range(config.ensemble):
@@ -40,10 +43,20 @@ def train(config: TrainConfig) -> dict:
         keras.utils.set_random_seed(config.seed + member)
         with strategy.scope():
             model = models.build(config.arch, len(data.labels), config.width, config.dropout)
-        histories.append(loop.fit(model, dataset.batches(data, config, worker, member), (data.x_val, data.y_val),
-                                  strategy=strategy, epochs=config.epochs, steps=steps, batch_size=config.batch_size,
-                                  learning_rate=config.learning_rate, label_smoothing=config.label_smoothing,
-                                  patience=config.patience))
+        histories.append(
+            loop.fit(
+                model,
+                dataset.batches(data, config, worker, member),
+                (data.x_val, data.y_val),
+                strategy=strategy,
+                epochs=config.epochs,
+                steps=steps,
+                batch_size=config.batch_size,
+                learning_rate=config.learning_rate,
+                label_smoothing=config.label_smoothing,
+                patience=config.patience,
+            )
+        )
         members.append(model)
     if not chief:
         return {}
@@ -60,14 +73,31 @@ def train(config: TrainConfig) -> dict:
 
     p_val = loop.predict(served, data.x_val)
     validation = loop.scores(p_val, data.y_val)
-    metrics = {"validation": {"n": len(data.y_val), "top1": round(validation["accuracy"], 4),
-                              "top3": round(validation["top3"], 4),
-                              "what": "held-out official bitmaps + held-out drawings of the words trained from strokes"},
-               "epochs_run": [len(h["loss"]) for h in histories], "tflite_vs_keras_max_abs_diff": parity}
-    card = dict(arch=config.arch, classes=data.labels, counts=data.counts, metrics=metrics, seed=config.seed,
-                config=to_json(config), params=served.count_params(), ensemble=config.ensemble, training_seconds=round(train_seconds, 1),
-                training_cpu_seconds=round(cpu_seconds, 1), replicas=strategy.num_replicas_in_sync,
-                players=data.players, train_key_ids=data.train_key_ids)
+    metrics = {
+        "validation": {
+            "n": len(data.y_val),
+            "top1": round(validation["accuracy"], 4),
+            "top3": round(validation["top3"], 4),
+            "what": "held-out official bitmaps + held-out drawings of the words trained from strokes",
+        },
+        "epochs_run": [len(h["loss"]) for h in histories],
+        "tflite_vs_keras_max_abs_diff": parity,
+    }
+    card = dict(
+        arch=config.arch,
+        classes=data.labels,
+        counts=data.counts,
+        metrics=metrics,
+        seed=config.seed,
+        config=to_json(config),
+        params=served.count_params(),
+        ensemble=config.ensemble,
+        training_seconds=round(train_seconds, 1),
+        training_cpu_seconds=round(cpu_seconds, 1),
+        replicas=strategy.num_replicas_in_sync,
+        players=data.players,
+        train_key_ids=data.train_key_ids,
+    )
     if config.baseline_card:
         card["baseline"] = _baseline(Path(config.baseline_card))
     artifacts.write_card(out, **card)  # written now so evaluate can read train_key_ids
@@ -107,18 +137,29 @@ def serving_ms(model_dir: Path, stroke_file: Path) -> dict:
     finally:
         classifier.close()
     times = times[20:]
-    return {"median": round(float(np.median(times)), 3), "p90": round(float(np.percentile(times, 90)), 3),
-            "n": len(times), "what": f"Classifier.classify (sketch pipeline + LiteRT) on {stroke_file.name}, "
-            "one drawing at a time, right after training on the training machine"}
+    return {
+        "median": round(float(np.median(times)), 3),
+        "p90": round(float(np.percentile(times, 90)), 3),
+        "n": len(times),
+        "what": f"Classifier.classify (sketch pipeline + LiteRT) on {stroke_file.name}, "
+        "one drawing at a time, right after training on the training machine",
+    }
 
 
 def _baseline(card_path: Path) -> dict:
     """The headline figures of a baseline run's model card (per-class rows left out)."""
     card = json.loads(card_path.read_text(encoding="utf-8"))
-    metrics = {k: _short(v) if "per_class" in v else v for k, v in card.get("metrics", {}).items()
-               if isinstance(v, dict)}
-    return {"arch": card.get("arch"), "params": card.get("params"), "training_seconds": card.get("training_seconds"),
-            "mirror_average": card.get("config", {}).get("mirror_average"), "metrics": metrics, "card": str(card_path)}
+    metrics = {
+        k: _short(v) if "per_class" in v else v for k, v in card.get("metrics", {}).items() if isinstance(v, dict)
+    }
+    return {
+        "arch": card.get("arch"),
+        "params": card.get("params"),
+        "training_seconds": card.get("training_seconds"),
+        "mirror_average": card.get("config", {}).get("mirror_average"),
+        "metrics": metrics,
+        "card": str(card_path),
+    }
 
 
 def _short(summary: dict) -> dict:
