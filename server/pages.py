@@ -9,7 +9,8 @@ from pathlib import Path
 
 from quart import Blueprint, abort, current_app, render_template, request, send_file
 
-STATIC = Path(__file__).resolve().parents[1] / "static"
+HERE = Path(__file__).resolve().parent
+STATIC = HERE / "assets" if (HERE / "assets").is_dir() else HERE.parent / "static"  # an installed wheel; a checkout
 PER_PAGE = 24  # drawings per gallery page: four rows of six on a laptop
 MAX_PAGE = 100_000  # beyond this a page number is nonsense, not a request to read the disk
 PAGE_PATTERN = re.compile(r"[1-9][0-9]{0,5}")  # ASCII digits only: int() would take "٣" or " 3"
