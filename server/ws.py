@@ -31,7 +31,7 @@ async def play():
     if not gate.origin_allowed(origin, websocket.headers.get("Host")):  # before accept: a cross-site page gets a 403
         log.warning("refused a socket from another site", extra={"origin": origin[:100]})
         return "sockets from other sites are not allowed", 403
-    connection = Connection(services, websocket._get_current_object())
+    connection = Connection(services, websocket)  # the tasks below copy this context, so the proxy works there
     with gate.admission(connection) as refusal:
         if refusal is not None:
             services.metrics.refused.inc()
@@ -76,9 +76,11 @@ class Connection:
                     await self.close(protocol.INTERNAL_ERROR_CLOSE, "internal error")
         finally:
             self.open = False
-            for task in tasks + [self.timer]:
-                if task is not None:
-                    task.cancel()
+            tasks += [self.timer] if self.timer is not None else []
+            self.timer = None  # a finished timer task would keep its traceback, and through it this connection
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)  # cancelled *and* finished before we go on
             self.slot.close()
             self.finish(self.session.finish(), outcome="disconnected")  # the open drawing is saved too
             self.metrics.connections.dec()

@@ -56,3 +56,40 @@ def test_glibc_trim_can_be_called():
     if trim is None:
         pytest.skip("not a glibc system")
     trim(0)
+
+
+async def test_a_closed_connection_is_freed_without_the_garbage_collector(tmp_path, monkeypatch):
+    """No reference cycle keeps a closed socket's state alive (cancelled tasks, the round timer, tracebacks)."""
+    import gc
+    import weakref
+
+    from server import ws
+    from tests.serving import make_app, receive_type, send
+
+    connections = []
+    original = ws.Connection.__init__
+
+    def remember(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        connections.append(weakref.ref(self))
+
+    monkeypatch.setattr(ws.Connection, "__init__", remember)
+    app = make_app(tmp_path, LIVE_GUESS_INTERVAL_MS=100_000)
+    async with app.test_app():
+        gc.collect()
+        gc.disable()
+        try:
+            for _ in range(10):
+                async with app.test_client().websocket("/ws") as socket:
+                    await send(socket, type="start", mode="game")  # a game round starts a timer task
+                    await send(socket, type="stroke", x=[0, 50, 100], y=[0, 40, 80])
+                    await receive_type(socket, "guess")
+            await app.extensions["quickdraw"].drain()
+            for _ in range(50):  # the handler's last lines run after the client has gone
+                await asyncio.sleep(0.01)
+                if all(ref() is None for ref in connections):
+                    break
+            alive = sum(ref() is not None for ref in connections)
+        finally:
+            gc.enable()
+    assert len(connections) == 10 and alive == 0
