@@ -34,7 +34,7 @@ async def guess():
         body = None
     try:
         if body is None:
-            raise ProtocolError(protocol.BAD_JSON, "the body must be JSON")
+            raise ProtocolError(protocol.ErrorCode.BAD_JSON, "the body must be JSON")
         drawing = protocol.parse_drawing(body, services.settings.limits)
     except ProtocolError as error:
         return protocol.Error.of(error).to_json(), 400

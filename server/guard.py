@@ -72,9 +72,9 @@ class Gate:
 
     def _refusal(self) -> tuple[int, str] | None:
         if self.closing:
-            return protocol.GOING_AWAY, "the server is shutting down"
+            return protocol.CloseCode.GOING_AWAY, "the server is shutting down"
         if self.open_total.value >= self.max_connections:
-            return protocol.TRY_AGAIN_LATER, "the server is full, try again later"
+            return protocol.CloseCode.TRY_AGAIN_LATER, "the server is full, try again later"
         return None
 
     async def shut_down(self) -> None:
@@ -82,6 +82,6 @@ class Gate:
         self.closing = True
         log.info("shutting down: closing %d open sockets", len(self.open))
         await asyncio.gather(
-            *(c.close(protocol.GOING_AWAY, "the server is shutting down") for c in list(self.open)),
+            *(c.close(protocol.CloseCode.GOING_AWAY, "the server is shutting down") for c in list(self.open)),
             return_exceptions=True,
         )

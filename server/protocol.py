@@ -2,59 +2,54 @@
 
 Client messages are frozen dataclasses built by ``parse(text, limits)``, which
 raises one ``ProtocolError(code, message)`` for anything malformed; server
-messages have ``to_json()``. Error codes and close codes are defined here once.
+messages have ``to_json()``. ``ErrorCode`` and ``CloseCode`` are defined here once.
 See docs/PROTOCOL.md for the contract.
 """
 
 import json
 from dataclasses import dataclass, fields
+from enum import IntEnum, StrEnum
 from typing import ClassVar
 
 import numpy as np
 
 from core import sketch
 
-# Error codes of {"type":"error"} messages: the client made a mistake, the connection goes on.
-BAD_JSON = "bad_json"  # not JSON text, or not a JSON object
-UNKNOWN_TYPE = "unknown_type"  # "type" missing or not one of the client messages
-BAD_FIELD = "bad_field"  # a field has the wrong type or value (mode, word, drawing)
-BAD_POINTS = "bad_points"  # x/y/t not lists of finite numbers of one length, or empty
-TOO_MANY_POINTS = "too_many_points"  # over the points per message / stroke / drawing
-TOO_MANY_STROKES = "too_many_strokes"  # over the strokes per drawing
-NO_DRAWING = "no_drawing"  # a drawing message with no open drawing (before start, after the round ended)
-NO_STROKE = "no_stroke"  # stroke_end with no open stroke, undo with nothing to undo
-UNKNOWN_WORD = "unknown_word"  # start with a word the model does not know
-SAVE_FAILED = "save_failed"  # the drawing could not be stored; the game goes on
-INTERNAL_ERROR = "internal_error"  # a server fault; the connection closes with INTERNAL_ERROR_CLOSE
-ERROR_CODES = (
-    BAD_JSON,
-    UNKNOWN_TYPE,
-    BAD_FIELD,
-    BAD_POINTS,
-    TOO_MANY_POINTS,
-    TOO_MANY_STROKES,
-    NO_DRAWING,
-    NO_STROKE,
-    UNKNOWN_WORD,
-    SAVE_FAILED,
-    INTERNAL_ERROR,
-)
 
-# WebSocket close codes (RFC 6455 §7.4.1): the connection itself is over.
-NORMAL_CLOSURE = 1000  # idle for IDLE_TIMEOUT_S: nothing wrong, reconnect when needed
-GOING_AWAY = 1001  # the server shuts down
-POLICY_VIOLATION = 1008  # message flood
-MESSAGE_TOO_BIG = 1009  # frame over the size limit
-INTERNAL_ERROR_CLOSE = 1011  # unexpected server fault
-TRY_AGAIN_LATER = 1013  # server full (MAX_CONNECTIONS open sockets)
+class ErrorCode(StrEnum):
+    """Codes of ``{"type": "error"}`` messages: the client made a mistake, the connection goes on."""
+
+    BAD_JSON = "bad_json"  # not JSON text, or not a JSON object
+    UNKNOWN_TYPE = "unknown_type"  # "type" missing or not one of the client messages
+    BAD_FIELD = "bad_field"  # a field has the wrong type or value (mode, word, drawing)
+    BAD_POINTS = "bad_points"  # x/y/t not lists of finite numbers of one length, or empty
+    TOO_MANY_POINTS = "too_many_points"  # over the points per message / stroke / drawing
+    TOO_MANY_STROKES = "too_many_strokes"  # over the strokes per drawing
+    NO_DRAWING = "no_drawing"  # a drawing message with no open drawing (before start, after the round ended)
+    NO_STROKE = "no_stroke"  # stroke_end with no open stroke, undo with nothing to undo
+    UNKNOWN_WORD = "unknown_word"  # start with a word the model does not know
+    SAVE_FAILED = "save_failed"  # the drawing could not be stored; the game goes on
+    INTERNAL_ERROR = "internal_error"  # a server fault; the connection closes with CloseCode.INTERNAL_ERROR
+
+
+class CloseCode(IntEnum):
+    """WebSocket close codes (RFC 6455 §7.4.1) the server uses: the connection itself is over."""
+
+    NORMAL_CLOSURE = 1000  # idle for IDLE_TIMEOUT_S: nothing wrong, reconnect when needed
+    GOING_AWAY = 1001  # the server shuts down
+    POLICY_VIOLATION = 1008  # message flood
+    MESSAGE_TOO_BIG = 1009  # frame over the size limit
+    INTERNAL_ERROR = 1011  # unexpected server fault
+    TRY_AGAIN_LATER = 1013  # server full (MAX_CONNECTIONS open sockets)
+
 
 MODES = ("free", "game")
 
 
 class ProtocolError(ValueError):
-    """A message the server refuses: ``code`` is one of ERROR_CODES, ``message`` says why."""
+    """A message the server refuses: ``code`` says what kind of mistake, ``message`` says why."""
 
-    def __init__(self, code: str, message: str):
+    def __init__(self, code: ErrorCode, message: str):
         super().__init__(message)
         self.code = code
         self.message = message
@@ -73,10 +68,10 @@ class Start:
     def from_json(cls, data: dict, limits: sketch.Limits, max_points: int) -> "Start":
         mode = data.get("mode", "free")
         if mode not in MODES:
-            raise ProtocolError(BAD_FIELD, f'"mode" must be "free" or "game", got {mode!r}'[:200])
+            raise ProtocolError(ErrorCode.BAD_FIELD, f'"mode" must be "free" or "game", got {mode!r}'[:200])
         word = data.get("word")
         if word is not None and not isinstance(word, str):
-            raise ProtocolError(BAD_FIELD, '"word" must be a string or null')
+            raise ProtocolError(ErrorCode.BAD_FIELD, '"word" must be a string or null')
         return cls(mode, word)
 
 
@@ -139,7 +134,7 @@ def parse(
     data = _object(frame)
     kind = data.get("type")
     if not isinstance(kind, str) or kind not in CLIENT_TYPES:
-        raise ProtocolError(UNKNOWN_TYPE, f'"type" must be one of {", ".join(CLIENT_TYPES)}')
+        raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f'"type" must be one of {", ".join(CLIENT_TYPES)}')
     cls = CLIENT_TYPES[kind]
     if hasattr(cls, "from_json"):
         return cls.from_json(data, limits, max_points_per_message)
@@ -153,31 +148,31 @@ def parse_drawing(body, limits: sketch.Limits = sketch.Limits()) -> list[np.ndar
         ProtocolError: the same codes as the socket uses.
     """
     if not isinstance(body, dict):
-        raise ProtocolError(BAD_JSON, "the body must be a JSON object")
+        raise ProtocolError(ErrorCode.BAD_JSON, "the body must be a JSON object")
     strokes = body.get("drawing")
     if not isinstance(strokes, list) or not strokes:
-        raise ProtocolError(BAD_FIELD, '"drawing" must be a non-empty list of strokes')
+        raise ProtocolError(ErrorCode.BAD_FIELD, '"drawing" must be a non-empty list of strokes')
     if len(strokes) > limits.max_strokes:
-        raise ProtocolError(TOO_MANY_STROKES, f"more than {limits.max_strokes} strokes")
+        raise ProtocolError(ErrorCode.TOO_MANY_STROKES, f"more than {limits.max_strokes} strokes")
     if sum(_length(stroke) for stroke in strokes) > limits.max_points:
-        raise ProtocolError(TOO_MANY_POINTS, f"more than {limits.max_points} points in the drawing")
+        raise ProtocolError(ErrorCode.TOO_MANY_POINTS, f"more than {limits.max_points} points in the drawing")
     if any(_length(stroke) > limits.max_points_per_stroke for stroke in strokes):
-        raise ProtocolError(TOO_MANY_POINTS, f"more than {limits.max_points_per_stroke} points in a stroke")
+        raise ProtocolError(ErrorCode.TOO_MANY_POINTS, f"more than {limits.max_points_per_stroke} points in a stroke")
     try:
         return sketch.validate(strokes, limits)
     except sketch.SketchError as error:
-        raise ProtocolError(BAD_POINTS, str(error)) from None
+        raise ProtocolError(ErrorCode.BAD_POINTS, str(error)) from None
 
 
 def _object(frame: str | bytes) -> dict:
     if not isinstance(frame, str):
-        raise ProtocolError(BAD_JSON, "frames must be JSON text, not binary")
+        raise ProtocolError(ErrorCode.BAD_JSON, "frames must be JSON text, not binary")
     try:
         data = json.loads(frame)
     except (ValueError, RecursionError):
-        raise ProtocolError(BAD_JSON, "the frame is not valid JSON") from None
+        raise ProtocolError(ErrorCode.BAD_JSON, "the frame is not valid JSON") from None
     if not isinstance(data, dict):
-        raise ProtocolError(BAD_JSON, "a message must be a JSON object")
+        raise ProtocolError(ErrorCode.BAD_JSON, "a message must be a JSON object")
     return data
 
 
@@ -191,13 +186,13 @@ def _length(stroke) -> int:
 def _points(data: dict, max_points: int) -> np.ndarray:
     rows = [data.get("x"), data.get("y")] + ([data["t"]] if data.get("t") is not None else [])
     if not all(isinstance(row, list) for row in rows):
-        raise ProtocolError(BAD_POINTS, '"x" and "y" (and "t" if given) must be lists of numbers')
+        raise ProtocolError(ErrorCode.BAD_POINTS, '"x" and "y" (and "t" if given) must be lists of numbers')
     if max(len(row) for row in rows) > max_points:
-        raise ProtocolError(TOO_MANY_POINTS, f"more than {max_points} points in one message")
+        raise ProtocolError(ErrorCode.TOO_MANY_POINTS, f"more than {max_points} points in one message")
     try:
         return sketch.validate_stroke(rows, sketch.Limits(max_points_per_stroke=max_points), "points")
     except sketch.SketchError as error:
-        raise ProtocolError(BAD_POINTS, str(error)) from None
+        raise ProtocolError(ErrorCode.BAD_POINTS, str(error)) from None
 
 
 # Server → client -------------------------------------------------------------
@@ -258,7 +253,7 @@ class Saved(_ServerMessage):
 @dataclass(frozen=True)
 class Error(_ServerMessage):
     type: ClassVar[str] = "error"
-    code: str
+    code: ErrorCode
     message: str
 
     @classmethod

@@ -39,7 +39,7 @@ class Services:
             return await asyncio.get_running_loop().run_in_executor(self.saver, self.save, drawing)
         except (OSError, ValueError) as error:
             log.error("saving drawing %s failed: %s", drawing.id, error)
-            return protocol.Error(protocol.SAVE_FAILED, "the drawing could not be saved")
+            return protocol.Error(protocol.ErrorCode.SAVE_FAILED, "the drawing could not be saved")
 
     def spawn(self, coroutine) -> asyncio.Task:
         """Run a save in its own task, tracked so shutdown can wait for it and a disconnect cannot cancel it."""

@@ -78,7 +78,7 @@ class Session:
     def start(self, message: protocol.Start) -> tuple[Drawing | None, Drawing]:
         """Begin a drawing; returns (the previous drawing, now finished, or None; the new one)."""
         if message.word is not None and message.word not in self.labels:
-            raise ProtocolError(protocol.UNKNOWN_WORD, f"the model does not know {message.word!r}"[:200])
+            raise ProtocolError(protocol.ErrorCode.UNKNOWN_WORD, f"the model does not know {message.word!r}"[:200])
         word = message.word
         if message.mode == "game" and word is None:
             word = self.rng.choice(self.labels)
@@ -105,7 +105,7 @@ class Session:
         """Close the open stroke; returns the number of completed strokes."""
         drawing = self._open()
         if not drawing.open:
-            raise ProtocolError(protocol.NO_STROKE, "stroke_end without an open stroke")
+            raise ProtocolError(protocol.ErrorCode.NO_STROKE, "stroke_end without an open stroke")
         drawing.strokes = drawing.strokes + [np.concatenate(drawing.open, axis=1)]
         drawing.open, drawing.open_points = [], 0
         return len(drawing.strokes)
@@ -130,7 +130,7 @@ class Session:
             drawing.points -= drawing.strokes[-1].shape[1]
             drawing.strokes = drawing.strokes[:-1]
         else:
-            raise ProtocolError(protocol.NO_STROKE, "nothing to undo")
+            raise ProtocolError(protocol.ErrorCode.NO_STROKE, "nothing to undo")
         return len(drawing.strokes)
 
     def clear(self) -> int:
@@ -172,18 +172,20 @@ class Session:
 
     def _open(self) -> Drawing:
         if self.drawing is None:
-            raise ProtocolError(protocol.NO_DRAWING, "no open drawing: send start first")
+            raise ProtocolError(protocol.ErrorCode.NO_DRAWING, "no open drawing: send start first")
         return self.drawing
 
     def _check_room(self, drawing: Drawing, n: int, opens_stroke: bool, stroke_points: int, extra_open: bool = False):
         if opens_stroke and len(drawing.strokes) + extra_open + 1 > self.limits.max_strokes:
-            raise ProtocolError(protocol.TOO_MANY_STROKES, f"more than {self.limits.max_strokes} strokes")
+            raise ProtocolError(protocol.ErrorCode.TOO_MANY_STROKES, f"more than {self.limits.max_strokes} strokes")
         if stroke_points + n > self.limits.max_points_per_stroke:
             raise ProtocolError(
-                protocol.TOO_MANY_POINTS, f"more than {self.limits.max_points_per_stroke} points in a stroke"
+                protocol.ErrorCode.TOO_MANY_POINTS, f"more than {self.limits.max_points_per_stroke} points in a stroke"
             )
         if drawing.points + n > self.limits.max_points:
-            raise ProtocolError(protocol.TOO_MANY_POINTS, f"more than {self.limits.max_points} points in the drawing")
+            raise ProtocolError(
+                protocol.ErrorCode.TOO_MANY_POINTS, f"more than {self.limits.max_points} points in the drawing"
+            )
 
     def _timed(self, drawing: Drawing, points: np.ndarray) -> np.ndarray:
         """Give points a t row (ms since the drawing began, by the server clock) when the client sent none."""

@@ -72,8 +72,10 @@ class Connection:
             for task in done:
                 if not task.cancelled() and task.exception() is not None:
                     log.error("connection failed", exc_info=task.exception())
-                    await self.send(protocol.Error(protocol.INTERNAL_ERROR, "the server failed; please reconnect"))
-                    await self.close(protocol.INTERNAL_ERROR_CLOSE, "internal error")
+                    await self.send(
+                        protocol.Error(protocol.ErrorCode.INTERNAL_ERROR, "the server failed; please reconnect")
+                    )
+                    await self.close(protocol.CloseCode.INTERNAL_ERROR, "internal error")
         finally:
             self.open = False
             tasks += [self.timer] if self.timer is not None else []
@@ -102,13 +104,15 @@ class Connection:
                 async with asyncio.timeout(self.settings.idle_timeout_s):
                     frame = await self.socket.receive()
             except TimeoutError:
-                return await self.close(protocol.NORMAL_CLOSURE, f"idle for {self.settings.idle_timeout_s:g} s")
+                return await self.close(
+                    protocol.CloseCode.NORMAL_CLOSURE, f"idle for {self.settings.idle_timeout_s:g} s"
+                )
             if frame is None:  # Quart hands an empty binary frame over as None (b"" or None)
                 frame = b""
             if len(frame.encode() if isinstance(frame, str) else frame) > limit:  # bytes, as on the wire
-                return await self.close(protocol.MESSAGE_TOO_BIG, f"frames are limited to {limit} bytes")
+                return await self.close(protocol.CloseCode.MESSAGE_TOO_BIG, f"frames are limited to {limit} bytes")
             if not self.bucket.take():
-                return await self.close(protocol.POLICY_VIOLATION, "too many messages")
+                return await self.close(protocol.CloseCode.POLICY_VIOLATION, "too many messages")
             try:
                 await self.handle(protocol.parse(frame, self.limits, self.settings.max_points_per_message))
             except ProtocolError as error:

@@ -98,7 +98,7 @@ def test_sigterm_closes_sockets_with_1001_finishes_saves_and_exits_0(servers, tm
         return codes, refused
 
     codes, refused = asyncio.run(play_then_terminate())
-    assert codes == [protocol.GOING_AWAY] * players
+    assert codes == [protocol.CloseCode.GOING_AWAY] * players
     assert refused
     assert server.process.wait(30) == 0
     assert check_saved_directory(server.saved_dir) == players
@@ -171,7 +171,7 @@ def test_an_unwritable_saved_directory_gives_save_failed_and_the_game_goes_on(se
             return failed
 
     failed = asyncio.run(play())
-    assert failed["code"] == protocol.SAVE_FAILED
+    assert failed["code"] == protocol.ErrorCode.SAVE_FAILED
     assert server.stop() == 0
     assert any("saving drawing" in line and "failed" in line for line in server.log().splitlines())
 
@@ -190,7 +190,7 @@ async def test_a_full_disk_gives_save_failed_leaves_no_temp_file_and_the_game_go
             await send(ws, type="stroke", **LINE)
             assert (await receive(ws))["type"] == "guess"
             await send(ws, type="end")
-            assert (await receive(ws))["code"] == protocol.SAVE_FAILED
+            assert (await receive(ws))["code"] == protocol.ErrorCode.SAVE_FAILED
     assert list((tmp_path / "saved").iterdir()) == []
     assert app.extensions["metrics"].saves.labels("failed")._value.get() == 2
 
@@ -260,7 +260,7 @@ def test_truncated_and_malformed_frames_on_the_wire_do_not_disturb_the_server(se
     async def still_serving():
         async with connect(server.url) as ws:
             await ws.send(b"")  # an empty binary frame is bad JSON, not a crash
-            assert (await answer(ws))["code"] == protocol.BAD_JSON
+            assert (await answer(ws))["code"] == protocol.ErrorCode.BAD_JSON
             await start_drawing(ws, strokes=1, open_stroke=False)
 
     asyncio.run(still_serving())

@@ -163,7 +163,7 @@ class Arena:
         await self.fuzzed.send(frame)
         answer = await receive(self.fuzzed)
         assert answer["type"] == "error" and answer["code"] == code, (frame[:200], answer)
-        assert isinstance(answer["message"], str) and answer["code"] in protocol.ERROR_CODES
+        assert isinstance(answer["message"], str) and answer["code"] in tuple(protocol.ErrorCode)
         assert self.state() == before
         self.cases += 1
         if self.cases % 5 == 0:
@@ -207,11 +207,11 @@ async def test_binary_frames_get_bad_json_and_change_nothing(arena, frame):
 def test_nan_and_infinity_tokens_are_parsed_then_refused():
     # json.loads accepts NaN/Infinity (not JSON); the points check must catch them.
     for token in ("NaN", "Infinity", "-Infinity", "1e999"):
-        assert expected_code(f'{{"type":"points","x":[{token}],"y":[1]}}') == protocol.BAD_POINTS
+        assert expected_code(f'{{"type":"points","x":[{token}],"y":[1]}}') == protocol.ErrorCode.BAD_POINTS
 
 
 def test_an_integer_too_big_for_a_float_is_bad_points_not_a_crash():
-    assert expected_code('{"type":"stroke","x":[' + "9" * 400 + '],"y":[1]}') == protocol.BAD_POINTS
+    assert expected_code('{"type":"stroke","x":[' + "9" * 400 + '],"y":[1]}') == protocol.ErrorCode.BAD_POINTS
 
 
 @st.composite
@@ -228,7 +228,7 @@ async def test_a_frame_over_the_size_limit_closes_with_1009_and_spares_the_neigh
         with pytest.raises(WebsocketDisconnectError) as closed:
             while True:
                 await asyncio.wait_for(victim.receive(), 10)
-        assert closed.value.args[0] == protocol.MESSAGE_TOO_BIG
+        assert closed.value.args[0] == protocol.CloseCode.MESSAGE_TOO_BIG
     await arena.neighbour_draws()
 
 
@@ -275,7 +275,7 @@ async def test_api_guess_answers_every_body_with_guesses_or_a_400_code(api_app, 
         protocol.parse_drawing(parsed, sketch.Limits(16, 256, 1024))  # it was valid
     else:
         assert response.status_code == 400, (body[:200], response.status_code)
-        assert answer["code"] in protocol.ERROR_CODES and answer["type"] == "error"
+        assert answer["code"] in tuple(protocol.ErrorCode) and answer["type"] == "error"
 
 
 # The pipeline under it ------------------------------------------------------------

@@ -34,24 +34,24 @@ class Model:
 
     def room(self, n: int, opens: bool, stroke_points: int, extra_open: int = 0) -> str | None:
         if opens and len(self.strokes) + extra_open + 1 > LIMITS["MAX_STROKES"]:
-            return protocol.TOO_MANY_STROKES
+            return protocol.ErrorCode.TOO_MANY_STROKES
         if stroke_points + n > LIMITS["MAX_POINTS_PER_STROKE"] or self.points_total() + n > LIMITS["MAX_POINTS"]:
-            return protocol.TOO_MANY_POINTS
+            return protocol.ErrorCode.TOO_MANY_POINTS
         return None
 
     def apply(self, kind: str, n: int) -> list[tuple]:
         """The answers owed for one message, as (type, detail) pairs."""
         if kind in ("points", "stroke") and n == 0:
-            return [("error", protocol.BAD_POINTS)]
+            return [("error", protocol.ErrorCode.BAD_POINTS)]
         limit = LIMITS["MAX_POINTS_PER_MESSAGE"] if kind == "points" else LIMITS["MAX_POINTS_PER_STROKE"]
         if kind in ("points", "stroke") and n > limit:
-            return [("error", protocol.TOO_MANY_POINTS)]
+            return [("error", protocol.ErrorCode.TOO_MANY_POINTS)]
         if kind == "start":
             answers = self.finish()
             self.drawing = True
             return answers + [("round", None)]
         if not self.drawing:
-            return [("error", protocol.NO_DRAWING)]
+            return [("error", protocol.ErrorCode.NO_DRAWING)]
         if kind == "points":
             if code := self.room(n, opens=not self.open, stroke_points=self.open):
                 return [("error", code)]
@@ -70,7 +70,7 @@ class Model:
             return [("guess", (len(self.strokes), bool(self.strokes)))]
         if kind == "stroke_end":
             if not self.open:
-                return [("error", protocol.NO_STROKE)]
+                return [("error", protocol.ErrorCode.NO_STROKE)]
             self.strokes.append(self.open)
             self.open = 0
             return [("guess", (len(self.strokes), bool(self.strokes)))]
@@ -80,7 +80,7 @@ class Model:
             elif self.strokes:
                 self.strokes.pop()
             else:
-                return [("error", protocol.NO_STROKE)]
+                return [("error", protocol.ErrorCode.NO_STROKE)]
             return [("guess", (len(self.strokes), bool(self.strokes)))]
         if kind == "clear":
             self.strokes, self.open = [], 0

@@ -85,7 +85,7 @@ async def test_points_after_the_round_is_recognized_are_refused(tmp_path, recogn
             await send(ws, type="stroke", x=stroke[0], y=stroke[1])
         await receive_type(ws, "saved")
         await send(ws, type="points", **LINE)
-        assert (await receive_type(ws, "error"))["code"] == protocol.NO_DRAWING
+        assert (await receive_type(ws, "error"))["code"] == protocol.ErrorCode.NO_DRAWING
 
 
 async def test_timeout_ends_the_round_and_saves(tmp_path):
@@ -108,7 +108,7 @@ async def test_timeout_without_strokes_saves_nothing(tmp_path):
         await receive(ws)
         assert (await receive(ws))["type"] == "timeout"
         await send(ws, type="stroke", **LINE)
-        assert (await receive(ws))["code"] == protocol.NO_DRAWING
+        assert (await receive(ws))["code"] == protocol.ErrorCode.NO_DRAWING
     assert saved_files(app) == []
 
 
@@ -123,7 +123,7 @@ async def test_end_saves_once(tmp_path):
         saved = await receive_type(ws, "saved")
         await asyncio.sleep(1.2)  # past the time limit: the ended round must not time out and save again
         await send(ws, type="end")
-        assert (await receive(ws))["code"] == protocol.NO_DRAWING
+        assert (await receive(ws))["code"] == protocol.ErrorCode.NO_DRAWING
     assert saved["strokes"] == 2
     check_saved(app, round_id, 2, "cat")
 

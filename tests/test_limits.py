@@ -33,7 +33,7 @@ async def test_a_socket_beyond_max_connections_is_closed_with_1013(tmp_path):
             assert (await round_started(first))["type"] == "round"
             async with client.websocket("/ws") as second:
                 await send(second, type="start")
-                assert await close_code(second) == protocol.TRY_AGAIN_LATER
+                assert await close_code(second) == protocol.CloseCode.TRY_AGAIN_LATER
             assert (await round_started(first))["type"] == "round"  # the admitted player never noticed
         assert app.extensions["metrics"].refused._value.get() == 1
 
@@ -57,7 +57,7 @@ async def test_an_idle_socket_is_closed_with_1000(tmp_path):
     app = make_app(tmp_path, IDLE_TIMEOUT_S=0.2)
     async with app.test_app(), app.test_client().websocket("/ws") as ws:
         await round_started(ws)
-        assert await close_code(ws) == protocol.NORMAL_CLOSURE
+        assert await close_code(ws) == protocol.CloseCode.NORMAL_CLOSURE
 
 
 async def test_messages_keep_a_socket_from_idling(tmp_path):
@@ -74,7 +74,7 @@ async def test_an_idle_socket_with_an_open_drawing_saves_it(tmp_path):
         drawing_id = (await round_started(ws))["id"]
         await send(ws, type="stroke", **LINE)
         await receive(ws)
-        assert await close_code(ws) == protocol.NORMAL_CLOSURE
+        assert await close_code(ws) == protocol.CloseCode.NORMAL_CLOSURE
     await asyncio.wait_for(app.extensions["quickdraw"].drain(), 10)
     assert (tmp_path / "saved" / f"{drawing_id}.ndjson").is_file()
 
@@ -89,7 +89,7 @@ async def test_a_free_drawing_open_too_long_is_ended_and_saved(tmp_path):
         saved = await receive(ws)
         assert (saved["type"], saved["id"], saved["strokes"]) == ("saved", drawing_id, 1)
         await send(ws, type="stroke", **LINE)
-        assert (await receive(ws))["code"] == protocol.NO_DRAWING  # the drawing is over, the socket is not
+        assert (await receive(ws))["code"] == protocol.ErrorCode.NO_DRAWING  # the drawing is over, the socket is not
 
 
 async def test_max_drawing_s_also_caps_a_longer_game_round(tmp_path):

@@ -40,7 +40,7 @@ async def play_a_short_session(app) -> None:
         await send(ws, type="stroke_end")
         await receive(ws)
         await ws.send("{not json")
-        assert (await receive(ws))["code"] == protocol.BAD_JSON
+        assert (await receive(ws))["code"] == protocol.ErrorCode.BAD_JSON
         await send(ws, type="end")
         assert (await receive(ws))["type"] == "saved"
     gate = app.extensions["gate"]
@@ -79,7 +79,7 @@ async def test_metrics_count_closes_by_code(tmp_path):
                 except Exception:
                     break
         after = await scrape(app)
-    assert after[("quickdraw_closes_total", frozenset({("code", str(protocol.POLICY_VIOLATION))}))] == 1
+    assert after[("quickdraw_closes_total", frozenset({("code", str(protocol.CloseCode.POLICY_VIOLATION))}))] == 1
 
 
 async def test_each_app_has_its_own_counters(tmp_path):

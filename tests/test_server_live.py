@@ -66,7 +66,7 @@ async def test_oversized_frame_closes_with_1009(url):
         await socket.send(json.dumps({"type": "points", "x": [1] * 40_000, "y": [1] * 40_000}))
         with pytest.raises(ConnectionClosed) as closed:
             await asyncio.wait_for(socket.recv(), 10)
-    assert closed.value.rcvd.code == protocol.MESSAGE_TOO_BIG
+    assert closed.value.rcvd.code == protocol.CloseCode.MESSAGE_TOO_BIG
 
 
 async def test_message_flood_closes_with_1008(url):
@@ -78,7 +78,7 @@ async def test_message_flood_closes_with_1008(url):
                 await socket.send('{"type":"undo"}')
             while True:
                 await asyncio.wait_for(socket.recv(), 10)
-    assert closed.value.rcvd.code == protocol.POLICY_VIOLATION
+    assert closed.value.rcvd.code == protocol.CloseCode.POLICY_VIOLATION
 
 
 async def test_other_connections_do_not_notice_a_closed_one(url):

@@ -72,7 +72,7 @@ def test_start_game_keeps_a_known_word(session):
 def test_unknown_word_is_refused_and_changes_nothing(session):
     _, drawing = session.start(Start("free"))
     session.add_stroke(points())
-    assert code(session.start, Start("game", "unicorn")) == protocol.UNKNOWN_WORD
+    assert code(session.start, Start("game", "unicorn")) == protocol.ErrorCode.UNKNOWN_WORD
     assert session.drawing is drawing and len(drawing.strokes) == 1
 
 
@@ -85,7 +85,7 @@ def test_drawing_before_start_is_refused(session):
         (session.clear, ()),
         (session.end, ()),
     ]:
-        assert code(call, *args) == protocol.NO_DRAWING
+        assert code(call, *args) == protocol.ErrorCode.NO_DRAWING
 
 
 def test_points_then_stroke_end_make_one_stroke(session):
@@ -112,7 +112,7 @@ def test_client_t_is_kept(session):
 
 def test_stroke_end_without_open_stroke(session):
     session.start(Start())
-    assert code(session.end_stroke) == protocol.NO_STROKE
+    assert code(session.end_stroke) == protocol.ErrorCode.NO_STROKE
 
 
 def test_stroke_closes_an_open_stroke_first(session):
@@ -127,7 +127,7 @@ def test_undo_drops_the_open_stroke_first_then_the_last(session):
     session.add_points(points())
     assert session.undo() == 1 and not session.drawing.open
     assert session.undo() == 0
-    assert code(session.undo) == protocol.NO_STROKE
+    assert code(session.undo) == protocol.ErrorCode.NO_STROKE
 
 
 def test_clear_removes_everything(session):
@@ -140,7 +140,7 @@ def test_clear_removes_everything(session):
 def test_too_many_points_in_a_stroke_changes_nothing(session):
     session.start(Start())
     session.add_points(points(8))
-    assert code(session.add_points, points(3)) == protocol.TOO_MANY_POINTS
+    assert code(session.add_points, points(3)) == protocol.ErrorCode.TOO_MANY_POINTS
     assert session.drawing.points == 8
 
 
@@ -148,7 +148,7 @@ def test_too_many_points_in_the_drawing(session):
     session.start(Start())
     session.add_stroke(points(10))
     session.add_stroke(points(10))
-    assert code(session.add_stroke, points(1)) == protocol.TOO_MANY_POINTS
+    assert code(session.add_stroke, points(1)) == protocol.ErrorCode.TOO_MANY_POINTS
     assert len(session.drawing.strokes) == 2
 
 
@@ -156,8 +156,8 @@ def test_too_many_strokes(session):
     session.start(Start())
     for _ in range(3):
         session.add_stroke(points(1))
-    assert code(session.add_points, points(1)) == protocol.TOO_MANY_STROKES
-    assert code(session.add_stroke, points(1)) == protocol.TOO_MANY_STROKES
+    assert code(session.add_points, points(1)) == protocol.ErrorCode.TOO_MANY_STROKES
+    assert code(session.add_stroke, points(1)) == protocol.ErrorCode.TOO_MANY_STROKES
 
 
 def test_end_closes_the_open_stroke_and_leaves_no_drawing(session):

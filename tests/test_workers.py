@@ -123,7 +123,9 @@ def test_the_connection_limit_counts_the_sockets_of_every_worker(servers, tmp_pa
         return outcomes
 
     outcomes = asyncio.run(scenario())
-    assert sorted(outcomes, key=str) == sorted(["round"] * 2 + [protocol.TRY_AGAIN_LATER] * (SOCKETS - 2), key=str)
+    assert sorted(outcomes, key=str) == sorted(
+        ["round"] * 2 + [protocol.CloseCode.TRY_AGAIN_LATER] * (SOCKETS - 2), key=str
+    )
     admitted, refused = workers_that_opened(server.log()), workers_that_opened(server.log(), "connection: 1013")
     assert len(admitted) == 2 and len(refused) == SOCKETS - 2
     assert set(admitted + refused) == {"worker-0", "worker-1"}  # both workers took part
@@ -150,7 +152,7 @@ def test_sigterm_stops_every_worker_gracefully_and_exits_0(servers, tmp_path):
         server.process.send_signal(signal.SIGTERM)
         return [await until_closed(ws) for ws in sockets]
 
-    assert asyncio.run(scenario()) == [protocol.GOING_AWAY] * SOCKETS
+    assert asyncio.run(scenario()) == [protocol.CloseCode.GOING_AWAY] * SOCKETS
     assert server.process.wait(30) == 0 and ended(pids.values())
     assert check_saved_directory(tmp_path / "saved") == SOCKETS
     assert sorted(set(workers_that_opened(server.log()))) == ["worker-0", "worker-1"]
@@ -170,7 +172,7 @@ def test_a_worker_that_dies_stops_the_other_gracefully_and_the_server_exits_non_
 
     codes = asyncio.run(scenario())
     on_worker_1 = workers_that_opened(server.log()).count("worker-1")
-    assert codes.count(protocol.GOING_AWAY) == on_worker_1 > 0  # worker-0's players just lose the connection
+    assert codes.count(protocol.CloseCode.GOING_AWAY) == on_worker_1 > 0  # worker-0's players just lose the connection
     assert server.process.wait(30) != 0 and ended(pids.values())
     assert "worker-0 exited with code -9; stopping the others" in server.log()
     assert check_saved_directory(tmp_path / "saved") == on_worker_1  # the players on worker-1 had theirs saved
@@ -187,7 +189,7 @@ def test_workers_end_gracefully_when_the_supervisor_is_killed(servers, tmp_path)
         server.process.kill()  # SIGKILL: the supervisor forwards nothing
         return [await until_closed(ws) for ws in sockets]
 
-    assert asyncio.run(scenario()) == [protocol.GOING_AWAY] * SOCKETS
+    assert asyncio.run(scenario()) == [protocol.CloseCode.GOING_AWAY] * SOCKETS
     wait_until(lambda: ended(pids.values()))
     assert check_saved_directory(tmp_path / "saved") == SOCKETS
 

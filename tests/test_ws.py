@@ -120,7 +120,7 @@ async def test_end_of_an_empty_drawing_saves_nothing(app):
     async with app.test_client().websocket("/ws") as ws:
         await started(ws)
         await send(ws, type="end")
-        assert await error_code(ws, type="stroke_end") == protocol.NO_DRAWING  # the next answer is this one
+        assert await error_code(ws, type="stroke_end") == protocol.ErrorCode.NO_DRAWING  # the next answer is this one
 
 
 async def test_live_guesses_while_a_stroke_is_drawn(tmp_path):
@@ -137,43 +137,43 @@ async def test_live_guesses_while_a_stroke_is_drawn(tmp_path):
 async def test_bad_json(app):
     async with app.test_client().websocket("/ws") as ws:
         await ws.send("{nope")
-        assert (await receive(ws))["code"] == protocol.BAD_JSON
+        assert (await receive(ws))["code"] == protocol.ErrorCode.BAD_JSON
 
 
 async def test_binary_frame_is_bad_json(app):
     async with app.test_client().websocket("/ws") as ws:
         await ws.send(b'{"type":"start"}')
-        assert (await receive(ws))["code"] == protocol.BAD_JSON
+        assert (await receive(ws))["code"] == protocol.ErrorCode.BAD_JSON
 
 
 async def test_unknown_type(app):
     async with app.test_client().websocket("/ws") as ws:
-        assert await error_code(ws, type="draw") == protocol.UNKNOWN_TYPE
+        assert await error_code(ws, type="draw") == protocol.ErrorCode.UNKNOWN_TYPE
 
 
 async def test_bad_field(app):
     async with app.test_client().websocket("/ws") as ws:
-        assert await error_code(ws, type="start", mode="race") == protocol.BAD_FIELD
+        assert await error_code(ws, type="start", mode="race") == protocol.ErrorCode.BAD_FIELD
 
 
 async def test_bad_points(app):
     async with app.test_client().websocket("/ws") as ws:
         await started(ws)
-        assert await error_code(ws, type="points", x=[1, 2], y=[1]) == protocol.BAD_POINTS
+        assert await error_code(ws, type="points", x=[1, 2], y=[1]) == protocol.ErrorCode.BAD_POINTS
 
 
 async def test_nan_coordinate_is_bad_points(app):
     async with app.test_client().websocket("/ws") as ws:
         await started(ws)
         await ws.send('{"type":"points","x":[NaN],"y":[1]}')
-        assert (await receive(ws))["code"] == protocol.BAD_POINTS
+        assert (await receive(ws))["code"] == protocol.ErrorCode.BAD_POINTS
 
 
 async def test_too_many_points_in_a_message(tmp_path):
     app = make_app(tmp_path, MAX_POINTS_PER_MESSAGE=4)
     async with app.test_app(), app.test_client().websocket("/ws") as ws:
         await started(ws)
-        assert await error_code(ws, type="points", x=[1] * 5, y=[1] * 5) == protocol.TOO_MANY_POINTS
+        assert await error_code(ws, type="points", x=[1] * 5, y=[1] * 5) == protocol.ErrorCode.TOO_MANY_POINTS
 
 
 async def test_too_many_points_in_a_stroke(tmp_path):
@@ -181,7 +181,7 @@ async def test_too_many_points_in_a_stroke(tmp_path):
     async with app.test_app(), app.test_client().websocket("/ws") as ws:
         await started(ws)
         await send(ws, type="points", x=[1] * 4, y=[1] * 4)
-        assert await error_code(ws, type="points", x=[1] * 3, y=[1] * 3) == protocol.TOO_MANY_POINTS
+        assert await error_code(ws, type="points", x=[1] * 3, y=[1] * 3) == protocol.ErrorCode.TOO_MANY_POINTS
 
 
 async def test_too_many_points_in_a_drawing(tmp_path):
@@ -190,7 +190,7 @@ async def test_too_many_points_in_a_drawing(tmp_path):
         await started(ws)
         await send(ws, type="stroke", x=[1] * 4, y=[1] * 4)
         await receive(ws)
-        assert await error_code(ws, type="stroke", x=[1] * 3, y=[1] * 3) == protocol.TOO_MANY_POINTS
+        assert await error_code(ws, type="stroke", x=[1] * 3, y=[1] * 3) == protocol.ErrorCode.TOO_MANY_POINTS
 
 
 async def test_too_many_strokes(tmp_path):
@@ -200,23 +200,23 @@ async def test_too_many_strokes(tmp_path):
         for _ in range(2):
             await send(ws, type="stroke", **LINE)
             await receive(ws)
-        assert await error_code(ws, type="stroke", **LINE) == protocol.TOO_MANY_STROKES
+        assert await error_code(ws, type="stroke", **LINE) == protocol.ErrorCode.TOO_MANY_STROKES
 
 
 async def test_no_drawing_before_start(app):
     async with app.test_client().websocket("/ws") as ws:
-        assert await error_code(ws, type="points", **LINE) == protocol.NO_DRAWING
+        assert await error_code(ws, type="points", **LINE) == protocol.ErrorCode.NO_DRAWING
 
 
 async def test_no_stroke_for_a_stroke_end_without_points(app):
     async with app.test_client().websocket("/ws") as ws:
         await started(ws)
-        assert await error_code(ws, type="stroke_end") == protocol.NO_STROKE
+        assert await error_code(ws, type="stroke_end") == protocol.ErrorCode.NO_STROKE
 
 
 async def test_unknown_word(app):
     async with app.test_client().websocket("/ws") as ws:
-        assert await error_code(ws, type="start", mode="game", word="unicorn") == protocol.UNKNOWN_WORD
+        assert await error_code(ws, type="start", mode="game", word="unicorn") == protocol.ErrorCode.UNKNOWN_WORD
 
 
 async def test_save_failed_is_reported_and_the_game_goes_on(tmp_path):
@@ -226,7 +226,7 @@ async def test_save_failed_is_reported_and_the_game_goes_on(tmp_path):
         await started(ws)
         await send(ws, type="stroke", **LINE)
         await receive(ws)
-        assert await error_code(ws, type="end") == protocol.SAVE_FAILED
+        assert await error_code(ws, type="end") == protocol.ErrorCode.SAVE_FAILED
         assert (await started(ws))["type"] == "round"
 
 
@@ -235,7 +235,7 @@ async def test_an_error_changes_nothing_and_the_connection_goes_on(app):
         await started(ws)
         await send(ws, type="points", **LINE)
         await send(ws, type="points", x=[1, 2], y=[1])
-        assert (await receive_type(ws, "error"))["code"] == protocol.BAD_POINTS
+        assert (await receive_type(ws, "error"))["code"] == protocol.ErrorCode.BAD_POINTS
         await send(ws, type="stroke_end")
         while (answer := await receive_type(ws, "guess"))["strokes"] == 0:  # a live guess may come first
             pass
@@ -253,7 +253,7 @@ async def test_oversized_frame_closes_with_1009(tmp_path):
     app = make_app(tmp_path, MAX_FRAME_BYTES=1000)
     async with app.test_app(), app.test_client().websocket("/ws") as ws:
         await ws.send(json.dumps({"type": "points", "x": [1] * 400, "y": [1] * 400}))
-        assert await close_code(ws) == protocol.MESSAGE_TOO_BIG
+        assert await close_code(ws) == protocol.CloseCode.MESSAGE_TOO_BIG
 
 
 async def test_message_flood_closes_with_1008(tmp_path):
@@ -261,7 +261,7 @@ async def test_message_flood_closes_with_1008(tmp_path):
     async with app.test_app(), app.test_client().websocket("/ws") as ws:
         for _ in range(5):
             await send(ws, type="draw")
-        assert await close_code(ws) == protocol.POLICY_VIOLATION
+        assert await close_code(ws) == protocol.CloseCode.POLICY_VIOLATION
 
 
 async def test_api_labels(app):
@@ -289,11 +289,11 @@ async def test_api_guess_returns_the_same_guesses_as_the_socket(app):
 @pytest.mark.parametrize(
     "body, code",
     [
-        ("not json", protocol.BAD_JSON),
-        ("[]", protocol.BAD_JSON),
-        ('{"drawing": 3}', protocol.BAD_FIELD),
-        ('{"drawing": [[[1, 2], [1]]]}', protocol.BAD_POINTS),
-        ('{"drawing": [[[NaN], [1]]]}', protocol.BAD_POINTS),
+        ("not json", protocol.ErrorCode.BAD_JSON),
+        ("[]", protocol.ErrorCode.BAD_JSON),
+        ('{"drawing": 3}', protocol.ErrorCode.BAD_FIELD),
+        ('{"drawing": [[[1, 2], [1]]]}', protocol.ErrorCode.BAD_POINTS),
+        ('{"drawing": [[[NaN], [1]]]}', protocol.ErrorCode.BAD_POINTS),
     ],
 )
 async def test_api_guess_errors(app, body, code):
@@ -305,7 +305,7 @@ async def test_api_guess_errors(app, body, code):
 async def test_api_guess_too_many_strokes(tmp_path):
     app = make_app(tmp_path, MAX_STROKES=1)
     response = await app.test_client().post("/api/guess", json={"drawing": [[[1], [1]]] * 2})
-    assert (await response.get_json())["code"] == protocol.TOO_MANY_STROKES
+    assert (await response.get_json())["code"] == protocol.ErrorCode.TOO_MANY_STROKES
 
 
 async def test_api_guess_body_over_the_limit_is_413(tmp_path):
@@ -326,5 +326,5 @@ async def test_a_server_fault_is_internal_error_then_close_1011(tmp_path):
     async with app.test_app(), app.test_client().websocket("/ws") as ws:
         await started(ws)
         await send(ws, type="stroke", **LINE)
-        assert (await receive(ws))["code"] == protocol.INTERNAL_ERROR
-        assert await close_code(ws) == protocol.INTERNAL_ERROR_CLOSE
+        assert (await receive(ws))["code"] == protocol.ErrorCode.INTERNAL_ERROR
+        assert await close_code(ws) == protocol.CloseCode.INTERNAL_ERROR
