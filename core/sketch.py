@@ -38,11 +38,12 @@ MAX_COORDINATE = 1e9  # |x|, |y|, |t| bound: pixels and ms are far below; beyond
 
 @dataclass(frozen=True)
 class Limits:
-    """Bounds on what a drawing may hold; beyond them input is rejected, not clipped."""
+    """Bounds on what a drawing may hold, and one message may add to it; beyond them input is rejected, not clipped."""
 
     max_strokes: int = 256
     max_points_per_stroke: int = 4096
     max_points: int = 20_000
+    max_points_per_message: int = 1024  # a pointer batch is tens of points; 1,024 leaves room for script clients
 
 
 class SketchError(ValueError):

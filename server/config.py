@@ -29,7 +29,7 @@ class Settings:
     saved_dir: str = "saved_pictures"
     max_frame_bytes: int = 64 * 1024  # a 1,000-point message is ~25 KB; Hypercorn's 16 MiB invites abuse
     max_body_bytes: int = 1024 * 1024  # POST /api/guess carries a whole drawing
-    max_points_per_message: int = 1024  # a pointer batch is tens of points; 1,024 leaves room for script clients
+    max_points_per_message: int = sketch.Limits.max_points_per_message
     max_points_per_stroke: int = sketch.Limits.max_points_per_stroke
     max_points: int = sketch.Limits.max_points  # per drawing
     max_strokes: int = sketch.Limits.max_strokes  # per drawing
@@ -51,7 +51,7 @@ class Settings:
     @property
     def limits(self) -> sketch.Limits:
         """The drawing limits in the sketch pipeline's terms."""
-        return sketch.Limits(self.max_strokes, self.max_points_per_stroke, self.max_points)
+        return sketch.Limits(self.max_strokes, self.max_points_per_stroke, self.max_points, self.max_points_per_message)
 
     def check(self) -> "Settings":
         """Raise ConfigError unless every value has its type and a sensible range."""

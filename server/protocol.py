@@ -65,7 +65,7 @@ class Start:
     word: str | None = None
 
     @classmethod
-    def from_json(cls, data: dict, limits: sketch.Limits, max_points: int) -> "Start":
+    def from_json(cls, data: dict, limits: sketch.Limits) -> "Start":
         mode = data.get("mode", "free")
         if mode not in MODES:
             raise ProtocolError(ErrorCode.BAD_FIELD, f'"mode" must be "free" or "game", got {mode!r}'[:200])
@@ -77,26 +77,16 @@ class Start:
 
 @dataclass(frozen=True, eq=False)
 class Points:
-    """Points appended to the open stroke: a (2|3, n) float array of x, y and optionally t."""
+    """Points as a (2|3, n) float array of x, y and optionally t: ``points`` extend the open stroke
+    (at most ``max_points_per_message``), ``stroke`` is one whole stroke (at most ``max_points_per_stroke``)."""
 
-    type: ClassVar[str] = "points"
+    type: str  # "points" or "stroke"
     points: np.ndarray
 
     @classmethod
-    def from_json(cls, data: dict, limits: sketch.Limits, max_points: int) -> "Points":
-        return cls(_points(data, max_points))
-
-
-@dataclass(frozen=True, eq=False)
-class Stroke:
-    """One whole stroke at once: a (2|3, n) float array like ``Points``."""
-
-    type: ClassVar[str] = "stroke"
-    points: np.ndarray
-
-    @classmethod
-    def from_json(cls, data: dict, limits: sketch.Limits, max_points: int) -> "Stroke":
-        return cls(_points(data, limits.max_points_per_stroke))
+    def from_json(cls, data: dict, limits: sketch.Limits) -> "Points":
+        most = limits.max_points_per_message if data["type"] == "points" else limits.max_points_per_stroke
+        return cls(data["type"], _points(data, most))
 
 
 @dataclass(frozen=True)
@@ -119,13 +109,19 @@ class End:
     type: ClassVar[str] = "end"
 
 
-ClientMessage = Start | Points | Stroke | StrokeEnd | Undo | Clear | End
-CLIENT_TYPES = {cls.type: cls for cls in (Start, Points, Stroke, StrokeEnd, Undo, Clear, End)}
+ClientMessage = Start | Points | StrokeEnd | Undo | Clear | End
+CLIENT_TYPES = {
+    "start": Start,
+    "points": Points,
+    "stroke": Points,
+    "stroke_end": StrokeEnd,
+    "undo": Undo,
+    "clear": Clear,
+    "end": End,
+}
 
 
-def parse(
-    frame: str | bytes, limits: sketch.Limits = sketch.Limits(), max_points_per_message: int = 1024
-) -> ClientMessage:
+def parse(frame: str | bytes, limits: sketch.Limits = sketch.Limits()) -> ClientMessage:
     """One client frame → its message; extra fields are ignored.
 
     Raises:
@@ -137,7 +133,7 @@ def parse(
         raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f'"type" must be one of {", ".join(CLIENT_TYPES)}')
     cls = CLIENT_TYPES[kind]
     if hasattr(cls, "from_json"):
-        return cls.from_json(data, limits, max_points_per_message)
+        return cls.from_json(data, limits)
     return cls()
 
 

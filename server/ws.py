@@ -15,7 +15,7 @@ from quart import Blueprint, current_app, websocket
 from server import protocol
 from server.flow import LatestSlot, Request, TokenBucket
 from server.guard import Gate
-from server.protocol import Clear, End, Points, ProtocolError, Start, Stroke, StrokeEnd, Undo
+from server.protocol import Clear, End, Points, ProtocolError, Start, StrokeEnd, Undo
 from server.services import Services
 from server.session import Drawing, Session
 
@@ -114,7 +114,7 @@ class Connection:
             if not self.bucket.take():
                 return await self.close(protocol.CloseCode.POLICY_VIOLATION, "too many messages")
             try:
-                await self.handle(protocol.parse(frame, self.limits, self.settings.max_points_per_message))
+                await self.handle(protocol.parse(frame, self.limits))
             except ProtocolError as error:
                 await self.send(protocol.Error.of(error))
 
@@ -128,12 +128,12 @@ class Connection:
                 )  # a disconnect must not cancel the save
                 self.start_timer(drawing)
                 await self.send(drawing.round_message())
-            case Points(points=points):
+            case Points(type="points", points=points):
                 session.add_points(points)
                 await self.live_guess()
             case StrokeEnd():
                 await self.guess(session.end_stroke())
-            case Stroke(points=points):
+            case Points(type="stroke", points=points):
                 await self.guess(session.add_stroke(points))
             case Undo():
                 await self.guess(session.undo())

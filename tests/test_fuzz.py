@@ -114,8 +114,12 @@ def expected_code(frame) -> str | None:
     try:
         protocol.parse(
             frame,
-            sketch.Limits(LIMITS["MAX_STROKES"], LIMITS["MAX_POINTS_PER_STROKE"], LIMITS["MAX_POINTS"]),
-            LIMITS["MAX_POINTS_PER_MESSAGE"],
+            sketch.Limits(
+                LIMITS["MAX_STROKES"],
+                LIMITS["MAX_POINTS_PER_STROKE"],
+                LIMITS["MAX_POINTS"],
+                LIMITS["MAX_POINTS_PER_MESSAGE"],
+            ),
         )
     except protocol.ProtocolError as error:
         return error.code

@@ -31,14 +31,14 @@ def test_start_game_with_word():
 
 def test_points_become_a_float_array_with_optional_t():
     message = parse(frame(type="points", x=[1, 2.5], y=[3, 4], t=[0, 16]))
-    assert isinstance(message, protocol.Points)
+    assert isinstance(message, protocol.Points) and message.type == "points"
     np.testing.assert_array_equal(message.points, [[1, 2.5], [3, 4], [0, 16]])
     assert parse(frame(type="points", x=[1], y=[2])).points.shape == (2, 1)
 
 
 def test_stroke_is_its_own_type():
     message = parse(frame(type="stroke", x=[1, 2], y=[3, 4]))
-    assert isinstance(message, protocol.Stroke) and message.points.shape == (2, 2)
+    assert isinstance(message, protocol.Points) and message.type == "stroke" and message.points.shape == (2, 2)
 
 
 @pytest.mark.parametrize(
@@ -104,13 +104,13 @@ def test_non_finite_coordinates_are_bad_points(literal):
 
 def test_too_many_points_in_one_message():
     text = frame(type="points", x=list(range(11)), y=list(range(11)))
-    assert code_of(text, max_points_per_message=10) == protocol.ErrorCode.TOO_MANY_POINTS
+    assert code_of(text, limits=sketch.Limits(max_points_per_message=10)) == protocol.ErrorCode.TOO_MANY_POINTS
 
 
 def test_a_stroke_message_is_bounded_by_the_stroke_limit():
     text = frame(type="stroke", x=list(range(11)), y=list(range(11)))
     assert code_of(text, limits=sketch.Limits(max_points_per_stroke=10)) == protocol.ErrorCode.TOO_MANY_POINTS
-    assert parse(text, limits=sketch.Limits(max_points_per_stroke=11), max_points_per_message=5).points.shape == (2, 11)
+    assert parse(text, limits=sketch.Limits(max_points_per_stroke=11, max_points_per_message=5)).points.shape == (2, 11)
 
 
 def test_parse_drawing_accepts_the_api_body():
