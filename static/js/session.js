@@ -1,6 +1,6 @@
 // One drawing on the server: start it, stream its strokes, end it, and replay it after a reconnect.
 
-import { MAX_BATCH } from "./socket.js";
+import * as messages from "./messages.js";
 
 /**
  * Keeps the server's copy of the drawing in step with the canvas. Points and
@@ -25,14 +25,14 @@ export class DrawingSession {
     this.batcher.drop();
     this.active = { mode, word };
     this.replaying = false;
-    this.send(word ? { type: "start", mode, word } : { type: "start", mode });
+    this.send(messages.start(mode, word));
   }
 
   /** Finish the drawing (the server saves it); `notify` false when the server already ended it. */
   end(notify = true) {
     if (!this.active) return;
     this.batcher.flush();
-    if (notify) this.send({ type: "end" });
+    if (notify) this.send(messages.end());
     this.active = null;
   }
 
@@ -49,25 +49,18 @@ export class DrawingSession {
     this.batcher.drop();
     const { mode, word } = this.active;
     this.replaying = true;
-    this.send(word ? { type: "start", mode, word } : { type: "start", mode });
+    this.send(messages.start(mode, word));
     const strokes = this.canvas.snapshot();
     const open = this.canvas.drawing ? strokes.pop() : null;
     for (const [x, y, t] of strokes) {
-      if (x.length <= MAX_BATCH) {
-        this.send({ type: "stroke", x, y, t });
+      if (x.length <= messages.MAX_POINTS_PER_MESSAGE) {
+        this.send(messages.stroke(x, y, t));
       } else {
-        this.#sendPoints([x, y, t]); // a long stroke goes in batches: one message has a points limit
-        this.send({ type: "stroke_end" });
+        messages.batches([x, y, t]).forEach((message) => this.send(message)); // one message has a points limit
+        this.send(messages.strokeEnd());
       }
     }
-    if (open) this.#sendPoints(open);
-  }
-
-  #sendPoints([x, y, t]) {
-    for (let i = 0; i < x.length; i += MAX_BATCH) {
-      const end = i + MAX_BATCH;
-      this.send({ type: "points", x: x.slice(i, end), y: y.slice(i, end), t: t.slice(i, end) });
-    }
+    if (open) messages.batches(open).forEach((message) => this.send(message));
   }
 
   // Canvas callbacks: only a drawing the server knows about streams.
@@ -80,11 +73,11 @@ export class DrawingSession {
   }
 
   undo() {
-    if (this.active) this.send({ type: "undo" });
+    if (this.active) this.send(messages.undo());
   }
 
   clear() {
     this.batcher.drop();
-    if (this.active) this.send({ type: "clear" });
+    if (this.active) this.send(messages.clear());
   }
 }

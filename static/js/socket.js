@@ -2,8 +2,9 @@
 
 const FIRST_RETRY_MS = 500;
 const MAX_RETRY_MS = 10_000;
+import * as messages from "./messages.js";
+
 const BATCH_MS = 50; // points go out in small batches: smooth for the server, cheap for the network
-export const MAX_BATCH = 200; // well under the server's points-per-message limit (1,024)
 
 /** The socket URL for this page: same host, ws: or wss: to match http: or https:. */
 export function socketUrl(path = "/ws") {
@@ -125,7 +126,7 @@ export class PointBatcher {
     this.x.push(x);
     this.y.push(y);
     this.t.push(t);
-    if (this.x.length >= MAX_BATCH) this.flush();
+    if (this.x.length >= messages.BATCH_POINTS) this.flush();
     else if (this.timer === null) this.timer = setTimeout(() => this.flush(), BATCH_MS);
   }
 
@@ -133,13 +134,13 @@ export class PointBatcher {
     clearTimeout(this.timer);
     this.timer = null;
     if (this.x.length === 0) return;
-    this.send({ type: "points", x: this.x, y: this.y, t: this.t });
+    this.send(messages.points(this.x, this.y, this.t));
     this.#reset();
   }
 
   end() {
     this.flush();
-    this.send({ type: "stroke_end" });
+    this.send(messages.strokeEnd());
   }
 
   /** Forget unsent points (the drawing they belonged to is gone). */
