@@ -156,6 +156,8 @@ async def test_a_same_origin_page_may_open_a_socket(app):
     "origin",
     [
         "https://evil.example",
+        "https://friend.example.evil.com",  # starts like a listed origin: not the same site
+        "https://friend.examplex",
         "http://localhost:5001",  # another port is another site
         "http://localhost.evil.example:5000",
         "null",  # sandboxed frames and file:// pages

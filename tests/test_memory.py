@@ -37,16 +37,19 @@ async def test_every_interval_garbage_is_collected_even_without_glibc(monkeypatc
     collections = []
     monkeypatch.setattr(memory.gc, "collect", lambda: collections.append(1) or 0)
     task = asyncio.create_task(memory.trim_every(0.01))
-    while len(collections) < 3:
-        await asyncio.sleep(0.01)
+    async with asyncio.timeout(10):
+        while len(collections) < 3:
+            await asyncio.sleep(0.01)
     task.cancel()
+    assert len(collections) >= 3
 
 
 async def test_trim_runs_every_interval_until_cancelled():
     calls = []
     task = asyncio.create_task(memory.trim_every(0.01, trim=calls.append))
-    while len(calls) < 3:
-        await asyncio.sleep(0.01)
+    async with asyncio.timeout(10):
+        while len(calls) < 3:
+            await asyncio.sleep(0.01)
     task.cancel()
     assert calls[:3] == [0, 0, 0]
 
@@ -55,7 +58,8 @@ def test_glibc_trim_can_be_called():
     trim = memory.glibc_trim()
     if trim is None:
         pytest.skip("not a glibc system")
-    trim(0)
+    trim.restype = ctypes.c_int
+    assert trim(0) in (0, 1)  # 1: memory went back to the system, 0: there was none to give
 
 
 async def test_a_closed_connection_is_freed_without_the_garbage_collector(tmp_path, monkeypatch):

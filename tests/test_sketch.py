@@ -102,6 +102,13 @@ def test_rasterize_is_white_ink_on_black_and_centred():
     assert cols[0] + cols[-1] == 27 and rows[0] + rows[-1] == 27  # symmetric margins
 
 
+def test_a_flat_drawing_is_centred_vertically():
+    flat = [[[0, 255, 255, 0, 0], [0, 0, 40, 40, 0]]]  # wide and low: simplify puts it at the top of the box
+    image = sketch.to_model_input(sketch.validate(flat))
+    rows = np.nonzero(image.max(axis=1))[0]
+    assert rows[0] > 5 and abs(rows[0] + rows[-1] - 27) <= 1  # as far from the top as from the bottom
+
+
 def _parity_maes(quickdraw_dir, render):
     lines = (quickdraw_dir / "parity" / "strokes.ndjson").read_text().splitlines()
     official = np.load(quickdraw_dir / "parity" / "bitmaps.npy").reshape(-1, 28, 28)

@@ -169,7 +169,7 @@ def test_evaluate_skips_unknown_words_and_trained_drawings(trained, data_dir, ca
     summary = json.loads(out[-1])
     assert summary["n"] == 10 + 3  # lines and circles + held-out zigzags
     assert summary["skipped"] == {"unknown word": 1, "trained on": 6, "invalid": 0}
-    assert 0 <= summary["top1"] <= summary["top3"] <= 1
+    assert summary["top1"] >= 0.9  # three easy shapes: a model whose labels were mixed up gets ~1/3
     assert any("1 drawings of words the model does not know" in line and "6 trained on" in line for line in out)
 
 

@@ -256,6 +256,15 @@ async def test_oversized_frame_closes_with_1009(tmp_path):
         assert await close_code(ws) == protocol.CloseCode.MESSAGE_TOO_BIG
 
 
+async def test_the_frame_limit_counts_bytes_not_characters(tmp_path):
+    app = make_app(tmp_path, MAX_FRAME_BYTES=1000)
+    frame = json.dumps({"type": "start", "mode": "free", "word": "€" * 400}, ensure_ascii=False)
+    assert len(frame) < 1000 < len(frame.encode())  # 400 characters of 3 bytes each
+    async with app.test_app(), app.test_client().websocket("/ws") as ws:
+        await ws.send(frame)
+        assert await close_code(ws) == protocol.CloseCode.MESSAGE_TOO_BIG
+
+
 async def test_message_flood_closes_with_1008(tmp_path):
     app = make_app(tmp_path, MESSAGES_PER_SECOND=1.0, MESSAGE_BURST=3)
     async with app.test_app(), app.test_client().websocket("/ws") as ws:
