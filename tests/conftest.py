@@ -1,4 +1,4 @@
-"""Shared fixtures: where the Quick, Draw! data package is, and real drawings from it."""
+"""Shared fixtures: the app on a fake classifier, where the Quick, Draw! data package is, real drawings from it."""
 
 import gzip
 import json
@@ -64,3 +64,45 @@ def servers():
         if server.process is not None and server.process.poll() is None:
             server.process.kill()
             server.process.wait()
+
+
+class FakeClassifier:
+    """Stands in for the LiteRT model where the protocol, not the network, is under test.
+
+    Knows six words; a drawing of n strokes is LABELS[n % 6] with p 0.9. Answers at once.
+    """
+
+    labels = ["apple", "banana", "cat", "dog", "eye", "fish"]
+    card = {"version": "fake"}
+    version = "fake"
+
+    def classify(self, drawing):
+        import numpy as np
+
+        from core.model import Prediction
+
+        p = np.full(len(self.labels), 0.02)
+        p[len(drawing) % len(self.labels)] = 0.9
+        return Prediction(self.labels, p)
+
+    async def predict(self, drawing):
+        return self.classify(drawing)
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+async def app(tmp_path):
+    """The app on a ``FakeClassifier``, saving into ``tmp_path / "saved"``, serving (``before_serving`` has run)."""
+    from server import create_app
+
+    app = create_app({"SAVED_DIR": str(tmp_path / "saved"), "LIVE_GUESS_INTERVAL_MS": 100_000}, FakeClassifier())
+    async with app.test_app():
+        yield app
+
+
+@pytest.fixture
+def client(app):
+    """Quart's test client for ``app``: ``client.websocket("/ws")``, ``await client.get("/")``."""
+    return app.test_client()

@@ -14,13 +14,6 @@ from tests.serving import MODEL, make_app, receive, receive_type, send
 LINE = {"x": [0, 50, 100], "y": [0, 40, 80]}
 
 
-@pytest.fixture
-async def app(tmp_path):
-    app = make_app(tmp_path, LIVE_GUESS_INTERVAL_MS=100_000)  # no live guesses unless a test asks
-    async with app.test_app():
-        yield app
-
-
 async def started(ws, **start):
     await send(ws, type="start", **start)
     return await receive(ws)
