@@ -38,9 +38,5 @@ async def guess():
         drawing = protocol.parse_drawing(body, services.settings.limits)
     except ProtocolError as error:
         return protocol.Error.of(error).to_json(), 400
-    services.backlog += 1
-    try:
-        prediction = await services.classifier.predict(drawing)
-    finally:
-        services.backlog -= 1
+    prediction = await services.predict(drawing)
     return {"guesses": [g.to_json() for g in prediction.top(TOP_K)]}

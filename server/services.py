@@ -5,6 +5,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from core.model import Prediction
 from server import protocol
 from server.classifier import Classifier
 from server.config import Settings
@@ -26,6 +27,14 @@ class Services:
     # One thread writes every drawing: saves are short, and one thread keeps their CPU and
     # malloc arenas from spreading over the default executor's many threads.
     saver: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="saver"))
+
+    async def predict(self, drawing: list) -> Prediction:
+        """The classifier's answer for a drawing, counted in the server-wide ``backlog`` while it waits or runs."""
+        self.backlog += 1
+        try:
+            return await self.classifier.predict(drawing)
+        finally:
+            self.backlog -= 1
 
     def save(self, drawing: Drawing) -> protocol.Saved:
         """Render and store a finished drawing. Blocking: run it off the event loop."""

@@ -150,17 +150,22 @@ class Session:
         self.finish()
         return True
 
-    def observe(self, drawing: Drawing, prediction: Prediction, strokes: int) -> protocol.Recognized | None:
-        """Note the model's answer for ``drawing``; if it recognizes the open game round, that round is over."""
+    def observe(
+        self, drawing: Drawing, prediction: Prediction, strokes: int
+    ) -> tuple[list[dict], protocol.Recognized | None]:
+        """The guesses to send for ``drawing`` (kept as its latest, for the saved record), and ``Recognized``
+        when they win the open game round, which is then over."""
         drawing.guesses = [guess.to_json() for guess in prediction.top(TOP_K)]
         if self.drawing is not drawing or drawing.mode != "game" or drawing.recognized:
-            return None
+            return drawing.guesses, None
         if not recognizes(prediction, drawing.word, self.threshold):
-            return None
+            return drawing.guesses, None
         drawing.recognized = True
         self.finish()
         elapsed_ms = round((self.clock() - drawing.began) * 1000)
-        return protocol.Recognized(drawing.word, round(prediction.p(drawing.word), 4), strokes, elapsed_ms)
+        return drawing.guesses, protocol.Recognized(
+            drawing.word, round(prediction.p(drawing.word), 4), strokes, elapsed_ms
+        )
 
     def finish(self) -> Drawing | None:
         """Close the open drawing (disconnect, new start); returns it, or None if none was open."""

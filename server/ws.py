@@ -164,13 +164,8 @@ class Connection:
             try:
                 guesses, recognized = [], None
                 if request.snapshot:
-                    self.services.backlog += 1
-                    try:
-                        prediction = await self.services.classifier.predict(request.snapshot)
-                    finally:
-                        self.services.backlog -= 1
-                    recognized = self.session.observe(request.drawing, prediction, request.strokes)
-                    guesses = request.drawing.guesses
+                    prediction = await self.services.predict(request.snapshot)
+                    guesses, recognized = self.session.observe(request.drawing, prediction, request.strokes)
                 self.seq += 1
                 await self.send(protocol.GuessMessage(self.seq, request.strokes, guesses))
                 self.metrics.guesses.labels("stroke" if request.required else "live").inc()

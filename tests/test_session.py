@@ -178,24 +178,25 @@ def test_observe_recognizes_the_prompt_once_and_ends_the_round(session, clock):
     _, drawing = session.start(Start("game", "sun"))
     session.add_stroke(points())
     clock.now += 1.5
-    assert session.observe(drawing, prediction(cat=0.6, sun=0.4), 1) is None
-    message = session.observe(drawing, prediction(cat=0.45, sun=0.55), 1)
+    assert session.observe(drawing, prediction(cat=0.6, sun=0.4), 1)[1] is None
+    guesses, message = session.observe(drawing, prediction(cat=0.45, sun=0.55), 1)
+    assert guesses[0] == {"word": "sun", "p": 0.55}
     assert message == protocol.Recognized("sun", 0.55, 1, 1500)
     assert drawing.recognized and session.drawing is None
-    assert session.observe(drawing, prediction(sun=0.9), 1) is None
+    assert session.observe(drawing, prediction(sun=0.9), 1)[1] is None
 
 
 def test_the_prompt_wins_at_the_threshold_even_when_it_is_not_the_top_guess(clock):
     lenient = Session(LABELS, time_limit_s=20.0, threshold=0.3, clock=clock, rng=random.Random(0))
     _, drawing = lenient.start(Start("game", "sun"))
     lenient.add_stroke(points())
-    message = lenient.observe(drawing, prediction(cat=0.6, sun=0.35), 1)
+    _, message = lenient.observe(drawing, prediction(cat=0.6, sun=0.35), 1)
     assert message is not None and message.word == "sun"
 
 
 def test_observe_never_recognizes_in_free_mode(session):
     _, drawing = session.start(Start("free", "sun"))
-    assert session.observe(drawing, prediction(sun=1.0), 0) is None
+    assert session.observe(drawing, prediction(sun=1.0), 0)[1] is None
     assert drawing.guesses[0] == {"word": "sun", "p": 1.0}
 
 
