@@ -10,15 +10,17 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from server import client, protocol
-from tests.serving import MODEL, ROOT, live_server
+from tests.serving import MODEL, ROOT, Server
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
 @pytest.fixture(scope="module")
 def url(tmp_path_factory):
-    with live_server(tmp_path_factory.mktemp("saved")) as url:
-        yield url
+    tmp = tmp_path_factory.mktemp("live")
+    server = Server(tmp, tmp / "saved").start()
+    yield server.url
+    server.stop()
 
 
 @pytest.fixture(scope="module")
