@@ -84,7 +84,7 @@ class Connection:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)  # cancelled *and* finished before we go on
             self.slot.close()
-            self.finish(self.session.finish(), outcome="disconnected")  # the open drawing is saved too
+            self.conclude(self.session.finish(), "disconnected")  # the open drawing is saved too
             self.metrics.connections.dec()
             log.info(
                 "connection closed",
@@ -124,7 +124,7 @@ class Connection:
             case Start():
                 previous, drawing = session.start(message)
                 await asyncio.shield(
-                    self.finish(previous, wait=True, outcome="replaced")
+                    self.conclude(previous, "replaced", after_guesses=True)
                 )  # a disconnect must not cancel the save
                 self.start_timer(drawing)
                 await self.send(drawing.round_message())
@@ -140,7 +140,7 @@ class Connection:
             case Clear():
                 await self.guess(session.clear())
             case End():
-                await asyncio.shield(self.finish(session.end(), wait=True, outcome="ended"))
+                await asyncio.shield(self.conclude(session.end(), "ended", after_guesses=True))
 
     async def guess(self, strokes: int) -> None:
         """Ask for the one guess owed for a completed stroke, undo or clear."""
@@ -172,7 +172,8 @@ class Connection:
                 if request.required:
                     self.metrics.latency.observe(time.perf_counter() - request.at)
                 if recognized is not None:
-                    self.finish(request.drawing, first=recognized, outcome="recognized")
+                    await self.send(recognized)
+                    self.conclude(request.drawing, "recognized")
             finally:
                 self.slot.done()
 
@@ -186,29 +187,28 @@ class Connection:
     async def time_out(self, drawing: Drawing, seconds: float) -> None:
         await asyncio.sleep(seconds)
         if self.session.time_out(drawing):
-            self.finish(drawing, first=protocol.Timeout(drawing.word), outcome="timeout")
+            await self.send(protocol.Timeout(drawing.word))
+            self.conclude(drawing, "timeout")
 
-    def finish(self, drawing: Drawing | None, first=None, wait: bool = False, outcome: str = "ended") -> asyncio.Task:
-        """Save a drawing that left the session, in a task tracked by Services (awaited at shutdown).
+    def conclude(self, drawing: Drawing | None, outcome: str, after_guesses: bool = False) -> asyncio.Task:
+        """Count and save a drawing that left the session, then send ``saved``, in a task Services tracks.
 
-        ``first`` (recognized, timeout) is sent before; with ``wait`` the guesses
-        still owed for it go out before ``saved``. Await it under ``asyncio.shield``.
+        With ``after_guesses`` the guesses still owed for it go out first. Await it under ``asyncio.shield``.
         """
-        if drawing is not None and drawing.strokes:
+        kept = drawing is not None and bool(drawing.strokes)
+        if kept:
             self.drawings += 1
             self.metrics.drawings.labels(outcome).inc()
 
-        async def run():
-            if first is not None:
-                await self.send(first)
-            if wait:
+        async def save():
+            if after_guesses:
                 await self.slot.join()
-            if drawing is not None and drawing.strokes:
+            if kept:
                 result = await self.services.save_async(drawing)
                 self.metrics.saves.labels("ok" if isinstance(result, protocol.Saved) else "failed").inc()
                 await self.send(result)
 
-        return self.services.spawn(run())
+        return self.services.spawn(save())
 
     async def send(self, message) -> None:
         if isinstance(message, protocol.Error):
