@@ -1,6 +1,6 @@
 """Does learning from players' drawings help? A simulation on real drawings.
 
-    .venv/bin/python bench/players_simulation.py [--words 6] [--seeds 2] [--epochs 8] [--max-per-class 1000]
+    .venv/bin/python bench/players_simulation.py [--words 6] [--seeds 2] [--epochs 6] [--max-per-class 1000]
 
 Takes the words the shipped model gets wrong most often (its model card), and
 splits their real raw drawings from the data package by key_id: half become
@@ -85,6 +85,8 @@ def train(out: Path, seed: int, extra: list[str], args) -> None:
         str(args.epochs),
         "--seed",
         str(seed),
+        "--ensemble",
+        "1",
         "--no-evaluate",
         *extra,
     ]
@@ -96,7 +98,7 @@ def main() -> int:
     parser.add_argument("--model-dir", type=Path, default=ROOT / "model", help="whose card names the weak words")
     parser.add_argument("--words", type=int, default=6, help="how many of the weakest words (default 6)")
     parser.add_argument("--seeds", type=int, default=2, help="training seeds per condition (default 2)")
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--max-per-class", type=int, default=1000)
     args = parser.parse_args()
     words = weakest_words(args.model_dir / "model_card.json", args.words)
