@@ -47,7 +47,7 @@ def test_model_directory_is_complete_and_small():
 def test_card_describes_the_model(classifier):
     card = classifier.card
     assert card["classes"] == classifier.labels
-    assert APP_CLASSES <= set(classifier.labels) and len(classifier.labels) == 42
+    assert APP_CLASSES <= set(classifier.labels) and len(classifier.labels) == 60
     assert card["preprocessing"] == sketch.preprocessing_parameters()
     assert "CC BY 4.0" in json.dumps(card["data_sources"])
     assert card["train_key_ids"] and all(isinstance(k, str) and k.isdigit() for k in card["train_key_ids"])
