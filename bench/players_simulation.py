@@ -33,7 +33,9 @@ CONDITIONS = {"no players": [], "recognized": ["--players", "recognized"], "all"
 
 
 def weakest_words(card_path: Path, n: int) -> list[str]:
-    per_class = json.loads(card_path.read_text(encoding="utf-8"))["metrics"]["combined"]["per_class"]
+    """The ``n`` bitmap words with the lowest top-1 on real drawings (words trained from strokes are left out)."""
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    per_class = {w: r for w, r in card["metrics"]["combined"]["per_class"].items() if card["counts"][w]["bitmaps"]}
     return sorted(per_class, key=lambda word: (per_class[word]["top1"], per_class[word]["top3"]))[:n]
 
 

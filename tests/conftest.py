@@ -29,6 +29,19 @@ def quickdraw_dir() -> Path:
     return QUICKDRAW
 
 
+def quickdraw_record(word: str, key_id: str, drawing: list, **extra) -> dict:
+    """A record with exactly the dataset's keys (plus ``extra``), as the stroke files hold them."""
+    return {
+        "word": word,
+        "countrycode": "DE",
+        "timestamp": None,
+        "recognized": True,
+        "key_id": key_id,
+        "drawing": drawing,
+        **extra,
+    }
+
+
 def read_ndjson(path: Path, limit: int | None = None) -> list[dict]:
     """The first `limit` records of an ndjson(.gz) file."""
     opener = gzip.open if path.suffix == ".gz" else open

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from core import records, sketch
+from tests.conftest import quickdraw_record
 from training import augment, dataset, players, sources
 from training.config import TrainConfig
 
@@ -24,18 +25,6 @@ def square(offset=0.0):
     return [[xs, [10, 10, 200, 200, 10]]]
 
 
-def record(word, key_id, drawing, **extra):
-    return {
-        "word": word,
-        "countrycode": "DE",
-        "timestamp": None,
-        "recognized": True,
-        "key_id": key_id,
-        "drawing": drawing,
-        **extra,
-    }
-
-
 def write_ndjson(path, records):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
@@ -49,9 +38,11 @@ def bucket_dir(tmp_path):
     np.save(tmp_path / "numpy_bitmap" / "small.npy", bitmaps(300, 20))
     write_ndjson(
         tmp_path / "simplified" / "house plant.ndjson",
-        [record("house plant", f"{i:016d}", square(i)) for i in range(12)],
+        [quickdraw_record("house plant", f"{i:016d}", square(i)) for i in range(12)],
     )
-    write_ndjson(tmp_path / "raw" / "big.ndjson", [record("big", "1" * 16, square())])  # has bitmaps: not trained
+    write_ndjson(
+        tmp_path / "raw" / "big.ndjson", [quickdraw_record("big", "1" * 16, square())]
+    )  # has bitmaps: not trained
     return tmp_path
 
 
@@ -215,7 +206,9 @@ def test_a_missing_saved_directory_is_a_clear_error(bucket_dir, tmp_path):
 
 
 def test_stroke_words_read_only_what_they_need(tmp_path):
-    write_ndjson(tmp_path / "simplified" / "hat.ndjson", [record("hat", f"{i:016d}", square(i)) for i in range(500)])
+    write_ndjson(
+        tmp_path / "simplified" / "hat.ndjson", [quickdraw_record("hat", f"{i:016d}", square(i)) for i in range(500)]
+    )
     data = dataset.load(TrainConfig(data=tmp_path, stroke_renderings=20, evaluate=False))
     counts = data.counts["hat"]
     assert counts["stroke_drawings"] + counts["held_out_drawings"] == 40  # 2 × renderings, not 500

@@ -8,6 +8,7 @@ import pytest
 
 from core import sketch
 from server.classifier import Classifier
+from tests.conftest import quickdraw_record
 from training import config as train_config
 from training import dataset, evaluate, export, models
 from training.cli import main
@@ -31,17 +32,6 @@ def zigzag_drawing():
     return [[list(xs), [0, 100, 0, 100, 0, 100, 0, 100]]]
 
 
-def record(word, key_id, drawing):
-    return {
-        "word": word,
-        "countrycode": "DE",
-        "timestamp": None,
-        "recognized": True,
-        "key_id": key_id,
-        "drawing": drawing,
-    }
-
-
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
     """bitmaps/ for line and circle (rendered by the pipeline), strokes/ with a stroke-only zigzag."""
@@ -51,12 +41,12 @@ def data_dir(tmp_path_factory):
     for word, make in (("line", line_drawing), ("circle", circle_drawing)):
         images = [sketch.to_model_input(sketch.validate(make())) for _ in range(150)]
         np.save(root / "bitmaps" / f"{word}.npy", np.stack(images).reshape(-1, 784))
-    records = [record("zigzag", f"90000000000000{i:02d}", zigzag_drawing()) for i in range(9)]
+    records = [quickdraw_record("zigzag", f"90000000000000{i:02d}", zigzag_drawing()) for i in range(9)]
     records += [
-        record(w, f"80000000000000{i:02d}", make())
+        quickdraw_record(w, f"80000000000000{i:02d}", make())
         for i, (w, make) in enumerate([("line", line_drawing), ("circle", circle_drawing)] * 5)
     ]
-    records.append(record("axe", "7000000000000000", line_drawing()))  # a word the model does not know
+    records.append(quickdraw_record("axe", "7000000000000000", line_drawing()))  # a word the model does not know
     with gzip.open(root / "strokes" / "simplified.ndjson.gz", "wt") as sink:
         sink.writelines(json.dumps(r) + "\n" for r in records)
     return root
