@@ -15,7 +15,7 @@ class TrainConfig:
     arch: str = "ours"  # "ours" or "seed" (the original app's net, a baseline)
     width: int = 24  # filters in the first conv stage (×2, ×4 later); speed vs accuracy
     dropout: float = 0.1  # before and after the dense head; more underfits in 12 epochs
-    epochs: int = 16  # ~19.5 min on 2 idle cores (budget 20); 16 beat 12 by 0.5 top-1 on real drawings
+    epochs: int = 11  # per net; 2 nets × 11 train in ~22 min on 2 cores (budget 30), docs/MODEL.md
     batch_size: int = 256  # large batches keep 2 CPU cores busy
     learning_rate: float = 2e-3  # Adam, cosine-decayed to 0 over all epochs: no plateau guessing
     label_smoothing: float = 0.05  # many sketches are ambiguous; do not force certainty
@@ -34,7 +34,7 @@ class TrainConfig:
     player_renderings: int = 8  # augmented renderings of each player's drawing in its word's pool
     quantize: bool = True  # int8 weights in model.tflite: ~4× faster inference, same accuracy on real drawings
     mirror_average: bool = True  # ship the mean of the drawing and its mirror (2 passes per inference)
-    ensemble: int = 1  # nets trained from different seeds, averaged in the shipped model (epochs each)
+    ensemble: int = 2  # nets trained from different seeds, averaged in the shipped model (epochs each)
     baseline_card: str = ""  # a baseline run's model_card.json (e.g. --arch seed): its metrics go beside ours
     evaluate: bool = True  # evaluate on strokes/*.ndjson.gz after training, if present
     steps_per_epoch: int = 0  # 0 = as many batches as training rows; fewer for quick or test runs
