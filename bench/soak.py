@@ -223,9 +223,9 @@ def main() -> int:
             process.send_signal(signal.SIGTERM)
             exit_code = process.wait(60)
         files = sorted(p for p in saved.iterdir())
-        records = [p for p in files if p.suffix == ".ndjson" and records.ID_PATTERN.match(p.stem)]
+        record_files = [p for p in files if p.suffix == ".ndjson" and records.ID_PATTERN.match(p.stem)]
         pngs = [p for p in files if p.suffix == ".png" and records.ID_PATTERN.match(p.stem)]
-        parsed = sum(1 for p in records if json.loads(p.read_text())["drawing"])
+        parsed = sum(1 for p in record_files if json.loads(p.read_text())["drawing"])
         log = log_path.read_text(errors="replace").splitlines()
         if args.server_log:
             args.server_log.write_text("\n".join(log) + "\n")
@@ -247,10 +247,10 @@ def main() -> int:
         "errors": summary.errors,
         "closes": summary.closes,
         "saved_messages": summary.saved,
-        "ndjson_files": len(records) - base,
+        "ndjson_files": len(record_files) - base,
         "png_files": len(pngs) - base,
         "records_parsed": parsed - base,
-        "other_files": len(files) - len(records) - len(pngs),
+        "other_files": len(files) - len(record_files) - len(pngs),
         "warm_up_drawings": base,
         "warm_up_errors": sum(warm_up.errors.values()) + sum(warm_up.closes.values()),
         "rss_start_mb": round(samples[0][2], 1),
