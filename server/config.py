@@ -43,7 +43,7 @@ class Settings:
     max_connections: int = 500  # open sockets at once; beyond it new ones are closed with 1013 (try again later)
     idle_timeout_s: float = 300.0  # a socket with no message for this long is closed with 1000 ("idle")
     max_drawing_s: float = 600.0  # a drawing open this long is ended (timeout) and saved, in any mode
-    heap_trim_interval_s: float = 10.0  # how often garbage is collected and freed heap goes back (server/memory.py)
+    heap_trim_interval_s: float = 10.0  # how often freed heap goes back to the system (server/memory.py)
     workers: int = 1  # server processes sharing the port; each uses at most ~1 core (the GIL), so ≤ the cores to spare
     event_loop: str = "uvloop"  # "uvloop" (less CPU per message; falls back when not installed) or "asyncio"
     allowed_origins: str = ""  # comma-separated extra origins for /ws ("*" = any); same-origin always allowed

@@ -1,13 +1,14 @@
-"""Give memory back now and then (a full garbage collection, then glibc's ``malloc_trim``), and glibc's heap figures.
+"""Give freed heap back to the system now and then (glibc's ``malloc_trim``), and glibc's heap figures.
 
-Each open socket holds compression state, which is freed only when the closed
-socket's reference cycles are collected, and glibc keeps freed heap; without
-the periodic collection and trim RSS climbs under load (see bench/soak.py).
+Each socket that negotiates permessage-deflate mallocs ~300 KB of zlib
+buffers; a closed socket frees them at once (nothing keeps it alive), but glibc
+keeps the freed heap. Under sustained load that kept heap grows RSS by tens of
+MB a minute (bench/soak.py, docs/RELIABILITY.md); a trim every few seconds
+returns it.
 """
 
 import asyncio
 import ctypes
-import gc
 import logging
 
 log = logging.getLogger("server")
@@ -57,21 +58,11 @@ def heap_stats() -> dict | None:
 
 
 async def trim_every(interval_s: float, trim=None) -> None:
-    """Every ``interval_s``: a full garbage collection, then ``trim(0)``, on a worker thread, until cancelled.
-
-    The collection is what frees a closed socket: its objects sit in reference
-    cycles with its ~300 KB of permessage-deflate buffers, and under steady load
-    Python's own schedule leaves them for minutes (bench/soak.py).
-    """
+    """Every ``interval_s``: ``trim(0)`` on a worker thread, until cancelled."""
     trim = trim or glibc_trim()
     if trim is None:
         log.info("not glibc: freed heap is left to the allocator")
     while True:
         await asyncio.sleep(interval_s)
-        await asyncio.to_thread(_collect_and_trim, trim)
-
-
-def _collect_and_trim(trim) -> None:
-    gc.collect()
-    if trim is not None:
-        trim(0)
+        if trim is not None:
+            await asyncio.to_thread(trim, 0)

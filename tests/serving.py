@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import cv2
@@ -57,55 +58,70 @@ ANSWER_S = 10
 
 
 class Server:
-    """One ``python -m server`` process; its log goes to ``log_path``."""
+    """One ``python -m server`` process on a free port, its log in a file.
 
-    def __init__(self, tmp_path: Path, saved_dir: Path, *args: str, model_dir: Path = MODEL):
-        self.port = free_port()
+    ``settings`` become ``QUICKDRAW_<NAME>`` variables (``idle_timeout_s=2``).
+    ``start()`` waits until ``/healthz`` says the model is loaded.
+    """
+
+    def __init__(
+        self, tmp_path: Path, saved_dir: Path, *args: str, model_dir: Path = MODEL, port: int | None = None, **settings
+    ):
+        self.port = port or free_port()
         self.log_path = tmp_path / f"server-{self.port}.log"
         self.saved_dir = saved_dir
-        self.command = [
-            sys.executable,
-            "-m",
-            "server",
-            "--port",
-            str(self.port),
-            "--saved-dir",
-            str(saved_dir),
-            "--model-dir",
-            str(model_dir),
-            *args,
-        ]
+        self.command = [sys.executable, "-m", "server", "--port", str(self.port), "--saved-dir", str(saved_dir)]
+        self.command += ["--model-dir", str(model_dir), *args]
+        self.env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        self.env.update({f"QUICKDRAW_{name.upper()}": str(value) for name, value in settings.items()})
         self.process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/ws"
 
-    def start(self, wait: bool = True) -> "Server":
+    @property
+    def http(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, wait: bool = True, seconds: float = START_S) -> "Server":
         with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                self.command,
-                cwd=ROOT,
-                env={**os.environ, "PYTHONPATH": str(ROOT)},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        if wait:
-            deadline = time.monotonic() + START_S
-            while True:
-                assert self.process.poll() is None, f"server exited early:\n{self.log()}"
-                try:
-                    socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                    return self
-                except OSError:
-                    assert time.monotonic() < deadline, "server did not start"
-                    time.sleep(0.1)
+            self.process = subprocess.Popen(self.command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + seconds
+        while wait and not self.healthy():
+            assert self.process.poll() is None, f"server exited early:\n{self.log()[-3000:]}"
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.1)
         return self
+
+    def healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.http + "/healthz", timeout=2) as response:
+                return json.load(response).get("ready") is True
+        except OSError:
+            return False
+
+    def guess(self, drawing) -> list[dict]:
+        """The server's own verdict on a drawing (POST /api/guess)."""
+        body = json.dumps({"drawing": [stroke[:2] for stroke in drawing]}).encode()
+        request = urllib.request.Request(self.http + "/api/guess", body, {"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.load(response)["guesses"]
+
+    def saved(self) -> list[dict]:
+        """The records saved so far, each checked to have its PNG."""
+        records = []
+        for path in sorted(self.saved_dir.glob("*.ndjson")):
+            records.append(json.loads(path.read_text()))
+            assert path.with_suffix(".png").is_file()
+        return records
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> int:
+        if self.process is None:
+            return 0
         if self.process.poll() is None:
             self.process.terminate()
         try:

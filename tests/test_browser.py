@@ -6,16 +6,13 @@ events on an emulated phone); screenshots of the key screens go to test-artifact
 
 import json
 import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT, skip_unless_required
+from tests.serving import Server
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 if not CHROMIUM.is_file():
@@ -38,12 +35,6 @@ LAPTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def wait_until(predicate, timeout: float = 30.0, what: str = "condition"):
     """Poll `predicate` until it returns something truthy; fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout
@@ -55,83 +46,19 @@ def wait_until(predicate, timeout: float = 30.0, what: str = "condition"):
     pytest.fail(f"timed out waiting for {what}")
 
 
-class Server:
-    """`python -m server` on a free port with its own saved directory."""
-
-    def __init__(self, saved_dir: Path, time_limit_s: float = 20, port: int | None = None, **settings):
-        self.saved_dir = saved_dir
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "QUICKDRAW_GAME_TIME_LIMIT_S": str(time_limit_s), "PYTHONPATH": str(ROOT)}
-        env.update({f"QUICKDRAW_{key.upper()}": str(value) for key, value in settings.items()})
-        self.log = (saved_dir.parent / f"server-{self.port}.log").open("a")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "server",
-                "--port",
-                str(self.port),
-                "--model-dir",
-                str(ROOT / "model"),
-                "--saved-dir",
-                str(saved_dir),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            wait_until(self.healthy, timeout=90, what="the server to answer /healthz")
-        except BaseException:
-            self.stop()
-            raise
-
-    def healthy(self) -> bool:
-        if self.process.poll() is not None:
-            self.log.flush()
-            tail = Path(self.log.name).read_text()[-2000:]
-            pytest.fail(f"python -m server exited with {self.process.returncode}:\n{tail}")
-        try:
-            with urllib.request.urlopen(self.url + "/healthz", timeout=2) as response:
-                return json.load(response).get("ready") is True
-        except OSError:
-            return False
-
-    def guess(self, drawing) -> list[dict]:
-        """The server's own verdict on a drawing (POST /api/guess)."""
-        body = json.dumps({"drawing": [stroke[:2] for stroke in drawing]}).encode()
-        request = urllib.request.Request(self.url + "/api/guess", body, {"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.load(response)["guesses"]
-
-    def labels(self) -> list[str]:
-        with urllib.request.urlopen(self.url + "/api/labels", timeout=10) as response:
-            return json.load(response)["labels"]
-
-    def saved(self) -> list[dict]:
-        records = []
-        for path in sorted(self.saved_dir.glob("*.ndjson")):
-            records.append(json.loads(path.read_text()))
-            assert path.with_suffix(".png").is_file()
-        return records
-
-    def stop(self):
-        if self.log.closed:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.log.close()
+def start_server(saved_dir: Path, time_limit_s: float = 20, port: int | None = None, **settings) -> Server:
+    """``python -m server`` on a free port (or ``port``) with its own saved directory, its log beside it."""
+    server = Server(saved_dir.parent, saved_dir, port=port, game_time_limit_s=time_limit_s, **settings)
+    try:
+        return server.start(seconds=90)
+    except BaseException:
+        server.stop()
+        raise
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    running = Server(tmp_path_factory.mktemp("browser") / "saved", time_limit_s=20)
+    running = start_server(tmp_path_factory.mktemp("browser") / "saved", time_limit_s=20)
     yield running
     running.stop()
 
@@ -227,7 +154,7 @@ def short_line(page) -> list[tuple[float, float]]:
 
 
 def open_free(page, server):
-    page.goto(server.url + "/?mode=free")
+    page.goto(server.http + "/?mode=free")
     expect(page.locator("#connection")).to_have_attribute("data-state", "open")
 
 
@@ -256,7 +183,7 @@ def test_guesses_appear_and_update_after_every_stroke(page, server, simplified_d
 
 
 def test_speech_is_off_until_the_player_turns_it_on(page, server):
-    page.goto(server.url + "/?mode=free")
+    page.goto(server.http + "/?mode=free")
     toggle = page.get_by_role("button", name="Speak guesses")
     expect(toggle).to_have_attribute("aria-pressed", "false")
     toggle.click()
@@ -265,7 +192,7 @@ def test_speech_is_off_until_the_player_turns_it_on(page, server):
 
 
 def test_the_net_speaks_in_plain_words(page, server):
-    page.goto(server.url + "/?mode=free")
+    page.goto(server.http + "/?mode=free")
     lines = page.evaluate("""async () => {
         const { phrase, percent } = await import("/assets/js/guesses.js");
         const g = (word, p) => ({ word, p });
@@ -290,7 +217,7 @@ def test_the_net_speaks_in_plain_words(page, server):
 
 
 def test_stale_guesses_are_dropped_by_seq(page, server):
-    page.goto(server.url + "/?mode=free")
+    page.goto(server.http + "/?mode=free")
     shown = page.evaluate("""async () => {
         const { GuessPanel } = await import("/assets/js/guesses.js");
         const list = document.createElement("ol");
@@ -345,7 +272,7 @@ def recognizable(server, simplified_drawings, word: str):
 
 
 def test_a_well_drawn_prompt_is_recognized_and_saved(page, server, simplified_drawings, artifacts):
-    page.goto(server.url + "/")
+    page.goto(server.http + "/")
     card = page.locator("#card-button")
     for attempt in range(24):  # a prompt the model knows badly is skipped, as a player would
         expect(card).to_be_visible()
@@ -379,14 +306,14 @@ def test_a_well_drawn_prompt_is_recognized_and_saved(page, server, simplified_dr
 
 
 def test_summary_after_six_rounds(browser, simplified_drawings, tmp_path, artifacts):
-    short = Server(tmp_path / "saved", time_limit_s=2)
+    short = start_server(tmp_path / "saved", time_limit_s=2)
     try:
         context = browser.new_context(viewport=LAPTOP)
         context.set_default_timeout(WAIT_MS)
         page = context.new_page()
         errors = []
         page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto(short.url + "/")
+        page.goto(short.http + "/")
         line = pick(simplified_drawings, "snake")[0]
         for round_number in range(1, 7):
             expect(page.locator("#card-kicker")).to_have_text(f"Round {round_number} of 6")
@@ -465,7 +392,7 @@ def test_new_drawing_is_saved_and_shown_in_the_gallery(page, server, simplified_
     )
     assert record["word"] is None and record["recognized"] is False
 
-    page.goto(server.url + "/gallery")
+    page.goto(server.http + "/gallery")
     tile = page.locator(".tile").filter(has_text="Free drawing").filter(has_text=f"Top guess: {shown_top}").first
     image = tile.locator("img")
     expect(image).to_be_visible()
@@ -474,7 +401,7 @@ def test_new_drawing_is_saved_and_shown_in_the_gallery(page, server, simplified_
 
 
 def test_a_lost_connection_never_freezes_the_canvas(browser, simplified_drawings, tmp_path):
-    first = Server(tmp_path / "saved")
+    first = start_server(tmp_path / "saved")
     context = browser.new_context(viewport=LAPTOP)
     context.set_default_timeout(WAIT_MS)
     page = context.new_page()
@@ -489,7 +416,7 @@ def test_a_lost_connection_never_freezes_the_canvas(browser, simplified_drawings
         before = canvas.evaluate("(c) => c.toDataURL()")
         draw_stroke(page, strokes[1])
         assert canvas.evaluate("(c) => c.toDataURL()") != before, "the canvas froze while offline"
-        second = Server(tmp_path / "saved", port=first.port)
+        second = start_server(tmp_path / "saved", port=first.port)
         try:
             expect(page.locator("#connection")).to_have_attribute("data-state", "open")
             # The drawing was replayed to the new server: its guesses cover both strokes.
@@ -502,7 +429,7 @@ def test_a_lost_connection_never_freezes_the_canvas(browser, simplified_drawings
 
 
 def test_an_idle_socket_is_saved_and_reopened_by_the_next_stroke(browser, simplified_drawings, tmp_path):
-    idle = Server(tmp_path / "saved", idle_timeout_s=2)
+    idle = start_server(tmp_path / "saved", idle_timeout_s=2)
     context = browser.new_context(viewport=LAPTOP)
     context.set_default_timeout(WAIT_MS)
     page = context.new_page()
@@ -524,7 +451,7 @@ def test_an_idle_socket_is_saved_and_reopened_by_the_next_stroke(browser, simpli
 
 
 def test_a_server_error_is_shown_politely_and_drawing_goes_on(browser, tmp_path):
-    strict = Server(tmp_path / "saved", max_points_per_stroke=60, max_points_per_message=60)
+    strict = start_server(tmp_path / "saved", max_points_per_stroke=60, max_points_per_message=60)
     context = browser.new_context(viewport=LAPTOP)
     context.set_default_timeout(WAIT_MS)
     page = context.new_page()

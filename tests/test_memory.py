@@ -32,16 +32,12 @@ def test_without_glibc_the_memory_functions_are_harmless(monkeypatch):
     assert memory.glibc_trim() is None
 
 
-async def test_every_interval_garbage_is_collected_even_without_glibc(monkeypatch):
+async def test_without_glibc_the_trim_task_just_waits(monkeypatch):
     monkeypatch.setattr(memory, "glibc_trim", lambda: None)
-    collections = []
-    monkeypatch.setattr(memory.gc, "collect", lambda: collections.append(1) or 0)
     task = asyncio.create_task(memory.trim_every(0.01))
-    async with asyncio.timeout(10):
-        while len(collections) < 3:
-            await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)
+    assert not task.done()  # nothing to call, nothing failed
     task.cancel()
-    assert len(collections) >= 3
 
 
 async def test_trim_runs_every_interval_until_cancelled():
