@@ -82,6 +82,6 @@ class Gate:
         self.closing = True
         log.info("shutting down: closing %d open sockets", len(self.open))
         await asyncio.gather(
-            *(c.close(protocol.CloseCode.GOING_AWAY, "the server is shutting down") for c in list(self.open)),
+            *(c.close_soon(protocol.CloseCode.GOING_AWAY, "the server is shutting down") for c in list(self.open)),
             return_exceptions=True,
         )

@@ -6,6 +6,7 @@ one at a time off the event loop. Finished drawings are saved in tracked tasks.
 """
 
 import asyncio
+import contextvars
 import logging
 import secrets
 import time
@@ -31,7 +32,7 @@ async def play():
     if not gate.origin_allowed(origin, websocket.headers.get("Host")):  # before accept: a cross-site page gets a 403
         log.warning("refused a socket from another site", extra={"origin": origin[:100]})
         return "sockets from other sites are not allowed", 403
-    connection = Connection(services, websocket)  # the tasks below copy this context, so the proxy works there
+    connection = Connection(services, websocket)  # Quart's proxy: it works in tasks that copy this context
     with gate.admission(connection) as refusal:
         if refusal is not None:
             services.metrics.refused.inc()
@@ -45,6 +46,7 @@ class Connection:
 
     def __init__(self, services: Services, socket):
         self.services, self.socket = services, socket
+        self.context = contextvars.copy_context()  # holds the socket the proxy stands for
         settings = services.settings
         self.settings = settings
         self.limits = settings.limits  # built once: it is checked on every message
@@ -82,7 +84,6 @@ class Connection:
             self.timer = None  # a finished timer task would keep its traceback, and through it this connection
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)  # cancelled *and* finished before we go on
             self.slot.close()
             self.conclude(self.session.finish(), "disconnected")  # the open drawing is saved too
             self.metrics.connections.dec()
@@ -96,6 +97,8 @@ class Connection:
                     "seconds": round(time.monotonic() - self.began, 1),
                 },
             )
+            # Last: the server may cancel this handler when the peer is gone, and nothing above may be skipped.
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def receive(self) -> None:
         limit = self.settings.max_frame_bytes
@@ -219,6 +222,10 @@ class Connection:
                 await self.socket.send(message.encode())
             except Exception:  # the peer is gone; the reader notices and ends the connection
                 self.open = False
+
+    def close_soon(self, code: int, reason: str) -> asyncio.Task:
+        """``close`` from another task (shutdown), run in this connection's context, where its socket is."""
+        return asyncio.get_running_loop().create_task(self.close(code, reason), context=self.context.copy())
 
     async def close(self, code: int, reason: str) -> None:
         if self.close_code is not None:  # shutdown and a limit may race; a socket closes once
