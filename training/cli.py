@@ -8,8 +8,9 @@ from training import config as train_config
 
 DESCRIPTION = """Train, evaluate and fetch data for the Quick, Draw! sketch classifier.
 
-  python -m training fetch --categories banana umbrella     download data
-  python -m training train --data ../shared/quickdraw --out model
+  python -m training fetch --out data --categories banana "house plant" --format numpy_bitmap simplified
+  python -m training train --data data --out build/mine              # exactly what fetch wrote
+  python -m training train --data ../shared/quickdraw --stroke-classes grapes pineapple --out model
   python -m training evaluate --model-dir model --strokes ../shared/quickdraw/strokes/raw.ndjson.gz
 """
 
@@ -33,9 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     trainer = commands.add_parser(
         "train",
         help="train a model directory (model.tflite, labels, card, plots)",
-        description="Train the CNN on the bitmaps (and stroke-only classes from "
-        "strokes), export model.tflite, write labels.txt, model_card.json, "
-        "curves.png, confusion.png, then evaluate on the stroke files.",
+        description="Train the CNN on the bitmaps (and words without bitmaps from "
+        "their strokes, and players' saved drawings with --saved), export model.tflite, write labels.txt, "
+        "model_card.json, curves.png, confusion.png, then evaluate on the stroke files.",
     )
     train_config.add_arguments(trainer)
 
