@@ -1,6 +1,6 @@
 """A small soak through bench/soak.py: 20 clients, 4 s, two rounds of connections; nothing lost, nothing refused.
 
-Too short to judge memory; the figures are only checked to be there."""
+Too short to judge a slope; the peak RSS is bounded."""
 
 import json
 import os
@@ -45,4 +45,5 @@ def test_a_short_soak_loses_nothing(quickdraw_dir):
     )
     assert result["other_files"] == 0 and result["server_exit"] == 0 and result["log_errors"] == 0
     assert result["deflate"] is True  # offered by default, as browsers do
-    assert result["rss_start_mb"] <= result["rss_max_mb"] and isinstance(result["rss_slope_mb_min"], float)
+    # 20 clients for 4 s add ~10 MB; a socket's state kept after it closes (~300 KB each, 40 of them) would show
+    assert result["rss_start_mb"] <= result["rss_max_mb"] < result["rss_start_mb"] + 60
