@@ -16,8 +16,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -31,15 +29,10 @@ from websockets.asyncio.client import connect
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from server import client  # noqa: E402
+from tests.serving import Server  # noqa: E402
 
 DATA = Path(os.environ.get("QUICKDRAW_DATA", ROOT.parent / "shared" / "quickdraw"))
 HUMAN_MAX_MS = 8000  # human-speed runs use drawings drawn in under 8 s, so a run stays bounded
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 async def first_guess(url: str, deadline: float) -> None:
@@ -57,36 +50,28 @@ async def first_guess(url: str, deadline: float) -> None:
     raise TimeoutError("the server never answered")
 
 
-class Server:
-    """A server process on a free port, its start-up time and a peak-RSS sampler."""
+class MeasuredServer(Server):
+    """``tests.serving.Server`` timed from launch to its first answered guess, with a peak-memory sampler."""
 
-    def __init__(self, command: list[str], saved_dir: str):
-        self.port = free_port()
-        self.url = f"ws://127.0.0.1:{self.port}/ws"
-        began = time.monotonic()
-        self.log = tempfile.TemporaryFile("w+")
-        self.process = subprocess.Popen(
-            command + ["--port", str(self.port), "--saved-dir", saved_dir],
-            cwd=ROOT,
-            env={
-                **os.environ,
-                "PYTHONPATH": str(ROOT),
-                "QUICKDRAW_MESSAGES_PER_SECOND": "10000",
-                "QUICKDRAW_MESSAGE_BURST": "10000",
-            },  # the saturation run is a flood on purpose
-            stdout=subprocess.DEVNULL,
-            stderr=self.log,
+    def __init__(self, program: tuple[str, ...], saved_dir: Path, *args: str, model_dir: str):
+        # The saturation run is a flood on purpose: the message limits are lifted.
+        super().__init__(
+            saved_dir.parent,
+            saved_dir,
+            *args,
+            model_dir=model_dir,
+            program=program,
+            messages_per_second=10000,
+            message_burst=10000,
         )
+        began = time.monotonic()
+        self.start(wait=False)
         asyncio.run(first_guess(self.url, began + 120))
         self.startup_s = time.monotonic() - began
-        while "serving on" not in self._log_text():  # with workers: all of them are up, not only the first
-            assert self.process.poll() is None and time.monotonic() < began + 120, self._log_text()
+        while "serving on" not in self.log():  # with workers: all of them are up, not only the first
+            assert self.process.poll() is None and time.monotonic() < began + 120, self.log()[-2000:]
             time.sleep(0.05)
         self.peak_rss, self.peak_pss, self._sampling = 0, 0, False
-
-    def _log_text(self) -> str:
-        self.log.seek(0)
-        return self.log.read()
 
     def processes(self) -> list:
         """The server process and its workers (``--workers``), if any."""
@@ -115,13 +100,8 @@ class Server:
     def cpu_seconds(self) -> float:
         return sum(t.user + t.system for t in (p.cpu_times() for p in self.processes()))
 
-    def stop(self):
-        self.process.terminate()
-        self.process.wait(30)
-        self.log.close()
 
-
-def run_round(name: str, server: Server, drawings: list, human: list, args) -> dict:
+def run_round(name: str, server: MeasuredServer, drawings: list, human: list, args) -> dict:
     """One pass of the three measurements against a running server."""
     n_single = args.single if name.startswith("litert") else args.single_baseline
     single = asyncio.run(client.replay(server.url, drawings[:n_single], max_rate=0))
@@ -247,20 +227,19 @@ def main() -> int:
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}",
         file=sys.stderr,
     )
-    model = ["--model-dir", args.model_dir]
-    commands = {"litert": [sys.executable, "-m", "server", *model]}
+    commands = {"litert": (("-m", "server"), ())}  # name: (program, extra arguments)
     if args.workers > 1:
-        commands[f"litert, {args.workers} workers"] = [*commands["litert"], "--workers", str(args.workers)]
+        commands[f"litert, {args.workers} workers"] = (("-m", "server"), ("--workers", str(args.workers)))
     if not args.no_baseline:
-        commands["keras"] = [sys.executable, "bench/keras_server.py", *model]
+        commands["keras"] = (("bench/keras_server.py",), ())
     # Saves go where the default saved_pictures/ lives: file creation costs differ a lot between
     # filesystems (on the development machine /tmp's are ~15× slower than the repository's).
     (ROOT / "build").mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(dir=ROOT / "build", prefix="bench-saved-") as saved:
         servers = {}
         try:
-            for name, command in commands.items():  # started one after the other: start-up is timed alone
-                servers[name] = Server(command, str(Path(saved) / name))
+            for name, (program, extra) in commands.items():  # started one after the other: timed alone
+                servers[name] = MeasuredServer(program, Path(saved) / name, *extra, model_dir=args.model_dir)
             rounds = {name: [] for name in commands}
             for _ in range(args.repeat):  # interleaved, so both see the same machine
                 for name, server in servers.items():

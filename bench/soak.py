@@ -21,7 +21,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from core import records  # noqa: E402
 from server import client  # noqa: E402
+from tests.serving import Server  # noqa: E402
 
 DATA = Path(os.environ.get("QUICKDRAW_DATA", ROOT.parent / "shared" / "quickdraw"))
 SAMPLE_S = 1.0  # RSS sampling period
@@ -42,34 +42,11 @@ FLAT_MB_PER_MIN = 2.0  # RSS slope over the second half below which memory count
 DRAIN_S = 25.0  # Hypercorn keeps a closed socket until its next ping (PING_INTERVAL_S = 20 s)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def start_server(saved_dir: Path, log_path: Path, clients: int) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "QUICKDRAW_MAX_CONNECTIONS": str(max(500, 2 * clients))}
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "bench/memprobe.py", "--port", str(port), "--saved-dir", str(saved_dir)],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 120
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited: {log_path.read_text()[-2000:]}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return process, f"ws://127.0.0.1:{port}/ws"
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
+def start_server(saved_dir: Path, log_dir: Path, clients: int) -> Server:
+    """The server wrapped by bench/memprobe.py (memory probes on SIGUSR1), room for every client."""
+    return Server(log_dir, saved_dir, program=("bench/memprobe.py",), max_connections=max(500, 2 * clients)).start(
+        seconds=120
+    )
 
 
 class Feed:
@@ -200,8 +177,8 @@ def main() -> int:
         file=sys.stderr,
     )
     with tempfile.TemporaryDirectory() as tmp:
-        saved, log_path = Path(tmp) / "saved", Path(tmp) / "server.log"
-        process, url = start_server(saved, log_path, args.clients)
+        server = start_server(Path(tmp) / "saved", Path(tmp), args.clients)
+        saved, process, url, log_path = server.saved_dir, server.process, server.url, server.log_path
         rss = psutil.Process(process.pid)
         try:
             # Warm-up: one round's worth of load, so first-time allocations are not counted as growth.

@@ -58,19 +58,28 @@ ANSWER_S = 10
 
 
 class Server:
-    """One ``python -m server`` process on a free port, its log in a file.
+    """One ``python -m server`` process on a free port, its log in a file: for the tests and the benchmarks.
 
-    ``settings`` become ``QUICKDRAW_<NAME>`` variables (``idle_timeout_s=2``).
-    ``start()`` waits until ``/healthz`` says the model is loaded.
+    ``settings`` become ``QUICKDRAW_<NAME>`` variables (``idle_timeout_s=2``);
+    ``program`` runs another entry point with the same command line (a
+    benchmark's wrapped server). ``start()`` waits until ``/healthz`` says the
+    model is loaded.
     """
 
     def __init__(
-        self, tmp_path: Path, saved_dir: Path, *args: str, model_dir: Path = MODEL, port: int | None = None, **settings
+        self,
+        tmp_path: Path,
+        saved_dir: Path,
+        *args: str,
+        model_dir: Path = MODEL,
+        port: int | None = None,
+        program: tuple[str, ...] = ("-m", "server"),
+        **settings,
     ):
         self.port = port or free_port()
-        self.log_path = tmp_path / f"server-{self.port}.log"
-        self.saved_dir = saved_dir
-        self.command = [sys.executable, "-m", "server", "--port", str(self.port), "--saved-dir", str(saved_dir)]
+        self.log_path = Path(tmp_path) / f"server-{self.port}.log"
+        self.saved_dir = Path(saved_dir)
+        self.command = [sys.executable, *program, "--port", str(self.port), "--saved-dir", str(saved_dir)]
         self.command += ["--model-dir", str(model_dir), *args]
         self.env = {**os.environ, "PYTHONPATH": str(ROOT)}
         self.env.update({f"QUICKDRAW_{name.upper()}": str(value) for name, value in settings.items()})
