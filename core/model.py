@@ -56,17 +56,18 @@ class Prediction:
 class Classifier:
     """A loaded model: ``probabilities`` of a bitmap, ``classify`` of a drawing (both blocking)."""
 
-    def __init__(self, model_dir: Path | str):
-        """Load and check the model in ``model_dir``.
+    def __init__(self, model_dir: Path | str, card: dict | None = None):
+        """Load and check the model in ``model_dir``; ``card`` stands in for its model_card.json (a training run
+        evaluates its model before it writes the card).
 
         Raises:
             ModelError: a file is missing or broken, or the model card's
-                preprocessing differs from ``server.sketch``.
+                preprocessing differs from ``core.sketch``.
         """
         model_dir = Path(model_dir)
         try:
             self.labels = (model_dir / LABELS_FILE).read_text(encoding="utf-8").splitlines()
-            self.card = json.loads((model_dir / CARD_FILE).read_text(encoding="utf-8"))
+            self.card = card if card is not None else json.loads((model_dir / CARD_FILE).read_text(encoding="utf-8"))
             self._interpreter = Interpreter(model_path=str(model_dir / MODEL_FILE), num_threads=1)
             self._interpreter.allocate_tensors()
         except (OSError, ValueError, RuntimeError) as error:

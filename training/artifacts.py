@@ -45,10 +45,10 @@ def write_labels(out: Path, labels: list[str]) -> None:
     (out / LABELS_FILE).write_text("".join(f"{w}\n" for w in labels), encoding="utf-8")
 
 
-def write_card(out: Path, **fields) -> dict:
-    """model_card.json: the caller's fields plus preprocessing, sources, versions, date, version."""
+def new_card(**fields) -> dict:
+    """A model card: the caller's fields plus preprocessing, sources, versions, date, version."""
     now = datetime.datetime.now(datetime.timezone.utc)
-    card = {
+    return {
         "version": now.strftime("%Y%m%d-%H%M%S"),
         "date": now.isoformat(timespec="seconds"),
         "preprocessing": sketch.preprocessing_parameters(),
@@ -56,6 +56,10 @@ def write_card(out: Path, **fields) -> dict:
         "library_versions": versions(),
         **fields,
     }
+
+
+def write_card(out: Path, card: dict) -> dict:
+    """model_card.json in ``out``."""
     (out / CARD_FILE).write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
     return card
 

@@ -50,11 +50,12 @@ class Evaluation:
         }
 
 
-def load_model(path: Path | str):
-    """(labels, card, predict(images) → probabilities) for a model directory or a .keras file."""
+def load_model(path: Path | str, card: dict | None = None):
+    """(labels, card, predict(images) → probabilities) for a model directory (``card`` instead of its
+    model_card.json, if given) or a .keras file."""
     path = Path(path)
     if path.is_dir():
-        classifier = Classifier(path)
+        classifier = Classifier(path, card)
         return (
             classifier.labels,
             classifier.card,
@@ -73,9 +74,9 @@ def load_model(path: Path | str):
     )
 
 
-def evaluate(model_path: Path | str, stroke_paths: list[Path]) -> Evaluation:
-    """Evaluate on every drawing of a known word that the model was not trained on."""
-    labels, card, predict = load_model(model_path)
+def evaluate(model_path: Path | str, stroke_paths: list[Path], card: dict | None = None) -> Evaluation:
+    """Evaluate on every drawing of a known word that the model was not trained on (``card`` says which)."""
+    labels, card, predict = load_model(model_path, card)
     index = {word: i for i, word in enumerate(labels)}
     trained_on = set(card.get("train_key_ids", []))
     images, y, skipped = [], [], Counter()

@@ -83,7 +83,7 @@ def train(config: TrainConfig) -> dict:
         "epochs_run": [len(h["loss"]) for h in histories],
         "tflite_vs_keras_max_abs_diff": parity,
     }
-    card = dict(
+    card = artifacts.new_card(
         arch=config.arch,
         classes=data.labels,
         counts=data.counts,
@@ -100,33 +100,32 @@ def train(config: TrainConfig) -> dict:
     )
     if config.baseline_card:
         card["baseline"] = _baseline(Path(config.baseline_card))
-    artifacts.write_card(out, **card)  # written now so evaluate can read train_key_ids
     artifacts.plot_curves(out / "curves.png", histories)
     return describe(out, card, data, p_val)
 
 
 def describe(out: Path, card: dict, data: dataset.Data, p_val: np.ndarray) -> dict:
-    """Evaluate on the data's stroke files through the serving path; confusion matrix, timing, final card."""
+    """Evaluate on the data's stroke files through the serving path; confusion matrix, timing; write the card."""
     metrics = card["metrics"]
     confusion = (data.y_val, p_val.argmax(1), "validation set (held-out bitmaps)")
     if data.evaluation:
-        card["serving_ms"] = serving_ms(out, data.evaluation[-1])
+        card["serving_ms"] = serving_ms(out, data.evaluation[-1], card)
         for path in data.evaluation:
-            result = evaluate.evaluate(out, [path])
+            result = evaluate.evaluate(out, [path], card)
             print(evaluate.report(result, f"{path.name}"))
             metrics[path.name.split(".")[0]] = _short(result.summary())
-        result = evaluate.evaluate(out, data.evaluation)
+        result = evaluate.evaluate(out, data.evaluation, card)
         print(evaluate.report(result, "combined"))
         metrics["combined"] = result.summary()
         confusion = (result.y, result.probabilities.argmax(1), "real stroke drawings (simplified + raw)")
     artifacts.plot_confusion(out / "confusion.png", data.labels, *confusion)
     card["confusion_matrix_on"] = confusion[2]
-    return artifacts.write_card(out, **card)
+    return artifacts.write_card(out, card)  # once, with everything in it
 
 
-def serving_ms(model_dir: Path, stroke_file: Path) -> dict:
+def serving_ms(model_dir: Path, stroke_file: Path, card: dict) -> dict:
     """Median and p90 ms of ``Classifier.classify`` (sketch pipeline + LiteRT) on real drawings, one at a time."""
-    classifier = Classifier(model_dir)
+    classifier = Classifier(model_dir, card)
     try:
         drawings = [s.drawing for s, _ in zip(records.read_drawings(stroke_file), range(TIMED_DRAWINGS))]
         times = []
