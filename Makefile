@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test model browser clean
+.PHONY: run test model browser mutation clean
 
 $(VENV)/.serve: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,5 +34,10 @@ model: $(VENV)/.all  ## retrain the shipped model from ../shared/quickdraw, seed
 	$(PY) -m training train --data ../shared/quickdraw --stroke-classes grapes pineapple --arch seed --no-mirror-average --ensemble 1 --epochs 16 --out build/seed
 	$(PY) -m training train --data ../shared/quickdraw --stroke-classes grapes pineapple --baseline-card build/seed/model_card.json --out model
 
+mutation: $(VENV)/.all  ## mutation-test core/ and the protocol, session, guard and flow rules (slow); then `mutmut results`
+	$(VENV)/bin/pip install -q mutmut
+	$(VENV)/bin/mutmut run --max-children 2
+	$(VENV)/bin/mutmut results
+
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache mutants
