@@ -10,7 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 # The data package lives beside the repository (../shared/quickdraw); a clone has none.
 QUICKDRAW = Path(os.environ.get("QUICKDRAW_DATA", ROOT.parent / "shared" / "quickdraw"))
-# Parts that must be usable here (CI sets it: "data,browser"): missing, they fail the run instead of skipping.
+# Parts that must be usable here (.ci/run sets "data,browser,glibc"): missing, they fail the run, not skip.
 REQUIRED = set(filter(None, os.environ.get("QUICKDRAW_REQUIRE", "").split(",")))
 
 

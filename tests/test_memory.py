@@ -3,14 +3,13 @@
 import asyncio
 import ctypes
 
-import pytest
-
 from server import memory
+from tests.conftest import skip_unless_required
 
 
 def test_heap_figures_follow_a_block_malloc_d_and_freed():
     if memory.heap_stats() is None:
-        pytest.skip("not glibc 2.33 or later (no mallinfo2)")
+        skip_unless_required("glibc", "not glibc 2.33 or later (no mallinfo2)")
     libc = ctypes.CDLL("libc.so.6")
     libc.malloc.restype, libc.free.argtypes = ctypes.c_void_p, [ctypes.c_void_p]
     size = 1 << 20  # above glibc's mmap threshold unless raised past 1 MiB
@@ -53,7 +52,7 @@ async def test_trim_runs_every_interval_until_cancelled():
 def test_glibc_trim_can_be_called():
     trim = memory.glibc_trim()
     if trim is None:
-        pytest.skip("not a glibc system")
+        skip_unless_required("glibc", "not a glibc system (no malloc_trim)")
     trim.restype = ctypes.c_int
     assert trim(0) in (0, 1)  # 1: memory went back to the system, 0: there was none to give
 
