@@ -186,8 +186,7 @@ def _stroke_drawings(found: sources.Sources, config: TrainConfig) -> dict[str, l
     enough = max(config.stroke_renderings, 1) * 2  # more distinct drawings than renderings would go unused
     for word in found.stroke_words:
         for path in found.word_strokes[word]:
-            stats = records.ReadStats()
-            for sample in records.read_ndjson(path, stats):
+            for sample in records.read_ndjson(path):
                 if len(wanted[word]) >= enough:
                     break
                 if sample.word == word:
