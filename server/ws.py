@@ -175,8 +175,7 @@ class Connection:
                 if request.required:
                     self.metrics.latency.observe(time.perf_counter() - request.at)
                 if recognized is not None:
-                    await self.send(recognized)
-                    self.conclude(request.drawing, "recognized")
+                    self.conclude(request.drawing, "recognized", announce=recognized)
             finally:
                 self.slot.done()
 
@@ -190,13 +189,16 @@ class Connection:
     async def time_out(self, drawing: Drawing, seconds: float) -> None:
         await asyncio.sleep(seconds)
         if self.session.time_out(drawing):
-            await self.send(protocol.Timeout(drawing.word))
-            self.conclude(drawing, "timeout")
+            self.conclude(drawing, "timeout", announce=protocol.Timeout(drawing.word))
 
-    def conclude(self, drawing: Drawing | None, outcome: str, after_guesses: bool = False) -> asyncio.Task:
+    def conclude(
+        self, drawing: Drawing | None, outcome: str, announce=None, after_guesses: bool = False
+    ) -> asyncio.Task:
         """Count and save a drawing that left the session, then send ``saved``, in a task Services tracks.
 
-        With ``after_guesses`` the guesses still owed for it go out first. Await it under ``asyncio.shield``.
+        ``announce`` (recognized, timeout) goes out first, in the same task, so a closing
+        connection cannot lose the save after it; with ``after_guesses`` the guesses still
+        owed for it go out before ``saved``. Await it under ``asyncio.shield``.
         """
         kept = drawing is not None and bool(drawing.strokes)
         if kept:
@@ -204,6 +206,8 @@ class Connection:
             self.metrics.drawings.labels(outcome).inc()
 
         async def save():
+            if announce is not None:
+                await self.send(announce)
             if after_guesses:
                 await self.slot.join()
             if kept:
