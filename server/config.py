@@ -35,6 +35,7 @@ class Settings:
     max_strokes: int = sketch.Limits.max_strokes  # per drawing
     messages_per_second: float = 200.0  # pointer events come at ≤ 120 Hz; beyond this is a flood
     message_burst: int = 400  # a script client may send a stroke's batches back to back
+    max_refused_messages: int = 100  # rate_limited refusals per 10 s a client may get; one more closes it (1008)
     live_guess_interval_ms: int = 100  # guesses while a stroke is drawn, at most this often
     live_guess_max_backlog: int = 1  # live guesses only when no inference is waiting: owed guesses come first
     game_time_limit_s: float = 20.0  # Quick, Draw!'s own limit

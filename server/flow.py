@@ -1,4 +1,4 @@
-"""Flow control for one connection: a newest-state-wins slot and a token bucket."""
+"""Flow control for one connection: a slot for owed classifications and a token bucket."""
 
 import asyncio
 import time
@@ -9,66 +9,66 @@ import numpy as np
 
 @dataclass(frozen=True, eq=False)
 class Request:
-    """A drawing state to classify. ``required`` ones (stroke end, undo, clear) are always answered."""
+    """A drawing state to classify: owed ones (stroke end, undo, clear) carry the future their guess goes to."""
 
     drawing: object  # the session.Drawing it belongs to
     snapshot: list[np.ndarray]
     strokes: int
-    required: bool
+    epoch: int  # the drawing's epoch when asked: a live answer from an older one is stale
+    reply: asyncio.Future | None = None  # owed: resolved with the guess message; live: None
+    reply_to: object = None  # the id of the client message it answers
     at: float = field(default_factory=time.perf_counter)  # when it was asked for: the guess latency starts here
 
+    @property
+    def live(self) -> bool:
+        return self.reply is None
 
-class LatestSlot:
-    """Holds at most one waiting Request, so a slow classifier never builds a queue.
 
-    A newer live request replaces a waiting live one; a live request never
-    displaces a required one; a second required request waits until the first
-    is taken, so the reader pauses instead of a queue growing here.
-    """
+class OwedSlot:
+    """Owed requests of one connection in order, at most one waiting, so a slow classifier pauses the
+    connection's reader instead of building a queue. ``wait`` also wakes on ``poke`` (a newer live state)."""
 
     def __init__(self):
         self._item: Request | None = None
-        self._busy = False
         self._closed = False
         self._changed = asyncio.Event()
 
     async def put(self, request: Request) -> None:
-        if request.required:
-            await self._wait(lambda: self._item is None or not self._item.required)
-        elif self._item is not None and self._item.required:
-            return
+        """Wait while a request is waiting, then leave this one."""
+        while self._item is not None and not self._closed:
+            await self._changed.wait()
         self._item = request
-        self._notify()
+        self.poke()
 
-    async def take(self) -> Request:
-        """The waiting request; the caller calls ``done()`` when it has answered it."""
-        await self._wait(lambda: self._item is not None)
-        if self._item is None:
-            raise asyncio.CancelledError("slot closed")
-        request, self._item, self._busy = self._item, None, True
-        self._notify()
+    def take(self) -> Request | None:
+        """The waiting request, or None."""
+        request, self._item = self._item, None
+        if request is not None:
+            self.poke()
         return request
 
-    def done(self) -> None:
-        self._busy = False
-        self._notify()
+    async def wait(self, timeout: float | None) -> None:
+        """Until something changes (a put, a take, a poke), at most ``timeout`` seconds.
 
-    async def join(self) -> None:
-        """Wait until every request put so far has been answered (or the slot is closed)."""
-        await self._wait(lambda: self._item is None and not self._busy)
+        Raises:
+            asyncio.CancelledError: the slot is closed (the connection is over).
+        """
+        if self._closed:
+            raise asyncio.CancelledError("slot closed")
+        try:
+            async with asyncio.timeout(timeout):
+                await self._changed.wait()
+        except TimeoutError:
+            pass
+
+    def poke(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
 
     def close(self) -> None:
         """Wake every waiter for good: the connection is over."""
         self._closed = True
-        self._notify()
-
-    async def _wait(self, ready) -> None:
-        while not (ready() or self._closed):
-            await self._changed.wait()
-
-    def _notify(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
+        self.poke()
 
 
 class TokenBucket:
@@ -79,7 +79,7 @@ class TokenBucket:
         self._tokens, self._last = float(burst), clock()
 
     def take(self) -> bool:
-        """Spend one token; False when the bucket is empty (a flood)."""
+        """Spend one token; False when the bucket is empty (over the rate: see ``retry_after``)."""
         now = self.clock()
         self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
         self._last = now
@@ -87,3 +87,7 @@ class TokenBucket:
             return False
         self._tokens -= 1
         return True
+
+    def retry_after(self) -> float:
+        """Seconds until the next token (0 when there is one)."""
+        return max(0.0, (1 - self._tokens) / self.rate)

@@ -1,9 +1,10 @@
-"""The wire protocol of ``/ws``: a closed set of JSON messages, each with a ``type``.
+"""The wire protocol of ``/ws``, version 1: a closed set of JSON messages, each with a ``type``.
 
 Client messages are frozen dataclasses built by ``parse(text, limits)``, which
-raises one ``ProtocolError(code, message)`` for anything malformed; server
-messages have ``to_json()``. ``ErrorCode`` and ``CloseCode`` are defined here once.
-See docs/PROTOCOL.md for the contract.
+raises one ``ProtocolError(code, message)`` for anything malformed; each may
+carry a client ``id``, echoed as ``reply_to`` in the answers to it. Server
+messages have ``to_json()``. ``ErrorCode`` and ``CloseCode`` are defined here
+once. See docs/PROTOCOL.md for the contract.
 """
 
 import json
@@ -30,6 +31,12 @@ class ErrorCode(StrEnum):
     UNKNOWN_WORD = "unknown_word"  # start with a word the model does not know
     SAVE_FAILED = "save_failed"  # the drawing could not be stored; the game goes on
     INTERNAL_ERROR = "internal_error"  # a server fault; the connection closes with CloseCode.INTERNAL_ERROR
+    RATE_LIMITED = "rate_limited"  # over MESSAGES_PER_SECOND: refused, retry after ``retry_after`` seconds
+    UNSUPPORTED_PROTOCOL = "unsupported_protocol"  # the handshake asked only for subprotocols this server lacks
+    NOT_FOUND = "not_found"  # HTTP 404: no such path under /api, or no saved drawing with that id
+    METHOD_NOT_ALLOWED = "method_not_allowed"  # HTTP 405: the path exists, the method does not (see Allow)
+    BODY_TOO_LARGE = "body_too_large"  # HTTP 413: a request body over MAX_BODY_BYTES
+    BAD_REQUEST = "bad_request"  # any other HTTP 4xx the server refuses (the status says which)
 
 
 class CloseCode(IntEnum):
@@ -43,16 +50,21 @@ class CloseCode(IntEnum):
     TRY_AGAIN_LATER = 1013  # server full (MAX_CONNECTIONS open sockets)
 
 
+VERSION = 1
+SUBPROTOCOL = f"quickdraw.v{VERSION}"  # the Sec-WebSocket-Protocol a versioned client asks for
 MODES = ("free", "game")
+MAX_ID_CHARS = 64  # a client's request id: a short string ...
+MAX_ID_INT = 2**53 - 1  # ... or an integer that survives a JavaScript number
+RequestId = str | int | None
 
 
 class ProtocolError(ValueError):
     """A message the server refuses: ``code`` says what kind of mistake, ``message`` says why."""
 
-    def __init__(self, code: ErrorCode, message: str):
+    def __init__(self, code: ErrorCode, message: str, reply_to: RequestId = None, retry_after: float | None = None):
         super().__init__(message)
-        self.code = code
-        self.message = message
+        self.code, self.message = code, message
+        self.reply_to, self.retry_after = reply_to, retry_after
 
 
 # Client → server -------------------------------------------------------------
@@ -63,6 +75,7 @@ class Start:
     type: ClassVar[str] = "start"
     mode: str = "free"
     word: str | None = None
+    id: RequestId = None
 
     @classmethod
     def from_json(cls, data: dict, limits: sketch.Limits) -> "Start":
@@ -72,44 +85,56 @@ class Start:
         word = data.get("word")
         if word is not None and not isinstance(word, str):
             raise ProtocolError(ErrorCode.BAD_FIELD, '"word" must be a string or null')
-        return cls(mode, word)
+        return cls(mode, word, data.get("id"))
 
 
 @dataclass(frozen=True, eq=False)
 class Points:
-    """Points as a (2|3, n) float array of x, y and optionally t: ``points`` extend the open stroke
-    (at most ``max_points_per_message``), ``stroke`` is one whole stroke (at most ``max_points_per_stroke``)."""
+    """Points as a (2|3, n) float array of x, y and optionally t: ``points`` extend the open stroke,
+    ``stroke`` is one whole stroke; either carries at most ``max_points_per_message``."""
 
     type: str  # "points" or "stroke"
     points: np.ndarray
+    id: RequestId = None
 
     @classmethod
     def from_json(cls, data: dict, limits: sketch.Limits) -> "Points":
-        most = limits.max_points_per_message if data["type"] == "points" else limits.max_points_per_stroke
-        return cls(data["type"], _points(data, most))
+        return cls(data["type"], _points(data, limits.max_points_per_message), data.get("id"))
 
 
 @dataclass(frozen=True)
 class StrokeEnd:
     type: ClassVar[str] = "stroke_end"
+    id: RequestId = None
 
 
 @dataclass(frozen=True)
 class Undo:
     type: ClassVar[str] = "undo"
+    id: RequestId = None
 
 
 @dataclass(frozen=True)
 class Clear:
     type: ClassVar[str] = "clear"
+    id: RequestId = None
 
 
 @dataclass(frozen=True)
 class End:
     type: ClassVar[str] = "end"
+    id: RequestId = None
 
 
-ClientMessage = Start | Points | StrokeEnd | Undo | Clear | End
+@dataclass(frozen=True)
+class Ping:
+    """A heartbeat: answered with ``pong``; like any message it keeps the socket from idling."""
+
+    type: ClassVar[str] = "ping"
+    id: RequestId = None
+
+
+ClientMessage = Start | Points | StrokeEnd | Undo | Clear | End | Ping
 CLIENT_TYPES = {
     "start": Start,
     "points": Points,
@@ -118,6 +143,7 @@ CLIENT_TYPES = {
     "undo": Undo,
     "clear": Clear,
     "end": End,
+    "ping": Ping,
 }
 
 
@@ -125,16 +151,21 @@ def parse(frame: str | bytes, limits: sketch.Limits = sketch.Limits()) -> Client
     """One client frame → its message; extra fields are ignored.
 
     Raises:
-        ProtocolError: with the code that says what is wrong.
+        ProtocolError: with the code that says what is wrong, and ``reply_to`` set when the message had a valid id.
     """
     data = _object(frame)
-    kind = data.get("type")
-    if not isinstance(kind, str) or kind not in CLIENT_TYPES:
-        raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f'"type" must be one of {", ".join(CLIENT_TYPES)}')
-    cls = CLIENT_TYPES[kind]
-    if hasattr(cls, "from_json"):
-        return cls.from_json(data, limits)
-    return cls()
+    request_id = _request_id(data)
+    try:
+        kind = data.get("type")
+        if not isinstance(kind, str) or kind not in CLIENT_TYPES:
+            raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f'"type" must be one of {", ".join(CLIENT_TYPES)}')
+        cls = CLIENT_TYPES[kind]
+        if hasattr(cls, "from_json"):
+            return cls.from_json(data, limits)
+        return cls(request_id)
+    except ProtocolError as error:
+        error.reply_to = request_id
+        raise
 
 
 def parse_drawing(body, limits: sketch.Limits = sketch.Limits()) -> list[np.ndarray]:
@@ -172,6 +203,20 @@ def _object(frame: str | bytes) -> dict:
     return data
 
 
+def _request_id(data: dict) -> RequestId:
+    """The message's optional ``id``: a string of 1..MAX_ID_CHARS characters or an integer within ±MAX_ID_INT."""
+    value = data.get("id")
+    if value is None:
+        return None
+    if isinstance(value, str) and 0 < len(value) <= MAX_ID_CHARS:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) <= MAX_ID_INT:
+        return value
+    raise ProtocolError(
+        ErrorCode.BAD_FIELD, f'"id" must be a string of 1 to {MAX_ID_CHARS} characters or an integer within ±2^53'
+    )
+
+
 def _length(stroke) -> int:
     """The point count a stroke claims (its x row), 0 if it has no list there."""
     if isinstance(stroke, list) and stroke and isinstance(stroke[0], list):
@@ -186,9 +231,12 @@ def _points(data: dict, max_points: int) -> np.ndarray:
     if max(len(row) for row in rows) > max_points:
         raise ProtocolError(ErrorCode.TOO_MANY_POINTS, f"more than {max_points} points in one message")
     try:
-        return sketch.validate_stroke(rows, sketch.Limits(max_points_per_stroke=max_points), "points")
+        points = sketch.validate_stroke(rows, sketch.Limits(max_points_per_stroke=max_points), "points")
     except sketch.SketchError as error:
         raise ProtocolError(ErrorCode.BAD_POINTS, str(error)) from None
+    if len(points) == 3 and points[2].min() < 0:
+        raise ProtocolError(ErrorCode.BAD_POINTS, '"t" counts milliseconds since the drawing began: no negative values')
+    return points
 
 
 # Server → client -------------------------------------------------------------
@@ -206,34 +254,55 @@ class _ServerMessage:
 
 
 @dataclass(frozen=True)
+class Hello(_ServerMessage):
+    """The server's first message on every socket: what a client needs to know before it draws."""
+
+    type: ClassVar[str] = "hello"
+    protocol: int
+    model_version: str
+    words: list[str]
+    recognition_threshold: float
+    game_time_limit_s: float
+    live_guess_interval_ms: int
+    heartbeat: dict  # {"ping_interval_s", "idle_timeout_s"}
+    limits: dict  # every limit a client must stay under, by its setting's name in lower case
+
+
+@dataclass(frozen=True)
 class Round(_ServerMessage):
     type: ClassVar[str] = "round"
     id: str
     mode: str
     word: str | None
     time_limit_s: float | None
+    reply_to: RequestId = None
 
 
 @dataclass(frozen=True)
 class GuessMessage(_ServerMessage):
     type: ClassVar[str] = "guess"
     seq: int
+    drawing: str  # the drawing's id
     strokes: int
+    live: bool  # True: mid-stroke, nobody asked for it; False: owed for stroke_end, stroke, undo or clear
     guesses: list[dict]  # [{"word", "p"}], best first
+    reply_to: RequestId = None
 
 
 @dataclass(frozen=True)
 class Recognized(_ServerMessage):
     type: ClassVar[str] = "recognized"
+    drawing: str
     word: str
     p: float
     strokes: int
-    elapsed_ms: int
+    elapsed_ms: int  # server wall time from the round's start to the winning guess
 
 
 @dataclass(frozen=True)
 class Timeout(_ServerMessage):
     type: ClassVar[str] = "timeout"
+    drawing: str
     word: str | None
 
 
@@ -242,8 +311,35 @@ class Saved(_ServerMessage):
     type: ClassVar[str] = "saved"
     id: str
     word: str | None
+    mode: str
     recognized: bool
     strokes: int
+    record_url: str
+    png_url: str
+    reply_to: RequestId = None
+
+
+@dataclass(frozen=True)
+class NotSaved(_ServerMessage):
+    type: ClassVar[str] = "not_saved"
+    id: str
+    reason: str  # "empty" (no strokes) or "save_failed" (the store refused it)
+    reply_to: RequestId = None
+
+
+@dataclass(frozen=True)
+class Pong(_ServerMessage):
+    type: ClassVar[str] = "pong"
+    reply_to: RequestId = None
+
+
+@dataclass(frozen=True)
+class Closing(_ServerMessage):
+    """Sent just before the server closes the socket; ``code`` is the close code that follows."""
+
+    type: ClassVar[str] = "closing"
+    code: int
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -251,7 +347,15 @@ class Error(_ServerMessage):
     type: ClassVar[str] = "error"
     code: ErrorCode
     message: str
+    reply_to: RequestId = None
+    retry_after: float | None = None  # rate_limited only: seconds until a message is accepted again
+
+    def to_json(self) -> dict:
+        data = super().to_json()
+        if self.retry_after is None:
+            del data["retry_after"]
+        return data
 
     @classmethod
     def of(cls, error: ProtocolError) -> "Error":
-        return cls(error.code, error.message)
+        return cls(error.code, error.message, error.reply_to, error.retry_after)

@@ -36,19 +36,31 @@ class Services:
         finally:
             self.backlog -= 1
 
-    def save(self, drawing: Drawing) -> protocol.Saved:
+    def save(self, drawing: Drawing, reply_to: protocol.RequestId = None) -> protocol.Saved:
         """Render and store a finished drawing. Blocking: run it off the event loop."""
         record = drawing.record()
         self.store.save(record, render_png(record["drawing"]), drawing.id)
-        return protocol.Saved(drawing.id, drawing.word, drawing.recognized, len(drawing.strokes))
+        url = f"/api/drawings/{drawing.id}"
+        return protocol.Saved(
+            drawing.id,
+            drawing.word,
+            drawing.mode,
+            drawing.recognized,
+            len(drawing.strokes),
+            url,
+            url + ".png",
+            reply_to,
+        )
 
-    async def save_async(self, drawing: Drawing) -> protocol.Saved | protocol.Error:
-        """``save`` on the saver thread; a failure is logged and becomes a ``save_failed`` error."""
+    async def save_async(
+        self, drawing: Drawing, reply_to: protocol.RequestId = None
+    ) -> protocol.Saved | protocol.NotSaved:
+        """``save`` on the saver thread; a failure is logged and becomes ``not_saved`` with reason ``save_failed``."""
         try:
-            return await asyncio.get_running_loop().run_in_executor(self.saver, self.save, drawing)
+            return await asyncio.get_running_loop().run_in_executor(self.saver, self.save, drawing, reply_to)
         except (OSError, ValueError) as error:
             log.error("saving drawing %s failed: %s", drawing.id, error)
-            return protocol.Error(protocol.ErrorCode.SAVE_FAILED, "the drawing could not be saved")
+            return protocol.NotSaved(drawing.id, protocol.ErrorCode.SAVE_FAILED, reply_to)
 
     def spawn(self, coroutine) -> asyncio.Task:
         """Run a save in its own task, tracked so shutdown can wait for it and a disconnect cannot cancel it."""

@@ -3,7 +3,9 @@
 ``Session`` holds the open ``Drawing`` (strokes in client pixels, t in ms since
 it began). A rejected call raises ``ProtocolError`` and changes nothing. A
 drawing leaves the session exactly once (end, new start, timeout, recognized,
-disconnect); the caller saves what it gets back.
+disconnect); the caller saves what it gets back. Guesses owed for a drawing
+still count for its round after it left (``observe``), so what decides a round
+is what was sent before it ended, not how fast the classifier was.
 """
 
 import random
@@ -35,6 +37,11 @@ class Drawing:
     open: list[np.ndarray] = field(default_factory=list)  # chunks of the stroke being drawn
     guesses: list[dict] = field(default_factory=list)  # the last top-5 sent for it
     recognized: bool = False
+    win: protocol.Recognized | None = None  # the guess that won the round
+    epoch: int = 0  # counts stroke_end, stroke, undo, clear and the end: a live guess from an older epoch is stale
+    ended: bool = False
+    last_owed: object = None  # the future of the last guess owed for it: its end waits for that guess
+    timed_by_client: bool | None = None  # whether its points carry the client's t (decided by the first ones)
     points: int = 0  # in the whole drawing, open stroke included (kept as a count: messages come often)
     open_points: int = 0
 
@@ -42,8 +49,8 @@ class Drawing:
         """The drawing as it looks now, open stroke included (arrays are never mutated)."""
         return self.strokes + ([np.concatenate(self.open, axis=1)] if self.open else [])
 
-    def round_message(self) -> protocol.Round:
-        return protocol.Round(self.id, self.mode, self.word, self.time_limit_s)
+    def round_message(self, reply_to: protocol.RequestId = None) -> protocol.Round:
+        return protocol.Round(self.id, self.mode, self.word, self.time_limit_s, reply_to)
 
     def record(self) -> dict:
         """The Quick, Draw! raw-format record (plus mode and guesses) to save."""
@@ -97,7 +104,8 @@ class Session:
         """Append points to the open stroke, opening one if none is open."""
         drawing = self._open()
         self._check_room(drawing, points.shape[1], opens_stroke=not drawing.open, stroke_points=drawing.open_points)
-        drawing.open.append(self._timed(drawing, points))
+        points = self._timed(drawing, points)
+        drawing.open.append(points)
         drawing.open_points += points.shape[1]
         drawing.points += points.shape[1]
 
@@ -108,16 +116,19 @@ class Session:
             raise ProtocolError(protocol.ErrorCode.NO_STROKE, "stroke_end without an open stroke")
         drawing.strokes = drawing.strokes + [np.concatenate(drawing.open, axis=1)]
         drawing.open, drawing.open_points = [], 0
+        drawing.epoch += 1
         return len(drawing.strokes)
 
     def add_stroke(self, points: np.ndarray) -> int:
         """Add one whole stroke (an open stroke is closed first); returns the completed count."""
         drawing = self._open()
         self._check_room(drawing, points.shape[1], opens_stroke=True, stroke_points=0, extra_open=bool(drawing.open))
+        points = self._timed(drawing, points)
         if drawing.open:
             self.end_stroke()
-        drawing.strokes = drawing.strokes + [self._timed(drawing, points)]
+        drawing.strokes = drawing.strokes + [points]
         drawing.points += points.shape[1]
+        drawing.epoch += 1
         return len(drawing.strokes)
 
     def undo(self) -> int:
@@ -131,11 +142,13 @@ class Session:
             drawing.strokes = drawing.strokes[:-1]
         else:
             raise ProtocolError(protocol.ErrorCode.NO_STROKE, "nothing to undo")
+        drawing.epoch += 1
         return len(drawing.strokes)
 
     def clear(self) -> int:
         drawing = self._open()
         drawing.strokes, drawing.open, drawing.points, drawing.open_points = [], [], 0, 0
+        drawing.epoch += 1
         return 0
 
     def end(self) -> Drawing:
@@ -150,29 +163,40 @@ class Session:
         self.finish()
         return True
 
-    def observe(
-        self, drawing: Drawing, prediction: Prediction, strokes: int
-    ) -> tuple[list[dict], protocol.Recognized | None]:
-        """The guesses to send for ``drawing`` (kept as its latest, for the saved record), and ``Recognized``
-        when they win the open game round, which is then over."""
+    def current(self, drawing: Drawing, epoch: int) -> bool:
+        """Whether ``drawing`` is still open and unchanged since ``epoch`` but for points added to its open stroke."""
+        return self.drawing is drawing and drawing.epoch == epoch
+
+    def observe(self, drawing: Drawing, prediction: Prediction, strokes: int) -> tuple[list[dict], bool]:
+        """The guesses to send for ``drawing`` (kept as its latest, for the saved record), and whether they
+        just won its round while it was open: the session has then closed it.
+
+        A guess that wins a round that already ended (by ``end``, a new ``start`` or time) marks it
+        recognized too: it was owed for a message sent before the end. Only owed guesses reach a closed
+        drawing; the caller drops stale live ones (``current``).
+        """
         drawing.guesses = [guess.to_json() for guess in prediction.top(TOP_K)]
-        if self.drawing is not drawing or drawing.mode != "game" or drawing.recognized:
-            return drawing.guesses, None
-        if not recognizes(prediction, drawing.word, self.threshold):
-            return drawing.guesses, None
+        if drawing.mode != "game" or drawing.recognized or not recognizes(prediction, drawing.word, self.threshold):
+            return drawing.guesses, False
         drawing.recognized = True
-        self.finish()
         elapsed_ms = round((self.clock() - drawing.began) * 1000)
-        return drawing.guesses, protocol.Recognized(
-            drawing.word, round(prediction.p(drawing.word), 4), strokes, elapsed_ms
+        drawing.win = protocol.Recognized(
+            drawing.id, drawing.word, round(prediction.p(drawing.word), 4), strokes, elapsed_ms
         )
+        if self.drawing is not drawing:
+            return drawing.guesses, False
+        self.finish()
+        return drawing.guesses, True
 
     def finish(self) -> Drawing | None:
         """Close the open drawing (disconnect, new start); returns it, or None if none was open."""
         drawing, self.drawing = self.drawing, None
-        if drawing is not None and drawing.open:
-            drawing.strokes = drawing.strokes + [np.concatenate(drawing.open, axis=1)]
-            drawing.open, drawing.open_points = [], 0
+        if drawing is not None:
+            drawing.ended = True
+            drawing.epoch += 1
+            if drawing.open:
+                drawing.strokes = drawing.strokes + [np.concatenate(drawing.open, axis=1)]
+                drawing.open, drawing.open_points = [], 0
         return drawing
 
     def _open(self) -> Drawing:
@@ -193,8 +217,20 @@ class Session:
             )
 
     def _timed(self, drawing: Drawing, points: np.ndarray) -> np.ndarray:
-        """Give points a t row (ms since the drawing began, by the server clock) when the client sent none."""
-        if points.shape[0] == 3:
+        """Give points a t row (ms since the drawing began, by the server clock) when the client sent none.
+
+        One drawing keeps one clock: once its points came with ``t`` (or without), all must.
+        """
+        client_t = points.shape[0] == 3
+        if drawing.timed_by_client is None:
+            drawing.timed_by_client = client_t
+        elif drawing.timed_by_client != client_t:
+            raise ProtocolError(
+                protocol.ErrorCode.BAD_POINTS,
+                f'this drawing\'s points came {"with" if drawing.timed_by_client else "without"} "t": '
+                "send t with every message of a drawing or with none",
+            )
+        if client_t:
             return points
         t = np.full((1, points.shape[1]), round((self.clock() - drawing.began) * 1000), dtype=np.float64)
         return np.vstack([points, t])

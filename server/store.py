@@ -22,7 +22,7 @@ INK_WIDTH = 3
 
 
 class SavedDrawingStore:
-    """The saved-drawings directory: atomic ``save``, newest-first ``recent``, safe ``png_path``."""
+    """The saved-drawings directory: atomic ``save``, newest-first ``recent``, safe ``record`` and ``png_path``."""
 
     def __init__(self, directory: Path | str):
         self.directory = Path(directory)
@@ -54,13 +54,18 @@ class SavedDrawingStore:
         for drawing_id in names[offset:]:
             if len(records) >= limit:
                 break
-            try:
-                record = json.loads((self.directory / f"{drawing_id}.ndjson").read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            if isinstance(record, dict):
-                records.append({"id": drawing_id, **record})
+            if (record := self._read(drawing_id)) is not None:
+                records.append(record)
         return records
+
+    def record(self, drawing_id: str) -> dict | None:
+        """One saved record with its ``"id"``, or None when there is none or it cannot be read.
+
+        Raises:
+            ValueError: ``drawing_id`` is not a server-made id (so no path tricks get through).
+        """
+        self._check(drawing_id)
+        return self._read(drawing_id)
 
     def png_path(self, drawing_id: str) -> Path:
         """The PNG of a saved drawing (it may not exist).
@@ -70,6 +75,13 @@ class SavedDrawingStore:
         """
         self._check(drawing_id)
         return self.directory / f"{drawing_id}.png"
+
+    def _read(self, drawing_id: str) -> dict | None:
+        try:
+            record = json.loads((self.directory / f"{drawing_id}.ndjson").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return {**record, "id": drawing_id} if isinstance(record, dict) else None  # the file name is the id
 
     @staticmethod
     def _check(drawing_id) -> None:

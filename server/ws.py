@@ -1,8 +1,10 @@
-"""The ``/ws`` route: receive → parse → session → classify → send.
+"""The ``/ws`` route: receive → parse → session → classify → send, in the order the client asked.
 
-Each connection runs two tasks: the reader applies messages to its Session
-and posts drawing states into a LatestSlot; the classifier task answers them
-one at a time off the event loop. Finished drawings are saved in tracked tasks.
+Each connection runs three tasks. The reader applies messages to its Session
+and queues their answers in the outbox: a message, or a future that the
+classifier task (an owed guess) or a save task (a drawing's end) resolves.
+The writer sends the outbox in order, so answers come in the order of the
+messages they answer. Live guesses go straight to the outbox when computed.
 """
 
 import asyncio
@@ -13,15 +15,21 @@ import time
 
 from quart import Blueprint, current_app, websocket
 
+from core import sketch
 from server import protocol
-from server.flow import LatestSlot, Request, TokenBucket
+from server.flow import OwedSlot, Request, TokenBucket
 from server.guard import Gate
-from server.protocol import Clear, End, Points, ProtocolError, Start, StrokeEnd, Undo
+from server.protocol import Clear, End, Ping, Points, ProtocolError, Start, StrokeEnd, Undo
 from server.services import Services
 from server.session import Drawing, Session
 
 log = logging.getLogger("server.ws")
 blueprint = Blueprint("ws", __name__)
+
+OUTBOX_LIMIT = 64  # answers waiting for a client that does not read: beyond this its reader waits
+CLOSE_FLUSH_S = 2.0  # at a server-side close, how long the last answers (saved, closing) may take to go out
+LIVE_POLL_S = 0.01  # a live guess held back by a busy classifier is retried this often
+REFUSED_WINDOW_S = 10.0  # a client may have MAX_REFUSED_MESSAGES refused (rate_limited) per this many seconds
 
 
 @blueprint.websocket("/ws")
@@ -32,17 +40,23 @@ async def play():
     if not gate.origin_allowed(origin, websocket.headers.get("Host")):  # before accept: a cross-site page gets a 403
         log.warning("refused a socket from another site", extra={"origin": origin[:100]})
         return "sockets from other sites are not allowed", 403
+    asked = websocket.requested_subprotocols
+    if asked and protocol.SUBPROTOCOL not in asked:
+        error = protocol.Error(
+            protocol.ErrorCode.UNSUPPORTED_PROTOCOL, f"this server speaks {protocol.SUBPROTOCOL} (or no subprotocol)"
+        )
+        return error.to_json(), 400
+    await websocket.accept(subprotocol=protocol.SUBPROTOCOL if asked else None)
     connection = Connection(services, websocket)  # Quart's proxy: it works in tasks that copy this context
     with gate.admission(connection) as refusal:
         if refusal is not None:
             services.metrics.refused.inc()
-            await websocket.accept()
             return await connection.close(*refusal)
         await connection.serve()
 
 
 class Connection:
-    """One player's socket: its session, its slot, its game timer."""
+    """One player's socket: its session, its outbox, its game timer."""
 
     def __init__(self, services: Services, socket):
         self.services, self.socket = services, socket
@@ -53,11 +67,17 @@ class Connection:
         self.session = Session(
             services.classifier.labels, self.limits, settings.game_time_limit_s, settings.recognition_threshold
         )
-        self.slot = LatestSlot()
+        self.slot = OwedSlot()
+        self.outbox: asyncio.Queue = asyncio.Queue()  # messages, and futures of messages, in sending order
+        self.owed: set[asyncio.Future] = set()  # owed guesses not computed yet
         self.bucket = TokenBucket(settings.messages_per_second, settings.message_burst)
+        # Refusals have their own bucket: MAX_REFUSED_MESSAGES at once, refilled over REFUSED_WINDOW_S.
+        self.refusals = TokenBucket(settings.max_refused_messages / REFUSED_WINDOW_S, settings.max_refused_messages)
         self.seq = 0
         self.last_live = float("-inf")
+        self.live_wanted = False  # the open stroke has points no guess has seen
         self.timer: asyncio.Task | None = None
+        self.writer: asyncio.Task | None = None
         self.open = True
         self.metrics = services.metrics
         self.id, self.began = secrets.token_hex(4), time.monotonic()  # the id ties this socket's log lines together
@@ -68,23 +88,27 @@ class Connection:
         self.metrics.connections.inc()
         self.metrics.connections_total.inc()
         log.info("connection open", extra={"conn": self.id})
-        tasks = [asyncio.create_task(self.receive()), asyncio.create_task(self.classify())]
+        self.outbox.put_nowait(self.hello())
+        tasks = [asyncio.create_task(work()) for work in (self.receive, self.classify, self.write)]
+        self.writer = tasks[2]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 if not task.cancelled() and task.exception() is not None:
                     log.error("connection failed", exc_info=task.exception())
-                    await self.send(
+                    self.forget_owed()  # they will not be computed: the writer must not wait for them
+                    self.outbox.put_nowait(
                         protocol.Error(protocol.ErrorCode.INTERNAL_ERROR, "the server failed; please reconnect")
                     )
                     await self.close(protocol.CloseCode.INTERNAL_ERROR, "internal error")
         finally:
             self.open = False
             tasks += [self.timer] if self.timer is not None else []
-            self.timer = None  # a finished timer task would keep its traceback, and through it this connection
+            self.timer = self.writer = None  # a finished task keeps its traceback, and through it this connection
             for task in tasks:
                 task.cancel()
             self.slot.close()
+            self.forget_owed()
             self.conclude(self.session.finish(), "disconnected")  # the open drawing is saved too
             self.metrics.connections.dec()
             log.info(
@@ -100,6 +124,30 @@ class Connection:
             # Last: the server may cancel this handler when the peer is gone, and nothing above may be skipped.
             await asyncio.gather(*tasks, return_exceptions=True)
 
+    def hello(self) -> protocol.Hello:
+        settings, classifier = self.settings, self.services.classifier
+        limit_names = (
+            "max_frame_bytes",
+            "max_points_per_message",
+            "max_points_per_stroke",
+            "max_points",
+            "max_strokes",
+            "messages_per_second",
+            "message_burst",
+            "max_refused_messages",
+            "max_drawing_s",
+        )
+        return protocol.Hello(
+            protocol.VERSION,
+            classifier.version,
+            classifier.labels,
+            settings.recognition_threshold,
+            settings.game_time_limit_s,
+            settings.live_guess_interval_ms,
+            {"ping_interval_s": settings.ping_interval_s, "idle_timeout_s": settings.idle_timeout_s},
+            {name: getattr(settings, name) for name in limit_names} | {"max_coordinate": sketch.MAX_COORDINATE},
+        )
+
     async def receive(self) -> None:
         limit = self.settings.max_frame_bytes
         while True:
@@ -114,70 +162,138 @@ class Connection:
                 frame = b""
             if len(frame.encode() if isinstance(frame, str) else frame) > limit:  # bytes, as on the wire
                 return await self.close(protocol.CloseCode.MESSAGE_TOO_BIG, f"frames are limited to {limit} bytes")
-            if not self.bucket.take():
+            within_rate = self.bucket.take()
+            if not within_rate and not self.refusals.take():
                 return await self.close(protocol.CloseCode.POLICY_VIOLATION, "too many messages")
             try:
-                await self.handle(protocol.parse(frame, self.limits))
+                message = protocol.parse(frame, self.limits)
+                if not within_rate:
+                    wait = round(self.bucket.retry_after(), 3)
+                    raise ProtocolError(
+                        protocol.ErrorCode.RATE_LIMITED,
+                        f"over {self.settings.messages_per_second:g} messages/s: refused, retry after {wait:g} s",
+                        message.id,
+                        wait,
+                    )
+                await self.handle(message)
             except ProtocolError as error:
-                await self.send(protocol.Error.of(error))
+                self.answer(protocol.Error.of(error))
+            while self.outbox.qsize() > OUTBOX_LIMIT:  # the client does not read: stop reading it too
+                await asyncio.sleep(0.05)
 
     async def handle(self, message) -> None:
         session = self.session
         match message:
             case Start():
                 previous, drawing = session.start(message)
-                await asyncio.shield(
-                    self.conclude(previous, "replaced", after_guesses=True)
-                )  # a disconnect must not cancel the save
+                self.conclude(previous, "replaced")
                 self.start_timer(drawing)
-                await self.send(drawing.round_message())
+                self.live_wanted = False
+                self.answer(drawing.round_message(message.id))
             case Points(type="points", points=points):
                 session.add_points(points)
-                await self.live_guess()
+                self.live_wanted = True
+                self.slot.poke()
             case StrokeEnd():
-                await self.guess(session.end_stroke())
+                await self.owe(session.end_stroke(), message.id)
             case Points(type="stroke", points=points):
-                await self.guess(session.add_stroke(points))
+                await self.owe(session.add_stroke(points), message.id)
             case Undo():
-                await self.guess(session.undo())
+                await self.owe(session.undo(), message.id)
             case Clear():
-                await self.guess(session.clear())
+                await self.owe(session.clear(), message.id)
             case End():
-                await asyncio.shield(self.conclude(session.end(), "ended", after_guesses=True))
+                self.conclude(session.end(), "ended", message.id)
+            case Ping():
+                self.answer(protocol.Pong(message.id))
 
-    async def guess(self, strokes: int) -> None:
-        """Ask for the one guess owed for a completed stroke, undo or clear."""
-        drawing = self.session.drawing
-        await self.slot.put(Request(drawing, list(drawing.strokes), strokes, required=True))
+    def answer(self, message) -> None:
+        """Queue a message (or a future of one, or of a list) to go out after everything queued before it."""
+        self.outbox.put_nowait(message)
 
-    async def live_guess(self) -> None:
-        """Ask for a guess mid-stroke, at most every LIVE_GUESS_INTERVAL_MS and only while the classifier keeps up."""
-        now = time.monotonic()
-        if (now - self.last_live) * 1000 < self.settings.live_guess_interval_ms:
-            return
-        if self.services.backlog >= self.settings.live_guess_max_backlog:
-            return
-        self.last_live = now
+    async def owe(self, strokes: int, reply_to) -> None:
+        """Queue the guess owed for a completed stroke, undo or clear; it covers the open stroke's points too."""
         drawing = self.session.drawing
-        await self.slot.put(Request(drawing, drawing.snapshot(), len(drawing.strokes), required=False))
+        reply = asyncio.get_running_loop().create_future()
+        self.owed.add(reply)
+        drawing.last_owed = reply
+        self.live_wanted = False
+        self.answer(reply)
+        await self.slot.put(Request(drawing, list(drawing.strokes), strokes, drawing.epoch, reply, reply_to))
+
+    def forget_owed(self) -> None:
+        for reply in self.owed:
+            reply.cancel()
+        self.owed.clear()
 
     async def classify(self) -> None:
+        """Owed requests first, in order; when none waits, the newest state of the open stroke, if no guess
+        has seen it, as soon as LIVE_GUESS_INTERVAL_MS has passed and the classifier keeps up."""
         while True:
-            request = await self.slot.take()
+            request = self.slot.take()
+            if request is None:
+                wait = self.live_wait()
+                if wait is None or wait > 0:
+                    await self.slot.wait(wait)
+                    continue
+                request = self.live_request()
+            await self.guess(request)
+
+    def live_wait(self) -> float | None:
+        """Seconds until a live guess may be asked for: None when none is wanted, 0 for now."""
+        if not self.live_wanted or self.session.drawing is None:
+            return None
+        left = self.last_live + self.settings.live_guess_interval_ms / 1000 - time.monotonic()
+        if left > 0:
+            return left
+        if self.services.backlog >= self.settings.live_guess_max_backlog:
+            return LIVE_POLL_S
+        return 0.0
+
+    def live_request(self) -> Request:
+        self.last_live, self.live_wanted = time.monotonic(), False
+        drawing = self.session.drawing
+        return Request(drawing, drawing.snapshot(), len(drawing.strokes), drawing.epoch)
+
+    async def guess(self, request: Request) -> None:
+        drawing, guesses, won = request.drawing, [], False
+        if request.snapshot:
+            prediction = await self.services.predict(request.snapshot)
+            if request.live and not self.session.current(drawing, request.epoch):
+                return  # the drawing changed (undo, stroke end…) or ended meanwhile: its owed guess covers it
+            guesses, won = self.session.observe(drawing, prediction, request.strokes)
+        else:
+            drawing.guesses = []
+        self.seq += 1
+        message = protocol.GuessMessage(self.seq, drawing.id, request.strokes, request.live, guesses, request.reply_to)
+        self.metrics.guesses.labels("live" if request.live else "stroke").inc()
+        if request.live:
+            self.answer(message)
+        else:
+            self.metrics.latency.observe(time.perf_counter() - request.at)
+            self.owed.discard(request.reply)
+            if not request.reply.done():
+                request.reply.set_result(message)
+        if won:
+            self.conclude(drawing, "recognized")
+
+    async def write(self) -> None:
+        """Send the outbox in order, waiting for each future in turn."""
+        while True:
+            item = await self.outbox.get()
             try:
-                guesses, recognized = [], None
-                if request.snapshot:
-                    prediction = await self.services.predict(request.snapshot)
-                    guesses, recognized = self.session.observe(request.drawing, prediction, request.strokes)
-                self.seq += 1
-                await self.send(protocol.GuessMessage(self.seq, request.strokes, guesses))
-                self.metrics.guesses.labels("stroke" if request.required else "live").inc()
-                if request.required:
-                    self.metrics.latency.observe(time.perf_counter() - request.at)
-                if recognized is not None:
-                    self.conclude(request.drawing, "recognized", announce=recognized)
+                if isinstance(item, asyncio.Future):
+                    await asyncio.wait([item])
+                    if item.cancelled():
+                        continue
+                    if item.exception() is not None:
+                        log.error("an answer failed", exc_info=item.exception())
+                        continue
+                    item = item.result()
+                for message in item if isinstance(item, list) else [item]:
+                    await self.send(message)
             finally:
-                self.slot.done()
+                self.outbox.task_done()
 
     def start_timer(self, drawing: Drawing) -> None:
         if self.timer is not None:
@@ -189,33 +305,34 @@ class Connection:
     async def time_out(self, drawing: Drawing, seconds: float) -> None:
         await asyncio.sleep(seconds)
         if self.session.time_out(drawing):
-            self.conclude(drawing, "timeout", announce=protocol.Timeout(drawing.word))
+            self.conclude(drawing, "timeout")
 
-    def conclude(
-        self, drawing: Drawing | None, outcome: str, announce=None, after_guesses: bool = False
-    ) -> asyncio.Task:
-        """Count and save a drawing that left the session, then send ``saved``, in a task Services tracks.
-
-        ``announce`` (recognized, timeout) goes out first, in the same task, so a closing
-        connection cannot lose the save after it; with ``after_guesses`` the guesses still
-        owed for it go out before ``saved``. Await it under ``asyncio.shield``.
-        """
-        kept = drawing is not None and bool(drawing.strokes)
-        if kept:
+    def conclude(self, drawing: Drawing | None, outcome: str, reply_to=None) -> None:
+        """Queue the end of a drawing that left the session: after the guesses still owed for it (which
+        may still win its round), ``recognized`` or ``timeout`` for a round, then its one final message,
+        ``saved`` or ``not_saved``. The save runs in a task Services tracks: a disconnect cannot cancel it."""
+        if drawing is None:
+            return
+        owed = drawing.last_owed
+        if drawing.strokes:
             self.drawings += 1
-            self.metrics.drawings.labels(outcome).inc()
 
-        async def save():
-            if announce is not None:
-                await self.send(announce)
-            if after_guesses:
-                await self.slot.join()
-            if kept:
-                result = await self.services.save_async(drawing)
-                self.metrics.saves.labels("ok" if isinstance(result, protocol.Saved) else "failed").inc()
-                await self.send(result)
+        async def finish() -> list:
+            if owed is not None:
+                await asyncio.wait([owed])
+            messages = []
+            if drawing.win is not None:
+                messages.append(drawing.win)
+            elif outcome == "timeout":
+                messages.append(protocol.Timeout(drawing.id, drawing.word))
+            if not drawing.strokes:
+                return messages + [protocol.NotSaved(drawing.id, "empty", reply_to)]
+            self.metrics.drawings.labels("recognized" if drawing.recognized else outcome).inc()
+            result = await self.services.save_async(drawing, reply_to)
+            self.metrics.saves.labels("ok" if isinstance(result, protocol.Saved) else "failed").inc()
+            return messages + [result]
 
-        return self.services.spawn(save())
+        self.answer(self.services.spawn(finish()))
 
     async def send(self, message) -> None:
         if isinstance(message, protocol.Error):
@@ -232,9 +349,25 @@ class Connection:
         return asyncio.get_running_loop().create_task(self.close(code, reason), context=self.context.copy())
 
     async def close(self, code: int, reason: str) -> None:
+        """Close from the server's side: the open drawing ends (and is saved), its final message and a
+        ``closing`` notice go out after everything queued, for at most CLOSE_FLUSH_S, then the close frame."""
         if self.close_code is not None:  # shutdown and a limit may race; a socket closes once
             return
         log.info("closing a connection: %d %s", code, reason, extra={"conn": self.id})
-        self.open, self.close_code = False, code
+        self.close_code = code
         self.metrics.closes.labels(str(code)).inc()
+        self.conclude(self.session.finish(), "closed")
+        self.answer(protocol.Closing(code, reason))
+        if self.writer is not None and not self.writer.done():
+            try:
+                async with asyncio.timeout(CLOSE_FLUSH_S):
+                    await self.outbox.join()
+            except TimeoutError:
+                log.warning("a closing socket did not take its last messages", extra={"conn": self.id})
+        else:  # refused before serving: only ready messages wait (the notice)
+            while not self.outbox.empty():
+                item = self.outbox.get_nowait()
+                if not isinstance(item, asyncio.Future):
+                    await self.send(item)
+        self.open = False
         await self.socket.close(code, reason)

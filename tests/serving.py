@@ -32,7 +32,10 @@ def make_app(tmp_path, **overrides):
 
 
 async def receive(ws, timeout: float = TIMEOUT_S) -> dict:
-    return json.loads(await asyncio.wait_for(ws.receive(), timeout))
+    """The next message, passing over the ``hello`` every socket begins with (test_ws checks that one)."""
+    while (message := json.loads(await asyncio.wait_for(ws.receive(), timeout)))["type"] == "hello":
+        pass
+    return message
 
 
 async def receive_type(ws, kind: str, timeout: float = TIMEOUT_S) -> dict:
@@ -40,6 +43,21 @@ async def receive_type(ws, kind: str, timeout: float = TIMEOUT_S) -> dict:
     while (message := await receive(ws, timeout))["type"] != kind:
         pass
     return message
+
+
+def saved_message(drawing_id: str, word, strokes: int, recognized=False, mode="free", reply_to=None) -> dict:
+    """The ``saved`` message the server sends for a stored drawing."""
+    return {
+        "type": "saved",
+        "id": drawing_id,
+        "word": word,
+        "mode": mode,
+        "recognized": recognized,
+        "strokes": strokes,
+        "record_url": f"/api/drawings/{drawing_id}",
+        "png_url": f"/api/drawings/{drawing_id}.png",
+        "reply_to": reply_to,
+    }
 
 
 async def send(ws, **message) -> None:
@@ -141,7 +159,10 @@ class Server:
 
 
 async def answer(ws) -> dict:
-    return json.loads(await asyncio.wait_for(ws.recv(), ANSWER_S))
+    """The next message from a real server, passing over the opening ``hello``."""
+    while (message := json.loads(await asyncio.wait_for(ws.recv(), ANSWER_S)))["type"] == "hello":
+        pass
+    return message
 
 
 async def answer_of(ws, kind: str) -> dict:

@@ -166,12 +166,12 @@ def test_an_unwritable_saved_directory_gives_save_failed_and_the_game_goes_on(se
         async with connect(server.url) as ws:
             await start_drawing(ws, strokes=1, open_stroke=False)
             await ws.send('{"type":"end"}')
-            failed = await answer_of(ws, "error")
+            failed = await answer_of(ws, "not_saved")
             await start_drawing(ws, strokes=2, open_stroke=False)  # the game goes on
             return failed
 
     failed = asyncio.run(play())
-    assert failed["code"] == protocol.ErrorCode.SAVE_FAILED
+    assert failed["reason"] == protocol.ErrorCode.SAVE_FAILED
     assert server.stop() == 0
     assert any("saving drawing" in line and "failed" in line for line in server.log().splitlines())
 
@@ -190,7 +190,7 @@ async def test_a_full_disk_gives_save_failed_leaves_no_temp_file_and_the_game_go
             await send(ws, type="stroke", **LINE)
             assert (await receive(ws))["type"] == "guess"
             await send(ws, type="end")
-            assert (await receive(ws))["code"] == protocol.ErrorCode.SAVE_FAILED
+            assert (await receive(ws))["reason"] == protocol.ErrorCode.SAVE_FAILED
     assert list((tmp_path / "saved").iterdir()) == []
     assert app.extensions["metrics"].saves.labels("failed")._value.get() == 2
 

@@ -1,8 +1,8 @@
-"""Flow control: the newest-state-wins slot and the token bucket, without a server."""
+"""Flow control: the owed-request slot and the token bucket, without a server."""
 
 import asyncio
 
-from server.flow import LatestSlot, Request, TokenBucket
+from server.flow import OwedSlot, Request, TokenBucket
 
 
 class Clock:
@@ -13,8 +13,10 @@ class Clock:
         return self.now
 
 
-def request(required: bool, strokes: int = 1) -> Request:
-    return Request(drawing=None, snapshot=[], strokes=strokes, required=required)
+def request(strokes: int = 1) -> Request:
+    return Request(
+        drawing=None, snapshot=[], strokes=strokes, epoch=0, reply=asyncio.get_running_loop().create_future()
+    )
 
 
 def test_a_bucket_allows_its_burst_and_then_its_rate():
@@ -32,28 +34,47 @@ def test_a_long_quiet_spell_refills_the_bucket_only_up_to_its_burst():
     assert sum(bucket.take() for _ in range(20)) == 5
 
 
-async def test_a_newer_live_request_replaces_a_waiting_live_one():
-    slot = LatestSlot()
-    await slot.put(request(False, strokes=1))
-    await slot.put(request(False, strokes=2))
-    assert (await slot.take()).strokes == 2
-
-
-async def test_a_live_request_never_displaces_a_waiting_owed_one():
-    slot = LatestSlot()
-    await slot.put(request(True, strokes=1))
-    await slot.put(request(False, strokes=2))
-    taken = await slot.take()
-    assert taken.required and taken.strokes == 1
-
-
 async def test_a_second_owed_request_waits_until_the_first_is_taken():
-    slot = LatestSlot()
-    await slot.put(request(True, strokes=1))
-    second = asyncio.create_task(slot.put(request(True, strokes=2)))
+    slot = OwedSlot()
+    await slot.put(request(strokes=1))
+    second = asyncio.create_task(slot.put(request(strokes=2)))
     await asyncio.sleep(0.01)
     assert not second.done()
-    assert (await slot.take()).strokes == 1
+    assert slot.take().strokes == 1
     await asyncio.wait_for(second, 1)
-    slot.done()
-    assert (await slot.take()).strokes == 2
+    assert slot.take().strokes == 2
+    assert slot.take() is None
+
+
+async def test_wait_wakes_on_a_poke_and_times_out_without_one():
+    slot = OwedSlot()
+    waiter = asyncio.create_task(slot.wait(None))
+    await asyncio.sleep(0.01)
+    assert not waiter.done()
+    slot.poke()
+    await asyncio.wait_for(waiter, 1)
+    await asyncio.wait_for(slot.wait(0.01), 1)  # nothing happens: it returns after its timeout
+
+
+async def test_a_closed_slot_ends_its_waiter():
+    slot = OwedSlot()
+    waiter = asyncio.create_task(slot.wait(None))
+    await asyncio.sleep(0)
+    slot.close()
+    await asyncio.wait([waiter], timeout=1)
+    assert waiter.done()
+    try:
+        await slot.wait(None)
+    except asyncio.CancelledError:
+        pass
+    else:
+        raise AssertionError("a closed slot must not wait")
+
+
+def test_retry_after_says_when_the_next_token_comes():
+    clock = Clock()
+    bucket = TokenBucket(rate=4.0, burst=1, clock=clock)
+    assert bucket.take() and bucket.retry_after() == 0.25
+    clock.now += 0.1
+    assert not bucket.take()
+    assert abs(bucket.retry_after() - 0.15) < 1e-9

@@ -3,8 +3,8 @@
 Valid and invalid messages are mixed; after each one the test takes exactly
 the answers the protocol promises (PROTOCOL.md): one ``guess`` per completed
 stroke, undo and clear with the right stroke count, ``saved`` once per
-drawing with strokes, ``error`` with the right code otherwise — and nothing
-else. Tight limits make the limit paths common.
+drawing with strokes (``not_saved`` for one without), ``error`` with the
+right code otherwise — in the order of the messages, and nothing else. Tight limits make the limit paths common.
 """
 
 import asyncio
@@ -43,8 +43,7 @@ class Model:
         """The answers owed for one message, as (type, detail) pairs."""
         if kind in ("points", "stroke") and n == 0:
             return [("error", protocol.ErrorCode.BAD_POINTS)]
-        limit = LIMITS["MAX_POINTS_PER_MESSAGE"] if kind == "points" else LIMITS["MAX_POINTS_PER_STROKE"]
-        if kind in ("points", "stroke") and n > limit:
+        if kind in ("points", "stroke") and n > LIMITS["MAX_POINTS_PER_MESSAGE"]:
             return [("error", protocol.ErrorCode.TOO_MANY_POINTS)]
         if kind == "start":
             answers = self.finish()
@@ -92,9 +91,11 @@ class Model:
     def finish(self) -> list[tuple]:
         if self.open:
             self.strokes.append(self.open)
-        saved = [("saved", len(self.strokes))] if self.drawing and self.strokes else []
+        final = []
+        if self.drawing:
+            final = [("saved", len(self.strokes))] if self.strokes else [("not_saved", "empty")]
         self.drawing, self.strokes, self.open = False, [], 0
-        return saved
+        return final
 
 
 KINDS = ["start"] + ["points"] * 4 + ["stroke"] * 3 + ["stroke_end"] * 2 + ["undo", "clear", "end"]
@@ -126,6 +127,8 @@ async def test_random_sequences_get_exactly_the_promised_answers(tmp_path, seque
                     assert (answer["strokes"], len(answer["guesses"])) == (strokes, 5 if ink else 0), (kind, n, answer)
                 elif want_type == "saved":
                     assert answer["strokes"] == detail
+                elif want_type == "not_saved":
+                    assert answer["reason"] == detail
                 elif want_type == "error":
                     assert answer["code"] == detail, (kind, n, answer)
         try:  # and nothing else

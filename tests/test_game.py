@@ -10,7 +10,7 @@ import pytest
 from core import sketch
 from core.records import read_saved_dir
 from server import protocol
-from tests.serving import make_app, receive, receive_type, send
+from tests.serving import make_app, receive, receive_type, saved_message, send
 
 LINE = {"x": [0, 50, 100], "y": [0, 40, 80]}
 THRESHOLD = 0.5
@@ -72,7 +72,8 @@ async def test_recognized_round_ends_and_saves(tmp_path, recognizable):
     assert 1 <= recognized["strokes"] <= len(strokes) and recognized["elapsed_ms"] >= 0
     # Strokes already received when the win was noticed are part of the drawing (all were sent at once here).
     assert recognized["strokes"] <= saved["strokes"] <= len(strokes)
-    assert saved == {"type": "saved", "id": round_id, "word": word, "recognized": True, "strokes": saved["strokes"]}
+    assert saved == saved_message(round_id, word, saved["strokes"], recognized=True, mode="game")
+    assert recognized["drawing"] == round_id
     record = check_saved(app, round_id, saved["strokes"], word, recognized=True)
     assert len(record["guesses"]) == 5 and all(set(g) == {"word", "p"} for g in record["guesses"])
 
@@ -96,8 +97,8 @@ async def test_timeout_ends_the_round_and_saves(tmp_path):
         await send(ws, type="stroke", **LINE)
         timeout = await receive_type(ws, "timeout")
         saved = await receive_type(ws, "saved")
-    assert timeout == {"type": "timeout", "word": "cat"}
-    assert saved == {"type": "saved", "id": round_id, "word": "cat", "recognized": False, "strokes": 1}
+    assert timeout == {"type": "timeout", "drawing": round_id, "word": "cat"}
+    assert saved == saved_message(round_id, "cat", 1, mode="game")
     check_saved(app, round_id, 1, "cat")
 
 
@@ -105,8 +106,9 @@ async def test_timeout_without_strokes_saves_nothing(tmp_path):
     app = make_app(tmp_path, GAME_TIME_LIMIT_S=0.2)
     async with app.test_app(), app.test_client().websocket("/ws") as ws:
         await send(ws, type="start", mode="game")
-        await receive(ws)
+        round_id = (await receive(ws))["id"]
         assert (await receive(ws))["type"] == "timeout"
+        assert await receive(ws) == {"type": "not_saved", "id": round_id, "reason": "empty", "reply_to": None}
         await send(ws, type="stroke", **LINE)
         assert (await receive(ws))["code"] == protocol.ErrorCode.NO_DRAWING
     assert saved_files(app) == []

@@ -21,8 +21,9 @@ async def close_code(ws) -> int:
 
 
 async def round_started(ws) -> dict:
+    """Start a drawing; a drawing still open ends first (its not_saved comes before the round)."""
     await send(ws, type="start")
-    return await receive(ws)
+    return await receive_type(ws, "round")
 
 
 async def test_a_socket_beyond_max_connections_is_closed_with_1013(tmp_path):
@@ -74,6 +75,8 @@ async def test_an_idle_socket_with_an_open_drawing_saves_it(tmp_path):
         drawing_id = (await round_started(ws))["id"]
         await send(ws, type="stroke", **LINE)
         await receive(ws)
+        assert (await receive(ws))["type"] == "saved"  # said before the socket closes
+        assert await receive(ws) == {"type": "closing", "code": 1000, "reason": "idle for 0.2 s"}
         assert await close_code(ws) == protocol.CloseCode.NORMAL_CLOSURE
     await asyncio.wait_for(app.extensions["quickdraw"].drain(), 10)
     assert (tmp_path / "saved" / f"{drawing_id}.ndjson").is_file()
@@ -85,7 +88,7 @@ async def test_a_free_drawing_open_too_long_is_ended_and_saved(tmp_path):
         drawing_id = (await round_started(ws))["id"]
         await send(ws, type="stroke", **LINE)
         assert (await receive(ws))["type"] == "guess"
-        assert await receive(ws) == {"type": "timeout", "word": None}
+        assert await receive(ws) == {"type": "timeout", "drawing": drawing_id, "word": None}
         saved = await receive(ws)
         assert (saved["type"], saved["id"], saved["strokes"]) == ("saved", drawing_id, 1)
         await send(ws, type="stroke", **LINE)
@@ -96,8 +99,9 @@ async def test_max_drawing_s_also_caps_a_longer_game_round(tmp_path):
     app = make_app(tmp_path, MAX_DRAWING_S=0.3, GAME_TIME_LIMIT_S=60.0)
     async with app.test_app(), app.test_client().websocket("/ws") as ws:
         await send(ws, type="start", mode="game")
-        word = (await receive(ws))["word"]
-        assert (await receive_type(ws, "timeout", timeout=5)) == {"type": "timeout", "word": word}
+        started = await receive(ws)
+        timeout = await receive_type(ws, "timeout", timeout=5)
+        assert timeout == {"type": "timeout", "drawing": started["id"], "word": started["word"]}
 
 
 @pytest.mark.parametrize("key, value", [("MAX_CONNECTIONS", 0), ("IDLE_TIMEOUT_S", -1.0), ("MAX_DRAWING_S", 0.0)])

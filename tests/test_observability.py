@@ -68,12 +68,12 @@ async def test_metrics_count_a_short_session(tmp_path):
 
 
 async def test_metrics_count_closes_by_code(tmp_path):
-    app = make_app(tmp_path, MESSAGES_PER_SECOND=1.0, MESSAGE_BURST=2)
+    app = make_app(tmp_path, MESSAGES_PER_SECOND=1.0, MESSAGE_BURST=2, MAX_REFUSED_MESSAGES=1)
     async with app.test_app():
         async with app.test_client().websocket("/ws") as ws:
             for _ in range(4):
                 await send(ws, type="draw")
-            for _ in range(3):
+            for _ in range(6):
                 try:
                     await asyncio.wait_for(ws.receive(), 5)
                 except Exception:

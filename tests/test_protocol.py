@@ -107,10 +107,48 @@ def test_too_many_points_in_one_message():
     assert code_of(text, limits=sketch.Limits(max_points_per_message=10)) == protocol.ErrorCode.TOO_MANY_POINTS
 
 
-def test_a_stroke_message_is_bounded_by_the_stroke_limit():
-    text = frame(type="stroke", x=list(range(11)), y=list(range(11)))
-    assert code_of(text, limits=sketch.Limits(max_points_per_stroke=10)) == protocol.ErrorCode.TOO_MANY_POINTS
-    assert parse(text, limits=sketch.Limits(max_points_per_stroke=11, max_points_per_message=5)).points.shape == (2, 11)
+@pytest.mark.parametrize("kind", ["points", "stroke"])
+def test_every_message_with_points_has_one_limit(kind):
+    text = frame(type=kind, x=list(range(11)), y=list(range(11)))
+    assert code_of(text, limits=sketch.Limits(max_points_per_message=10)) == protocol.ErrorCode.TOO_MANY_POINTS
+    assert parse(text, limits=sketch.Limits(max_points_per_message=11)).points.shape == (2, 11)
+
+
+def test_negative_t_is_refused():
+    assert code_of(frame(type="points", x=[1, 2], y=[1, 2], t=[0, -1])) == protocol.ErrorCode.BAD_POINTS
+
+
+@pytest.mark.parametrize("request_id", ["a", "x" * 64, 0, -7, 2**53 - 1])
+def test_a_valid_id_is_kept_and_echoed_on_errors(request_id):
+    assert parse(frame(type="undo", id=request_id)).id == request_id
+    assert parse(frame(type="stroke", x=[1], y=[2], id=request_id)).id == request_id
+    with pytest.raises(ProtocolError) as caught:
+        parse(frame(type="points", x=[1], y=[], id=request_id))
+    assert caught.value.reply_to == request_id and caught.value.code == protocol.ErrorCode.BAD_POINTS
+    assert protocol.Error.of(caught.value).to_json()["reply_to"] == request_id
+
+
+@pytest.mark.parametrize("request_id", ["", "x" * 65, 2**53, 1.5, True, [1], {"a": 1}])
+def test_a_bad_id_is_a_bad_field_without_reply_to(request_id):
+    with pytest.raises(ProtocolError) as caught:
+        parse(frame(type="undo", id=request_id))
+    assert caught.value.code == protocol.ErrorCode.BAD_FIELD and caught.value.reply_to is None
+
+
+def test_ping_is_a_message():
+    assert parse(frame(type="ping", id="hb")) == protocol.Ping("hb")
+
+
+def test_retry_after_appears_on_rate_limited_errors_only():
+    limited = protocol.Error(protocol.ErrorCode.RATE_LIMITED, "slow down", 3, 0.25).to_json()
+    assert limited == {
+        "type": "error",
+        "code": "rate_limited",
+        "message": "slow down",
+        "reply_to": 3,
+        "retry_after": 0.25,
+    }
+    assert "retry_after" not in protocol.Error(protocol.ErrorCode.BAD_JSON, "no").to_json()
 
 
 def test_parse_drawing_accepts_the_api_body():
@@ -141,15 +179,21 @@ def test_error_codes_are_distinct_strings():
 
 
 def test_server_messages_encode_with_their_type():
-    assert json.loads(protocol.Saved("id", None, False, 2).encode()) == {
+    saved = protocol.Saved("id", None, "free", False, 2, "/api/drawings/id", "/api/drawings/id.png")
+    assert json.loads(saved.encode()) == {
         "type": "saved",
         "id": "id",
         "word": None,
+        "mode": "free",
         "recognized": False,
         "strokes": 2,
+        "record_url": "/api/drawings/id",
+        "png_url": "/api/drawings/id.png",
+        "reply_to": None,
     }
     assert protocol.Error.of(ProtocolError("bad_json", "why")).to_json() == {
         "type": "error",
         "code": "bad_json",
         "message": "why",
+        "reply_to": None,
     }

@@ -178,26 +178,62 @@ def test_observe_recognizes_the_prompt_once_and_ends_the_round(session, clock):
     _, drawing = session.start(Start("game", "sun"))
     session.add_stroke(points())
     clock.now += 1.5
-    assert session.observe(drawing, prediction(cat=0.6, sun=0.4), 1)[1] is None
-    guesses, message = session.observe(drawing, prediction(cat=0.45, sun=0.55), 1)
-    assert guesses[0] == {"word": "sun", "p": 0.55}
-    assert message == protocol.Recognized("sun", 0.55, 1, 1500)
-    assert drawing.recognized and session.drawing is None
-    assert session.observe(drawing, prediction(sun=0.9), 1)[1] is None
+    assert session.observe(drawing, prediction(cat=0.6, sun=0.4), 1)[1] is False
+    guesses, won = session.observe(drawing, prediction(cat=0.45, sun=0.55), 1)
+    assert guesses[0] == {"word": "sun", "p": 0.55} and won
+    assert drawing.win == protocol.Recognized(drawing.id, "sun", 0.55, 1, 1500)
+    assert drawing.recognized and drawing.ended and session.drawing is None
+    assert session.observe(drawing, prediction(sun=0.9), 1)[1] is False
+    assert drawing.win.p == 0.55  # the first win stands
+
+
+def test_an_owed_guess_still_wins_a_round_that_ended_before_it_was_computed(session):
+    _, drawing = session.start(Start("game", "sun"))
+    session.add_stroke(points())
+    assert session.end() is drawing
+    guesses, won = session.observe(drawing, prediction(sun=0.8), 1)
+    assert not won  # the round had already left the session: whoever ended it announces the win
+    assert drawing.recognized and drawing.win.word == "sun" and drawing.record()["recognized"] is True
 
 
 def test_the_prompt_wins_at_the_threshold_even_when_it_is_not_the_top_guess(clock):
     lenient = Session(LABELS, time_limit_s=20.0, threshold=0.3, clock=clock, rng=random.Random(0))
     _, drawing = lenient.start(Start("game", "sun"))
     lenient.add_stroke(points())
-    _, message = lenient.observe(drawing, prediction(cat=0.6, sun=0.35), 1)
-    assert message is not None and message.word == "sun"
+    _, won = lenient.observe(drawing, prediction(cat=0.6, sun=0.35), 1)
+    assert won and drawing.win.word == "sun"
 
 
 def test_observe_never_recognizes_in_free_mode(session):
     _, drawing = session.start(Start("free", "sun"))
-    assert session.observe(drawing, prediction(sun=1.0), 0)[1] is None
-    assert drawing.guesses[0] == {"word": "sun", "p": 1.0}
+    assert session.observe(drawing, prediction(sun=1.0), 0)[1] is False
+    assert drawing.guesses[0] == {"word": "sun", "p": 1.0} and not drawing.recognized
+
+
+def test_every_change_but_added_points_makes_a_new_epoch(session):
+    _, drawing = session.start(Start())
+    epochs = [drawing.epoch]
+    session.add_points(points())
+    assert session.current(drawing, epochs[0])  # a live guess of the same stroke is still current
+    for change in (session.end_stroke, lambda: session.add_stroke(points()), session.undo, session.clear, session.end):
+        change()
+        assert drawing.epoch > epochs[-1]
+        epochs.append(drawing.epoch)
+    assert not session.current(drawing, drawing.epoch)  # ended: nothing about it is current
+
+
+def test_a_drawing_keeps_one_clock(session):
+    session.start(Start())
+    session.add_points(points(2, t=True))
+    with pytest.raises(ProtocolError) as caught:
+        session.add_points(points(2))
+    assert caught.value.code == protocol.ErrorCode.BAD_POINTS
+    with pytest.raises(ProtocolError):
+        session.add_stroke(points(2))
+    session.start(Start())
+    session.add_stroke(points(2))
+    with pytest.raises(ProtocolError):
+        session.add_points(points(2, t=True))
 
 
 def test_time_out_ends_only_the_current_drawing(session):

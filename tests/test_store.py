@@ -90,6 +90,20 @@ def test_png_path_rejects_non_ids(store, bad):
         store.png_path(bad)
 
 
+def test_record_reads_one_saved_drawing_or_none(store):
+    drawing_id = store.save(record(), b"png")
+    assert store.record(drawing_id) == {**record(), "id": drawing_id}
+    assert store.record("20260101T000000-0123456789ab") is None  # never saved
+    (store.directory / "20260102T000000-0123456789ab.ndjson").write_text("[1, 2]")  # JSON, not a record
+    assert store.record("20260102T000000-0123456789ab") is None
+
+
+@pytest.mark.parametrize("bad", ["../x", "x.ndjson", "", None, "1" * 500, "20260101T000000-0123456789AB"])
+def test_record_rejects_non_ids(store, bad):
+    with pytest.raises(ValueError):
+        store.record(bad)
+
+
 def test_png_path_of_a_saved_drawing(store):
     drawing_id = store.save(record(), render_png(STROKES))
     assert store.png_path(drawing_id).is_file()

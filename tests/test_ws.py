@@ -9,7 +9,7 @@ from quart.testing.connections import WebsocketDisconnectError
 from core.records import ID_PATTERN
 from server import create_app, protocol
 from server.classifier import Classifier
-from tests.serving import MODEL, make_app, receive, receive_type, send
+from tests.serving import MODEL, make_app, receive, receive_type, saved_message, send
 
 LINE = {"x": [0, 50, 100], "y": [0, 40, 80]}
 
@@ -44,10 +44,10 @@ async def test_points_then_stroke_end_push_one_guess(app):
     async with app.test_client().websocket("/ws") as ws:
         await started(ws)
         await send(ws, type="points", x=[0, 50], y=[0, 40])
-        await send(ws, type="points", x=[100], y=[80], t=[30])
+        await send(ws, type="points", x=[100], y=[80])
         await send(ws, type="stroke_end")
-        while (answer := await receive(ws))["strokes"] == 0:  # the first points may get a live guess
-            pass
+        while (answer := await receive(ws))["live"]:  # the first points may get a live guess
+            assert answer["strokes"] == 0
     assert answer["type"] == "guess" and answer["strokes"] == 1
     assert len(answer["guesses"]) == 5
     ps = [g["p"] for g in answer["guesses"]]
@@ -106,13 +106,14 @@ async def test_end_saves_the_drawing(app):
         await receive(ws)
         await send(ws, type="end")
         answer = await receive(ws)
-    assert answer == {"type": "saved", "id": round_id, "word": None, "recognized": False, "strokes": 1}
+    assert answer == saved_message(round_id, None, 1)
 
 
-async def test_end_of_an_empty_drawing_saves_nothing(app):
+async def test_end_of_an_empty_drawing_says_there_is_nothing_to_save(app):
     async with app.test_client().websocket("/ws") as ws:
-        await started(ws)
-        await send(ws, type="end")
+        round_id = (await started(ws))["id"]
+        await send(ws, type="end", id="bye")
+        assert await receive(ws) == {"type": "not_saved", "id": round_id, "reason": "empty", "reply_to": "bye"}
         assert await error_code(ws, type="stroke_end") == protocol.ErrorCode.NO_DRAWING  # the next answer is this one
 
 
@@ -219,7 +220,9 @@ async def test_save_failed_is_reported_and_the_game_goes_on(tmp_path):
         await started(ws)
         await send(ws, type="stroke", **LINE)
         await receive(ws)
-        assert await error_code(ws, type="end") == protocol.ErrorCode.SAVE_FAILED
+        await send(ws, type="end")
+        answer = await receive(ws)
+        assert (answer["type"], answer["reason"]) == ("not_saved", protocol.ErrorCode.SAVE_FAILED)
         assert (await started(ws))["type"] == "round"
 
 
@@ -258,11 +261,30 @@ async def test_the_frame_limit_counts_bytes_not_characters(tmp_path):
         assert await close_code(ws) == protocol.CloseCode.MESSAGE_TOO_BIG
 
 
-async def test_message_flood_closes_with_1008(tmp_path):
-    app = make_app(tmp_path, MESSAGES_PER_SECOND=1.0, MESSAGE_BURST=3)
+async def test_over_the_rate_a_message_is_refused_with_retry_after_and_changes_nothing(tmp_path):
+    app = make_app(tmp_path, MESSAGES_PER_SECOND=1.0, MESSAGE_BURST=2)
     async with app.test_app(), app.test_client().websocket("/ws") as ws:
-        for _ in range(5):
-            await send(ws, type="draw")
+        await started(ws)
+        await send(ws, type="stroke", **LINE)
+        assert (await receive(ws))["strokes"] == 1
+        await send(ws, type="undo", id=7)
+        refused = await receive(ws)
+        assert refused["code"] == protocol.ErrorCode.RATE_LIMITED and refused["reply_to"] == 7
+        assert 0 < refused["retry_after"] <= 1.0
+        await asyncio.sleep(refused["retry_after"])
+        await send(ws, type="end", id=8)
+        saved = await receive(ws)
+    assert (saved["type"], saved["strokes"], saved["reply_to"]) == ("saved", 1, 8)  # the undo never happened
+
+
+async def test_a_flood_gets_rate_limited_errors_then_1008(tmp_path):
+    app = make_app(tmp_path, MESSAGES_PER_SECOND=1.0, MESSAGE_BURST=3, MAX_REFUSED_MESSAGES=2)
+    async with app.test_app(), app.test_client().websocket("/ws") as ws:
+        for _ in range(6):
+            await send(ws, type="ping")
+        answers = [(await receive(ws))["type"] for _ in range(3)] + [(await receive(ws)).get("code") for _ in range(2)]
+        assert answers == ["pong"] * 3 + [protocol.ErrorCode.RATE_LIMITED] * 2
+        assert await receive(ws) == {"type": "closing", "code": 1008, "reason": "too many messages"}
         assert await close_code(ws) == protocol.CloseCode.POLICY_VIOLATION
 
 

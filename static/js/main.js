@@ -44,6 +44,7 @@ const controller =
       });
 
 const QUIET_ERRORS = new Set(["no_drawing", "no_stroke"]);
+let drawingId = null; // the drawing on the server that guesses must be about
 
 function politely(error) {
   if (error.code === "save_failed") return "Sorry, your drawing could not be saved this time. The game goes on.";
@@ -53,12 +54,16 @@ function politely(error) {
 /** Route one server message; unknown types are a bug somewhere, so say so loudly. */
 function dispatch(message) {
   switch (message.type) {
+    case "hello": // the server's words and limits: the page keeps to the defaults in messages.js
+    case "pong":
+      break;
     case "round":
+      drawingId = message.id;
       guesses.reset(); // a new drawing on the server: its seq numbers start over
       controller.onRound(message);
       break;
     case "guess":
-      if (guesses.accept(message)) controller.onGuess(message);
+      if (message.drawing === drawingId && guesses.accept(message)) controller.onGuess(message);
       break;
     case "recognized":
       controller.onRecognized(message);
@@ -68,6 +73,12 @@ function dispatch(message) {
       break;
     case "saved":
       controller.onSaved(message);
+      break;
+    case "not_saved":
+      if (message.reason === "save_failed") notice.show(politely({ code: "save_failed" }), { tone: "bad" });
+      break;
+    case "closing":
+      console.info(`The server is closing the socket (${message.code}: ${message.reason})`);
       break;
     case "error":
       console.warn("Server error", message);

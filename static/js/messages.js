@@ -1,5 +1,8 @@
 // Every message the page sends to the server, built in one place (docs/PROTOCOL.md).
 
+// The version of the contract this page speaks (the WebSocket subprotocol it asks for).
+export const SUBPROTOCOL = "quickdraw.v1";
+
 // The server's default limits (core/sketch.py, Limits): a message never carries more points than this.
 export const MAX_POINTS_PER_MESSAGE = 1024;
 // Points go out in batches far below that: smooth for the server, cheap for the network.

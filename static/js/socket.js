@@ -38,7 +38,7 @@ export class Connection {
     this.handlers.onState("connecting");
     let ws;
     try {
-      ws = new WebSocket(this.url);
+      ws = new WebSocket(this.url, messages.SUBPROTOCOL);
     } catch (error) {
       console.error("WebSocket could not be created", error);
       this.#scheduleRetry();
