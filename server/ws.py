@@ -162,6 +162,7 @@ class Connection:
                 frame = b""
             if len(frame.encode() if isinstance(frame, str) else frame) > limit:  # bytes, as on the wire
                 return await self.close(protocol.CloseCode.MESSAGE_TOO_BIG, f"frames are limited to {limit} bytes")
+            message = None
             within_rate = self.bucket.take()
             if not within_rate and not self.refusals.take():
                 return await self.close(protocol.CloseCode.POLICY_VIOLATION, "too many messages")
@@ -172,11 +173,12 @@ class Connection:
                     raise ProtocolError(
                         protocol.ErrorCode.RATE_LIMITED,
                         f"over {self.settings.messages_per_second:g} messages/s: refused, retry after {wait:g} s",
-                        message.id,
-                        wait,
+                        retry_after=wait,
                     )
                 await self.handle(message)
             except ProtocolError as error:
+                if error.reply_to is None and message is not None:  # parse sets it; the session cannot
+                    error.reply_to = message.id
                 self.answer(protocol.Error.of(error))
             while self.outbox.qsize() > OUTBOX_LIMIT:  # the client does not read: stop reading it too
                 await asyncio.sleep(0.05)

@@ -82,23 +82,26 @@ def test_sigterm_closes_sockets_with_1001_finishes_saves_and_exits_0(servers, tm
         for ws in sockets[: players // 2]:
             await ws.send('{"type":"end"}')  # these saves are in flight when the signal comes
         server.process.send_signal(signal.SIGTERM)
-        codes = []
+        codes, lasts = [], []
         for ws in sockets:
+            last = []
             try:
                 while True:
-                    await asyncio.wait_for(ws.recv(), ANSWER_S)
+                    last = (last + [json.loads(await asyncio.wait_for(ws.recv(), ANSWER_S))["type"]])[-2:]
             except ConnectionClosed:
                 codes.append(ws.close_code)
+                lasts.append(last)
         try:  # a latecomer is not let in
             async with connect(server.url, open_timeout=5) as late:
                 await asyncio.wait_for(late.recv(), ANSWER_S)
             refused = False
         except (OSError, ConnectionClosed, InvalidStatus, TimeoutError):
             refused = True
-        return codes, refused
+        return codes, lasts, refused
 
-    codes, refused = asyncio.run(play_then_terminate())
+    codes, lasts, refused = asyncio.run(play_then_terminate())
     assert codes == [protocol.CloseCode.GOING_AWAY] * players
+    assert lasts == [["saved", "closing"]] * players  # every drawing's final message, then the notice
     assert refused
     assert server.process.wait(30) == 0
     assert check_saved_directory(server.saved_dir) == players

@@ -78,6 +78,26 @@ async def test_recognized_round_ends_and_saves(tmp_path, recognizable):
     assert len(record["guesses"]) == 5 and all(set(g) == {"word", "p"} for g in record["guesses"])
 
 
+async def test_end_right_after_the_last_stroke_still_wins_the_round(tmp_path, recognizable):
+    """Guesses owed for strokes sent before ``end`` decide the round, however late they are computed."""
+    app = make_app(tmp_path, RECOGNITION_THRESHOLD=THRESHOLD, LIVE_GUESS_INTERVAL_MS=100_000)
+    word, strokes = recognizable["word"], recognizable["drawing"]
+    async with app.test_app(), app.test_client().websocket("/ws") as ws:
+        await send(ws, type="start", mode="game", word=word)
+        round_id = (await receive(ws))["id"]
+        for k, stroke in enumerate(strokes):
+            await send(ws, type="stroke", x=stroke[0], y=stroke[1], id=k)
+        await send(ws, type="end", id="end")
+        answers = [await receive(ws)]
+        while answers[-1]["type"] not in ("saved", "not_saved"):
+            answers.append(await receive(ws))
+    kinds = [a["type"] for a in answers]
+    assert kinds == ["guess"] * len(kinds[:-2]) + ["recognized", "saved"]  # one order, one final message
+    assert [a["reply_to"] for a in answers if a["type"] == "guess"] == list(range(len(kinds) - 2))
+    assert answers[-1] == saved_message(round_id, word, len(strokes), recognized=True, mode="game", reply_to="end")
+    check_saved(app, round_id, len(strokes), word, recognized=True)
+
+
 async def test_points_after_the_round_is_recognized_are_refused(tmp_path, recognizable):
     app = make_app(tmp_path, RECOGNITION_THRESHOLD=THRESHOLD)
     async with app.test_app(), app.test_client().websocket("/ws") as ws:

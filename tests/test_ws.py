@@ -117,6 +117,33 @@ async def test_end_of_an_empty_drawing_says_there_is_nothing_to_save(app):
         assert await error_code(ws, type="stroke_end") == protocol.ErrorCode.NO_DRAWING  # the next answer is this one
 
 
+async def test_the_newest_points_get_a_live_guess_without_more_points(tmp_path):
+    """Points that come within the live-guess interval are classified when it has passed, not lost."""
+    app = make_app(tmp_path, LIVE_GUESS_INTERVAL_MS=300)
+    async with app.test_app(), app.test_client().websocket("/ws") as ws:
+        drawing_id = (await started(ws))["id"]
+        await send(ws, type="points", x=[0, 50], y=[0, 40])
+        first = await receive(ws)
+        await send(ws, type="points", x=[100], y=[80])  # too soon for a second live guess: it comes later
+        second = await receive(ws, timeout=5)
+    assert [(g["live"], g["strokes"], g["drawing"]) for g in (first, second)] == [(True, 0, drawing_id)] * 2
+    assert second["seq"] == first["seq"] + 1
+
+
+async def test_a_live_guess_never_follows_a_newer_owed_one(tmp_path):
+    app = make_app(tmp_path, LIVE_GUESS_INTERVAL_MS=1)
+    async with app.test_app(), app.test_client().websocket("/ws") as ws:
+        await started(ws)
+        for _ in range(20):
+            await send(ws, type="points", x=[0, 50, 90], y=[0, 40, 10])
+            await send(ws, type="undo", id="u")
+            while (answer := await receive(ws))["live"]:
+                pass
+            assert answer["reply_to"] == "u" and answer["strokes"] == 0
+        await send(ws, type="ping", id="p")
+        assert await receive(ws) == {"type": "pong", "reply_to": "p"}  # no live guess of an undone stroke after
+
+
 async def test_live_guesses_while_a_stroke_is_drawn(tmp_path):
     app = make_app(tmp_path, LIVE_GUESS_INTERVAL_MS=1)
     async with app.test_app(), app.test_client().websocket("/ws") as ws:
