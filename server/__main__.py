@@ -1,4 +1,4 @@
-"""``python -m server``: serve the game with Hypercorn (defaults: 127.0.0.1:5000, model/, saved_pictures/)."""
+"""``python -m server``: serve the game with Uvicorn (defaults: 127.0.0.1:5000, model/, saved_pictures/)."""
 
 import argparse
 import sys

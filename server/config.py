@@ -27,7 +27,7 @@ class Settings:
     port: int = 5000
     model_dir: str = "model"
     saved_dir: str = "saved_pictures"
-    max_frame_bytes: int = 64 * 1024  # a 1,000-point message is ~25 KB; Hypercorn's 16 MiB invites abuse
+    max_frame_bytes: int = 64 * 1024  # a 1,000-point message is ~25 KB; larger frames are closed on the wire (1009)
     max_body_bytes: int = 1024 * 1024  # POST /api/guess carries a whole drawing
     max_points_per_message: int = sketch.Limits.max_points_per_message
     max_points_per_stroke: int = sketch.Limits.max_points_per_stroke
@@ -40,7 +40,8 @@ class Settings:
     live_guess_max_backlog: int = 1  # live guesses only when no inference is waiting: owed guesses come first
     game_time_limit_s: float = 20.0  # Quick, Draw!'s own limit
     recognition_threshold: float = 0.5  # p(prompt) at or above this counts as recognized
-    ping_interval_s: float = 20.0  # keeps idle sockets alive through proxies and finds dead peers
+    ping_interval_s: float = 20.0  # WebSocket pings keep idle sockets alive through proxies ...
+    ping_timeout_s: float = 20.0  # ... and a peer that answers none for this long is closed (1011)
     max_connections: int = 500  # open sockets at once; beyond it new ones are closed with 1013 (try again later)
     idle_timeout_s: float = 300.0  # a socket with no message for this long is closed with 1000 ("idle")
     max_drawing_s: float = 600.0  # a drawing open this long is ended (timeout) and saved, in any mode

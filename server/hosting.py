@@ -1,4 +1,10 @@
-"""Serving the app with Hypercorn: in this process, or in N worker processes on one socket.
+"""Serving the app with Uvicorn: in this process, or in N worker processes on one socket.
+
+Uvicorn's sans-I/O WebSocket protocol (the ``websockets`` library) reads a
+frame's length from its header and closes an oversized frame with 1009
+before buffering it, pings every socket and closes one whose peer stops
+answering. ``SocketProtocol`` adds one thing: it tells the app when a client
+pings, so a pinging client counts as alive.
 
 A process runs its Python work (socket frames, JSON, the sketch pipeline's
 numpy calls) under one GIL, so it uses about one core however many there are.
@@ -20,33 +26,92 @@ metrics (see ``server.metrics``); each loads its own copy of the model.
 """
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
 import os
 import signal
+import socket
 import sys
 import tempfile
+import time
 from multiprocessing.connection import wait
 
-from hypercorn.asyncio.run import worker_serve
-from hypercorn.config import Config as HypercornConfig
-from hypercorn.utils import wrap_app
+import uvicorn
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from core.model import ModelError
 from server import config, logs, recovery
 
 log = logging.getLogger("server")
 
+CLIENT_PINGS = "quickdraw.client_pings"  # the scope extension where SocketProtocol notes a client's last ping
 
-def hypercorn_config(settings: config.Settings) -> HypercornConfig:
-    """Hypercorn enforces the frame limit itself (closing with 1009) and pings idle sockets."""
-    hypercorn = HypercornConfig()
-    hypercorn.bind = [f"{settings.host}:{settings.port}"]
-    hypercorn.websocket_max_message_size = settings.max_frame_bytes
-    hypercorn.websocket_ping_interval = settings.ping_interval_s
-    hypercorn.accesslog = None
-    hypercorn.errorlog = logging.getLogger("hypercorn.error")  # a Logger, not "-": our format, said once
-    return hypercorn
+
+class SocketProtocol(WebSocketsSansIOProtocol):
+    """Uvicorn's WebSocket protocol, noting when the client last sent a WebSocket ping (``client_pinged_at``)."""
+
+    def handle_connect(self, event) -> None:
+        super().handle_connect(event)
+        if hasattr(self, "scope"):  # a refused handshake has none
+            self.scope["extensions"][CLIENT_PINGS] = {"last": None}
+
+    def handle_ping(self) -> None:
+        super().handle_ping()
+        self.scope["extensions"][CLIENT_PINGS]["last"] = time.monotonic()
+
+
+def client_pinged_at(scope) -> float | None:
+    """When the client behind this socket's ASGI scope last pinged (``time.monotonic``), if ever."""
+    return scope.get("extensions", {}).get(CLIENT_PINGS, {}).get("last")
+
+
+def with_both_frame_keys(app):
+    """ASGI middleware: a ``websocket.receive`` event with both ``bytes`` and ``text``.
+
+    Uvicorn leaves out the key of the frame type not sent; Quart 0.22 then fails on an empty
+    binary frame (it reads ``event.get("bytes") or event["text"]``) and drops the socket.
+    """
+
+    async def wrapped(scope, receive, send):
+        if scope["type"] != "websocket":
+            return await app(scope, receive, send)
+
+        async def receive_both():
+            event = await receive()
+            if event["type"] == "websocket.receive":
+                event.setdefault("bytes", None)
+                event.setdefault("text", None)
+            return event
+
+        return await app(scope, receive_both, send)
+
+    return wrapped
+
+
+def uvicorn_config(app, settings: config.Settings) -> uvicorn.Config:
+    """The frame limit and the heartbeat go to Uvicorn, which enforces them on the wire."""
+    return uvicorn.Config(
+        with_both_frame_keys(app),
+        host=settings.host,
+        port=settings.port,
+        ws=SocketProtocol,
+        ws_max_size=settings.max_frame_bytes,
+        ws_ping_interval=settings.ping_interval_s,
+        ws_ping_timeout=settings.ping_timeout_s,
+        ws_per_message_deflate=False,  # messages are a few hundred bytes: compressing costs more than it saves
+        lifespan="on",
+        log_config=None,  # our log format (server.logs), said once
+        access_log=False,
+        server_header=False,
+    )
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self):
+        """Signals are ours (``serve_until_stopped``): open sockets get 1001 before Uvicorn stops."""
+        yield
 
 
 def loop_factory(name: str):
@@ -68,15 +133,16 @@ def serve(app, sockets=None, parent=None) -> None:
     """
     settings = app.extensions["quickdraw"].settings
     with asyncio.Runner(loop_factory=loop_factory(settings.event_loop)) as runner:
-        runner.run(serve_until_stopped(app, hypercorn_config(settings), sockets, parent))
+        runner.run(serve_until_stopped(app, uvicorn_config(app, settings), sockets, parent))
 
 
-async def serve_until_stopped(app, hypercorn: HypercornConfig, sockets=None, parent=None) -> None:
+async def serve_until_stopped(app, config: uvicorn.Config, sockets=None, parent=None) -> None:
     """Serve until SIGTERM or SIGINT (or ``parent`` ends), then shut down gracefully.
 
-    New sockets are refused and open ones closed with 1001 before Hypercorn
+    New sockets are refused and open ones closed with 1001 before Uvicorn
     stops listening; after_serving then waits for the saves still running.
     """
+    server = _Server(config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -84,24 +150,19 @@ async def serve_until_stopped(app, hypercorn: HypercornConfig, sockets=None, par
     if parent is not None:
         loop.add_reader(parent, stop.set)  # readable = closed: the supervisor is gone, even by SIGKILL
 
-    async def shutdown_trigger():
+    async def shut_down():
         await stop.wait()
-        loop.set_exception_handler(_quiet_cancellation)
         await app.extensions["gate"].shut_down()
+        server.should_exit = True
 
-    await worker_serve(
-        wrap_app(app, hypercorn.wsgi_max_body_size, "asgi"),
-        hypercorn,
-        sockets=sockets,
-        shutdown_trigger=shutdown_trigger,
-    )
+    stopping = asyncio.create_task(shut_down())
+    try:
+        await server.serve(sockets=sockets)
+    finally:
+        stopping.cancel()
+    if not server.started:
+        sys.exit(1)  # Uvicorn said why (the address is in use…)
     log.info("stopped")
-
-
-def _quiet_cancellation(loop, context) -> None:
-    """At shutdown Hypercorn cancels connections still waiting for their next ping; that is no error."""
-    if not isinstance(context.get("exception"), asyncio.CancelledError):
-        loop.default_exception_handler(context)
 
 
 def supervise(settings: config.Settings, overrides: dict, log_level: str, log_format: str) -> int:
@@ -149,7 +210,7 @@ def supervise(settings: config.Settings, overrides: dict, log_level: str, log_fo
                 return 0 if stopping else workers[0].exitcode or 1
             # Worker 0 serves already; the others load their models side by side.
             if all([started(*pending) for pending in [start(index) for index in range(1, settings.workers)]]):
-                port = listeners[0].insecure_sockets[0].getsockname()[1]
+                port = listeners[0].getsockname()[1]
                 print(
                     f"serving on http://{settings.host}:{port} with {settings.workers} workers",
                     file=sys.stderr,
@@ -173,26 +234,30 @@ def supervise(settings: config.Settings, overrides: dict, log_level: str, log_fo
 
 def _close(listeners: list) -> None:
     for listener in listeners:
-        for sock in listener.insecure_sockets:
-            sock.close()
+        listener.close()
 
 
-def _listeners(settings: config.Settings) -> list:
-    """One set of listening sockets per worker, all on one port (SO_REUSEPORT), bound here.
+def _listeners(settings: config.Settings) -> list[socket.socket]:
+    """One listening socket per worker, all on one port (SO_REUSEPORT), bound here.
 
     The kernel then spreads new connections evenly over the workers. With one
     shared socket, whichever worker woke first would take a whole burst of
     connections, and a game's socket stays where it landed.
     """
-    hypercorn = hypercorn_config(settings)
-    hypercorn.workers = settings.workers  # Hypercorn sets SO_REUSEPORT for more than one
-    first = hypercorn.create_sockets()
-    port = first.insecure_sockets[0].getsockname()[1]  # the one the system chose when PORT is 0
-    hypercorn.bind = [f"{settings.host}:{port}"]
-    return [first] + [hypercorn.create_sockets() for _ in range(settings.workers - 1)]
+    listeners, port = [], settings.port
+    for _ in range(settings.workers):
+        listener = socket.socket(socket.AF_INET6 if ":" in settings.host else socket.AF_INET)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        listener.bind((settings.host, port))
+        listener.listen(2048)
+        listener.set_inheritable(True)
+        port = listener.getsockname()[1]  # the one the system chose when PORT is 0
+        listeners.append(listener)
+    return listeners
 
 
-def _work(name: str, overrides: dict, log_level: str, log_format: str, sockets, open_total, ready) -> None:
+def _work(name: str, overrides: dict, log_level: str, log_format: str, listener, open_total, ready) -> None:
     """One worker process: build the app (its own model), tell ``ready``, serve until told to stop."""
     from server import create_app
 
@@ -204,4 +269,4 @@ def _work(name: str, overrides: dict, log_level: str, log_format: str, sockets, 
         sys.exit(2)
     ready.send(True)
     ready.close()
-    serve(app, sockets, multiprocessing.parent_process().sentinel)
+    serve(app, [listener], multiprocessing.parent_process().sentinel)

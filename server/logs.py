@@ -11,6 +11,7 @@ import sys
 
 FORMATS = ("text", "json")
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
+_STANDARD |= {"color_message"}  # Uvicorn's terminal-coloured copy of the message
 
 
 def fields(record: logging.LogRecord) -> dict:

@@ -19,6 +19,7 @@ from core import sketch
 from server import protocol
 from server.flow import OwedSlot, Request, TokenBucket
 from server.guard import Gate
+from server.hosting import client_pinged_at
 from server.protocol import Clear, End, Ping, Points, ProtocolError, Start, StrokeEnd, Undo
 from server.services import Services
 from server.session import Drawing, Session
@@ -149,15 +150,12 @@ class Connection:
         )
 
     async def receive(self) -> None:
-        limit = self.settings.max_frame_bytes
+        limit, idle_s = self.settings.max_frame_bytes, self.settings.idle_timeout_s
         while True:
             try:
-                async with asyncio.timeout(self.settings.idle_timeout_s):
-                    frame = await self.socket.receive()
+                frame = await self.next_frame(idle_s)
             except TimeoutError:
-                return await self.close(
-                    protocol.CloseCode.NORMAL_CLOSURE, f"idle for {self.settings.idle_timeout_s:g} s"
-                )
+                return await self.close(protocol.CloseCode.NORMAL_CLOSURE, f"idle for {idle_s:g} s")
             if frame is None:  # Quart hands an empty binary frame over as None (b"" or None)
                 frame = b""
             if len(frame.encode() if isinstance(frame, str) else frame) > limit:  # bytes, as on the wire
@@ -182,6 +180,19 @@ class Connection:
                 self.answer(protocol.Error.of(error))
             while self.outbox.qsize() > OUTBOX_LIMIT:  # the client does not read: stop reading it too
                 await asyncio.sleep(0.05)
+
+    async def next_frame(self, idle_s: float):
+        """The next frame; TimeoutError after ``idle_s`` with neither a message nor a WebSocket ping from the client."""
+        wait = idle_s
+        while True:
+            try:
+                async with asyncio.timeout(wait):
+                    return await self.socket.receive()
+            except TimeoutError:
+                pinged = client_pinged_at(self.socket.scope)
+                wait = idle_s - (time.monotonic() - pinged) if pinged is not None else 0
+                if wait <= 0:
+                    raise
 
     async def handle(self, message) -> None:
         session = self.session

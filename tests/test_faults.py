@@ -91,8 +91,10 @@ def test_sigterm_closes_sockets_with_1001_finishes_saves_and_exits_0(servers, tm
             except ConnectionClosed:
                 codes.append(ws.close_code)
                 lasts.append(last)
-        try:  # a latecomer is not let in
+        try:  # a latecomer is not let in: at most a closing notice, never a hello
             async with connect(server.url, open_timeout=5) as late:
+                notice = json.loads(await asyncio.wait_for(late.recv(), ANSWER_S))
+                assert notice == {"type": "closing", "code": 1001, "reason": "the server is shutting down"}
                 await asyncio.wait_for(late.recv(), ANSWER_S)
             refused = False
         except (OSError, ConnectionClosed, InvalidStatus, TimeoutError):

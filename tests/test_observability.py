@@ -124,7 +124,7 @@ def test_text_log_lines_end_in_key_value_pairs():
     assert line.endswith('connection closed conn=ab12 drawings=3 reason="too many messages"')
 
 
-def test_hypercorn_says_where_it_listens_once_in_the_servers_log_format(tmp_path):
+def test_uvicorn_says_where_it_listens_once_in_the_servers_log_format(tmp_path):
     port = free_port()
     process = subprocess.Popen(
         [
@@ -158,6 +158,7 @@ def test_hypercorn_says_where_it_listens_once_in_the_servers_log_format(tmp_path
     finally:
         process.terminate()
         _, err = process.communicate(timeout=30)
-    listening = [line for line in err.splitlines() if "Running on" in line]
+    listening = [line for line in err.splitlines() if "Uvicorn running on" in line]
     assert len(listening) == 1, err
-    assert json.loads(listening[0])["logger"] == "hypercorn.error"
+    assert json.loads(listening[0])["logger"] == "uvicorn.error"
+    assert "color_message" not in listening[0]

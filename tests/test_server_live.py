@@ -1,9 +1,11 @@
-"""A real ``python -m server`` (Hypercorn) on a free port, driven by ``server.client`` and raw websockets."""
+"""A real ``python -m server`` (Uvicorn) on a free port, driven by ``server.client`` and raw websockets."""
 
 import asyncio
 import json
+import socket
 import subprocess
 import sys
+import time
 
 import pytest
 from websockets.asyncio.client import connect
@@ -148,14 +150,14 @@ def test_read_drawings_takes_the_words_in_turn(quickdraw_dir, labels):
     assert all(words.count(word) == 2 for word in labels)
 
 
-def test_hypercorn_gets_the_frame_limit_ping_interval_and_address():
+def test_uvicorn_gets_the_frame_limit_heartbeat_and_address():
     from server import config
-    from server.hosting import hypercorn_config
+    from server.hosting import SocketProtocol, uvicorn_config
 
-    settings = config.load({"MAX_FRAME_BYTES": 1234, "PING_INTERVAL_S": 7.5, "PORT": 5999}, environ={})
-    hypercorn = hypercorn_config(settings)
-    assert hypercorn.websocket_max_message_size == 1234 and hypercorn.websocket_ping_interval == 7.5
-    assert hypercorn.bind == ["127.0.0.1:5999"]
+    overrides = {"MAX_FRAME_BYTES": 1234, "PING_INTERVAL_S": 7.5, "PING_TIMEOUT_S": 3.0, "PORT": 5999}
+    uvicorn = uvicorn_config(None, config.load(overrides, environ={}))
+    assert (uvicorn.ws_max_size, uvicorn.ws_ping_interval, uvicorn.ws_ping_timeout) == (1234, 7.5, 3.0)
+    assert (uvicorn.host, uvicorn.port, uvicorn.ws) == ("127.0.0.1", 5999, SocketProtocol)
 
 
 def test_command_line_options_become_settings():
@@ -169,3 +171,42 @@ def test_command_line_options_become_settings():
         "host": "0.0.0.0",
     }
     assert not {"port", "model_dir", "saved_dir", "host"} & set(parse_args([]))  # unset: the environment decides
+
+
+@pytest.fixture(scope="module")
+def heartbeat_url(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("heartbeat")
+    server = Server(tmp, tmp / "saved", idle_timeout_s=2, ping_interval_s=0.3, ping_timeout_s=0.3).start()
+    yield server.url
+    server.stop()
+
+
+async def test_websocket_pings_from_the_client_keep_it_from_idling(heartbeat_url):
+    async with connect(heartbeat_url, ping_interval=0.3) as socket:  # the library pings; no message for 5 s
+        await asyncio.sleep(5)
+        await socket.send('{"type":"ping","id":1}')
+        assert await answer_of(socket, "pong") == {"type": "pong", "reply_to": 1}
+
+
+async def test_without_pings_or_messages_a_socket_idles_out(heartbeat_url):
+    async with connect(heartbeat_url, ping_interval=None) as socket:
+        began = time.monotonic()
+        closing = await answer_of(socket, "closing")
+        assert closing == {"type": "closing", "code": 1000, "reason": "idle for 2 s"}
+        assert 1.9 <= time.monotonic() - began < 6
+
+
+def test_a_peer_that_stops_answering_pings_is_closed(heartbeat_url):
+    port = int(heartbeat_url.split(":")[2].split("/")[0])
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(
+        b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    began, received = time.monotonic(), b""
+    while chunk := sock.recv(65536):  # read everything (pings too), answer nothing
+        received += chunk
+    sock.close()
+    # A ping after 0.3 s, no pong by 0.3 s later: closed long before the 2 s idle limit could do it.
+    assert time.monotonic() - began < 1.5
+    assert b"\x89" in received and b"keepalive ping timeout" in received  # a ping frame, then the close reason

@@ -55,7 +55,7 @@ def ended(pids) -> bool:
     return not any(running(pid) for pid in pids)
 
 
-def workers_that_opened(log: str, what: str = "connection open") -> list[str]:
+def workers_that_opened(log: str, what: str = "server.ws: connection open") -> list[str]:
     """The worker that logged ``what``, once per line that says it."""
     return [re.search(r"worker=(worker-\d)", line).group(1) for line in log.splitlines() if what in line]
 
