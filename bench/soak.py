@@ -39,7 +39,7 @@ from tests.serving import Server  # noqa: E402
 DATA = Path(os.environ.get("QUICKDRAW_DATA", ROOT.parent / "shared" / "quickdraw"))
 SAMPLE_S = 1.0  # RSS sampling period
 FLAT_MB_PER_MIN = 2.0  # RSS slope over the second half below which memory counts as flat
-DRAIN_S = 25.0  # Hypercorn keeps a closed socket until its next ping (PING_INTERVAL_S = 20 s)
+DRAIN_S = 25.0  # time for closed sockets' last tasks to end before a probe (Hypercorn's lingered until a ping)
 
 
 def start_server(saved_dir: Path, log_dir: Path, clients: int) -> Server:
@@ -162,7 +162,7 @@ def main() -> int:
         "--drain-s",
         type=float,
         default=DRAIN_S,
-        help="wait before each memory probe (default %(default)s: closed sockets linger until Hypercorn's next ping)",
+        help="wait before each memory probe (default %(default)s: closed sockets' tasks end)",
     )
     parser.add_argument("--server-log", type=Path, help="keep the server's log here")
     parser.add_argument("--ndjson", type=Path, default=DATA / "strokes" / "raw.ndjson.gz", help="drawings to replay")

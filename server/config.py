@@ -44,6 +44,7 @@ class Settings:
     ping_timeout_s: float = 20.0  # ... and a peer that answers none for this long is closed (1011)
     max_connections: int = 500  # open sockets at once; beyond it new ones are closed with 1013 (try again later)
     idle_timeout_s: float = 300.0  # a socket with no message for this long is closed with 1000 ("idle")
+    head_timeout_s: float = 10.0  # a connection must send a whole request head (the handshake) within this
     max_drawing_s: float = 600.0  # a drawing open this long is ended (timeout) and saved, in any mode
     heap_trim_interval_s: float = 10.0  # how often freed heap goes back to the system (server/memory.py)
     workers: int = 1  # server processes sharing the port; each uses at most ~1 core (the GIL), so ≤ the cores to spare

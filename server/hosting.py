@@ -38,6 +38,7 @@ import time
 from multiprocessing.connection import wait
 
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from core.model import ModelError
@@ -59,6 +60,35 @@ class SocketProtocol(WebSocketsSansIOProtocol):
     def handle_ping(self) -> None:
         super().handle_ping()
         self.scope["extensions"][CLIENT_PINGS]["last"] = time.monotonic()
+
+
+class HttpProtocol(H11Protocol):
+    """Uvicorn's HTTP/1.1 protocol with a deadline for each request head.
+
+    A connection must deliver a whole request head (a WebSocket handshake included) within
+    ``head_timeout_s`` of opening, or of its previous response; a silent or trickling client
+    (slowloris) is disconnected instead of holding a socket forever.
+    """
+
+    head_timeout_s = 10.0  # set per server by uvicorn_config
+
+    def connection_made(self, transport) -> None:
+        super().connection_made(transport)
+        self._arm()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._arm()
+
+    def _arm(self) -> None:
+        self.loop.call_later(self.head_timeout_s, self._head_timeout, self.cycle)
+
+    def _head_timeout(self, cycle) -> None:
+        if self.transport.get_protocol() is not self or self.transport.is_closing():
+            return  # upgraded to a WebSocket, or closed already
+        if self.cycle is not cycle:
+            return  # a request head came in time (its response arms the next deadline)
+        self.transport.close()
 
 
 def client_pinged_at(scope) -> float | None:
@@ -90,11 +120,16 @@ def with_both_frame_keys(app):
 
 
 def uvicorn_config(app, settings: config.Settings) -> uvicorn.Config:
-    """The frame limit and the heartbeat go to Uvicorn, which enforces them on the wire."""
+    """The frame limit, the request-head deadline and the heartbeat go to Uvicorn, which enforces them."""
+
+    class Http(HttpProtocol):
+        head_timeout_s = settings.head_timeout_s
+
     return uvicorn.Config(
         with_both_frame_keys(app),
         host=settings.host,
         port=settings.port,
+        http=Http,
         ws=SocketProtocol,
         ws_max_size=settings.max_frame_bytes,
         ws_ping_interval=settings.ping_interval_s,

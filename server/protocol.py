@@ -264,7 +264,7 @@ class Hello(_ServerMessage):
     recognition_threshold: float
     game_time_limit_s: float
     live_guess_interval_ms: int
-    heartbeat: dict  # {"ping_interval_s", "idle_timeout_s"}
+    heartbeat: dict  # {"ping_interval_s", "ping_timeout_s", "idle_timeout_s"}
     limits: dict  # every limit a client must stay under, by its setting's name in lower case
 
 

@@ -145,7 +145,11 @@ class Connection:
             settings.recognition_threshold,
             settings.game_time_limit_s,
             settings.live_guess_interval_ms,
-            {"ping_interval_s": settings.ping_interval_s, "idle_timeout_s": settings.idle_timeout_s},
+            {
+                "ping_interval_s": settings.ping_interval_s,
+                "ping_timeout_s": settings.ping_timeout_s,
+                "idle_timeout_s": settings.idle_timeout_s,
+            },
             {name: getattr(settings, name) for name in limit_names} | {"max_coordinate": sketch.MAX_COORDINATE},
         )
 

@@ -210,3 +210,45 @@ def test_a_peer_that_stops_answering_pings_is_closed(heartbeat_url):
     # A ping after 0.3 s, no pong by 0.3 s later: closed long before the 2 s idle limit could do it.
     assert time.monotonic() - began < 1.5
     assert b"\x89" in received and b"keepalive ping timeout" in received  # a ping frame, then the close reason
+
+
+@pytest.fixture(scope="module")
+def impatient(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("impatient")
+    server = Server(tmp, tmp / "saved", head_timeout_s=1).start()
+    yield server
+    server.stop()
+
+
+def seconds_until_dropped(port: int, trickle: bytes = b"") -> float:
+    """Connect, send ``trickle`` one byte every 0.2 s (then nothing), and time until the server hangs up."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    began = time.monotonic()
+    try:
+        for byte in trickle:
+            sock.sendall(bytes([byte]))
+            time.sleep(0.2)
+        while sock.recv(4096):
+            pass
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        sock.close()
+    return time.monotonic() - began
+
+
+@pytest.mark.parametrize("trickle", [b"", b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"])
+def test_a_client_that_sends_no_whole_request_head_is_dropped(impatient, trickle):
+    assert seconds_until_dropped(impatient.port, trickle) < 3  # HEAD_TIMEOUT_S = 1: silent or trickling
+    assert impatient.healthy()  # and the server answers others
+
+
+def test_the_head_deadline_spares_a_connection_that_asks_in_time(impatient):
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", impatient.port, timeout=10)
+    for _ in range(3):  # keep-alive: each request comes well within the deadline
+        connection.request("GET", "/healthz")
+        assert connection.getresponse().read()
+        time.sleep(0.5)
+    connection.close()
