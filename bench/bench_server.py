@@ -28,7 +28,7 @@ from websockets.asyncio.client import connect
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from server import client  # noqa: E402
+from server import replay  # noqa: E402
 from tests.serving import Server  # noqa: E402
 
 DATA = Path(os.environ.get("QUICKDRAW_DATA", ROOT.parent / "shared" / "quickdraw"))
@@ -104,21 +104,21 @@ class MeasuredServer(Server):
 def run_round(name: str, server: MeasuredServer, drawings: list, human: list, args) -> dict:
     """One pass of the three measurements against a running server."""
     n_single = args.single if name.startswith("litert") else args.single_baseline
-    single = asyncio.run(client.replay(server.url, drawings[:n_single], max_rate=0))
+    single = asyncio.run(replay.replay(server.url, drawings[:n_single], max_rate=0))
     stop, cpu = server.sample_rss(), server.cpu_seconds()
     load = asyncio.run(
-        client.replay(server.url, human[: args.clients], realtime=True, concurrency=args.clients, max_rate=0)
+        replay.replay(server.url, human[: args.clients], realtime=True, concurrency=args.clients, max_rate=0)
     )
     stop()
     load_cpu = server.cpu_seconds() - cpu
     n_sat = args.saturation if name.startswith("litert") else args.saturation_baseline
     cpu = server.cpu_seconds()
     saturation = asyncio.run(
-        client.replay(server.url, drawings[:n_sat], concurrency=args.saturation_clients, max_rate=0)
+        replay.replay(server.url, drawings[:n_sat], concurrency=args.saturation_clients, max_rate=0)
     )
     sat_cpu = server.cpu_seconds() - cpu
     whole = asyncio.run(
-        client.replay(server.url, drawings[:n_sat], concurrency=args.saturation_clients, max_rate=0, whole_strokes=True)
+        replay.replay(server.url, drawings[:n_sat], concurrency=args.saturation_clients, max_rate=0, whole_strokes=True)
     )
     row = {
         "server": name,
@@ -220,7 +220,7 @@ def main() -> int:
     args = parser.parse_args()
 
     labels = set((ROOT / args.model_dir / "labels.txt").read_text().splitlines())
-    drawings = client.read_drawings(DATA / "strokes" / "raw.ndjson.gz", words=labels)
+    drawings = replay.read_drawings(DATA / "strokes" / "raw.ndjson.gz", words=labels)
     human = [d for d in drawings if d["drawing"][-1][2][-1] <= HUMAN_MAX_MS]
     print(
         f"{len(drawings)} raw drawings of {len(labels)} words ({len(human)} under {HUMAN_MAX_MS} ms); "

@@ -19,7 +19,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from core import sketch  # noqa: E402
-from server import client  # noqa: E402
+from server import replay  # noqa: E402
 from server.classifier import Classifier  # noqa: E402
 
 DATA = Path(os.environ.get("QUICKDRAW_DATA", ROOT.parent / "shared" / "quickdraw"))
@@ -44,7 +44,7 @@ def main() -> int:
     trained = set(map(str, classifier.card.get("train_key_ids", [])))
     drawings = [
         d
-        for d in client.read_drawings(DATA / "strokes" / "raw.ndjson.gz", words=set(classifier.labels))
+        for d in replay.read_drawings(DATA / "strokes" / "raw.ndjson.gz", words=set(classifier.labels))
         if d["key_id"] not in trained
     ]
     hits = {name: [] for name in RULES}  # strokes needed, or None

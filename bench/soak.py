@@ -33,7 +33,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from core import records  # noqa: E402
-from server import client  # noqa: E402
+from server import replay  # noqa: E402
 from tests.serving import Server  # noqa: E402
 
 DATA = Path(os.environ.get("QUICKDRAW_DATA", ROOT.parent / "shared" / "quickdraw"))
@@ -95,10 +95,10 @@ def saved_count(saved: Path) -> int:
     return sum(1 for p in saved.glob("*.ndjson") if records.ID_PATTERN.match(p.stem))
 
 
-async def soak(url: str, feed: Feed, args, rss: psutil.Process, saved: Path) -> tuple[client.Summary, list[tuple]]:
+async def soak(url: str, feed: Feed, args, rss: psutil.Process, saved: Path) -> tuple[replay.Summary, list[tuple]]:
     """Rounds of ``args.clients`` connections; returns the merged summary and samples
     (t, drawings saved, RSS, main heap, other anonymous memory; MB)."""
-    total, samples, began = client.Summary(), [], time.monotonic()
+    total, samples, began = replay.Summary(), [], time.monotonic()
 
     def sample():
         kinds = memory_map(rss.pid)
@@ -115,7 +115,7 @@ async def soak(url: str, feed: Feed, args, rss: psutil.Process, saved: Path) -> 
     for k in range(args.rounds):
         end = began + args.seconds * (k + 1) / args.rounds
         part = await asyncio.wait_for(
-            client.replay(url, feed.until(end), realtime=args.realtime, concurrency=args.clients, deflate=args.deflate),
+            replay.replay(url, feed.until(end), realtime=args.realtime, concurrency=args.clients, deflate=args.deflate),
             args.seconds + 120,
         )
         merge(total, part)
@@ -132,7 +132,7 @@ def second_half(samples: list[tuple], column: int) -> tuple[float, float]:
     return round(slope, 2), round(slope * (half[-1][0] - half[0][0]) / 60, 1)
 
 
-def merge(total: client.Summary, part: client.Summary) -> None:
+def merge(total: replay.Summary, part: replay.Summary) -> None:
     for key in ("drawings", "strokes", "guesses", "saved", "skipped", "recognized", "timeouts", "late_errors"):
         setattr(total, key, getattr(total, key) + getattr(part, key))
     for key in ("errors", "closes"):
@@ -168,7 +168,7 @@ def main() -> int:
     parser.add_argument("--ndjson", type=Path, default=DATA / "strokes" / "raw.ndjson.gz", help="drawings to replay")
     args = parser.parse_args()
 
-    drawings = client.read_drawings(args.ndjson)
+    drawings = replay.read_drawings(args.ndjson)
     print(
         f"{len(drawings)} drawings from {args.ndjson}; {args.clients} clients × {args.rounds} rounds, "
         f"{args.seconds:g} s, {'human pace' if args.realtime else 'closed loop'}, "
@@ -184,7 +184,7 @@ def main() -> int:
             # Warm-up: one round's worth of load, so first-time allocations are not counted as growth.
             warm = Feed(drawings[::-1], args.max_drawings)
             warm_up = asyncio.run(
-                client.replay(
+                replay.replay(
                     url,
                     warm.until(time.monotonic() + args.seconds / args.rounds),
                     concurrency=args.clients,

@@ -1,355 +1,351 @@
-"""``python -m server.client``: replay Quick, Draw! drawings over ``/ws`` and measure the answers.
+"""An async client for the ``/ws`` socket protocol (version 1).
 
-Each drawing is sent point by point (``points`` batches, then ``stroke_end``),
-or with ``--whole-strokes`` one ``stroke`` message per stroke; the client waits
-for the guess owed for each stroke and times it. ``--realtime`` keeps the
-drawings' own timing (raw files) or a human pace (simplified files).
+``Client`` connects asking for ``quickdraw.v1``, keeps the server's ``hello``
+and sends requests: each gets a fresh ``id``, and the awaited call returns the
+answer whose ``reply_to`` is that id, or raises ``ServerError``. It stays under
+the server's rate limit, re-sends a request refused as ``rate_limited`` after
+``retry_after``, and pings when it has sent nothing for a third of the idle
+timeout. Messages that answer no call (live guesses, ``recognized``,
+``timeout``, a final message nobody asked for, ``closing``, errors about
+``points``) come from ``events()``. A game round from a script::
+
+    import asyncio
+
+    from server.client import Client
+
+
+    async def play():
+        async with Client("ws://127.0.0.1:5000/ws") as client:
+            game = await client.start("game", word="ladder")
+            print("draw", game["word"], "in", game["time_limit_s"], "s")
+            for x in (60, 180):  # the two rails, top to bottom
+                guess = await client.stroke([x, x], [0, 255])
+                print(", ".join(f"{g['word']} {g['p']:.2f}" for g in guess["guesses"][:3]))
+            final = await client.end()  # the saved drawing, also when the round was won already
+            print(final["type"], final["id"], "recognized" if final["recognized"] else "not recognized")
+
+
+    asyncio.run(play())
+
+``server.replay`` (``python -m server.replay``, also ``python -m server.client``)
+replays Quick, Draw! drawings with it and measures the answers.
 """
 
-import argparse
 import asyncio
-import gzip
 import json
-import sys
 import time
-import urllib.request
-from dataclasses import dataclass, field
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from collections import deque
+from dataclasses import dataclass
 
-import numpy as np
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-FRAME_MS = 16  # realtime: points are batched per ~60 Hz pointer frame
-PACE_MS = 16  # realtime without timings (simplified files): one point per frame ...
-STROKE_GAP_MS = 250  # ... and a pause between strokes
-FAST_BATCH = 64  # not realtime: points per message
-WHOLE_STROKE_MAX = 1024  # the server's default MAX_POINTS_PER_MESSAGE: longer strokes still go in batches
+from server import protocol
+from server.flow import TokenBucket
+
 ANSWER_TIMEOUT_S = 30.0  # a missing answer is a failure, not a hang
-AFTER_ROUND = ("no_drawing",)  # errors expected for messages already in flight when a round ended
-MAX_RATE = 150.0  # messages/s per connection by default: under the server's flood limit (200/s)
+P_ROUNDING = 0.00005  # guesses carry p to 4 places: only a p that wins however it was rounded predicts a win
+PACE_MARGIN = 0.9  # pace at 90% of the server's rate and burst: its bucket and ours run on different clocks
+EVENTS_KEPT = 1000  # unread events beyond this drop the oldest: a client that never reads them stays small
 
 
-@dataclass
-class Summary:
-    """What a replay saw; latencies are stroke_end → its guess, in ms."""
+class ServerError(Exception):
+    """The server refused a request with an ``error``; ``code`` (a ``protocol.ErrorCode``) says why."""
 
-    drawings: int = 0
-    strokes: int = 0
-    guesses: int = 0
-    correct: int = 0  # final top-1 == the drawing's word
-    recognized: int = 0
-    timeouts: int = 0
-    saved: int = 0
-    skipped: int = 0  # start refused (unknown word)
-    missing_guesses: int = 0  # a completed stroke without its guess
-    late_errors: int = 0  # no_drawing for messages in flight when the round ended
-    errors: dict = field(default_factory=dict)  # code → count
-    closes: dict = field(default_factory=dict)  # abnormal close code → count
-    latencies_ms: list = field(default_factory=list)
-    seconds: float = 0.0
-
-    def percentile(self, q: float) -> float:
-        return float(np.percentile(self.latencies_ms, q)) if self.latencies_ms else float("nan")
-
-    def report(self, mode: str) -> str:
-        lines = [
-            f"drawings {self.drawings}  strokes {self.strokes}  guesses {self.guesses} "
-            f"({self.guesses / max(self.seconds, 1e-9):.0f}/s over {self.seconds:.1f} s)",
-            f"accuracy (final top-1 = word) {self.correct}/{self.drawings} = {self.correct / max(self.drawings, 1):.1%}",
-        ]
-        if mode == "game":
-            lines.append(
-                f"recognized in time {self.recognized}/{self.drawings} = {self.recognized / max(self.drawings, 1):.1%}"
-                f"  (timeouts {self.timeouts})"
-            )
-        lines.append(
-            "stroke_end → guess latency ms: "
-            + "  ".join(f"p{q} {self.percentile(q):.2f}" for q in (50, 90, 99))
-            + f"  max {max(self.latencies_ms, default=float('nan')):.2f}"
-        )
-        lines.append(
-            f"saved {self.saved}  skipped {self.skipped}  missing guesses {self.missing_guesses}  "
-            f"errors {self.errors or 0}  abnormal closes {self.closes or 0}  late errors {self.late_errors}"
-        )
-        return "\n".join(lines)
-
-
-def read_drawings(path: Path | str, limit: int | None = None, words: set | None = None) -> list[dict]:
-    """Records from an ndjson(.gz) file (only ``words`` if given), taking the words in turn.
-
-    The files are sorted by word, so the first ``limit`` lines would be a few words only;
-    round-robin over the words gives every word its share.
-    """
-    path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    by_word: dict[str, list[dict]] = {}
-    with opener(path, "rt", encoding="utf-8") as lines:
-        for line in lines:
-            record = json.loads(line)
-            if words is None or record.get("word") in words:
-                by_word.setdefault(record.get("word"), []).append(record)
-    records, queues = [], [iter(group) for group in by_word.values()]
-    while queues and (limit is None or len(records) < limit):
-        for queue in list(queues):
-            record = next(queue, None)
-            if record is None:
-                queues.remove(queue)
-            elif limit is None or len(records) < limit:
-                records.append(record)
-    return records
-
-
-def fetch_labels(url: str) -> set[str]:
-    """The model's labels from ``GET /api/labels`` beside the socket URL."""
-    parts = urlsplit(url)
-    http = urlunsplit(("https" if parts.scheme == "wss" else "http", parts.netloc, "/api/labels", "", ""))
-    with urllib.request.urlopen(http, timeout=10) as response:
-        return set(json.load(response)["labels"])
-
-
-def timed(drawing: list) -> list:
-    """Strokes with a t row: their own, or a human pace (PACE_MS per point, STROKE_GAP_MS between strokes)."""
-    if all(len(stroke) > 2 for stroke in drawing):
-        return drawing
-    out, now = [], 0
-    for stroke in drawing:
-        n = len(stroke[0])
-        out.append([stroke[0], stroke[1], [now + PACE_MS * i for i in range(n)]])
-        now += PACE_MS * n + STROKE_GAP_MS
-    return out
-
-
-def batches(stroke: list, realtime: bool) -> list[tuple[float, dict]]:
-    """One timed stroke → [(send at ms, points message)]: per pointer frame if realtime, else big batches."""
-    x, y, t = stroke[0], stroke[1], stroke[2]
-    if not realtime:
-        return [
-            (0.0, {"type": "points", "x": x[i : i + FAST_BATCH], "y": y[i : i + FAST_BATCH]})
-            for i in range(0, len(x), FAST_BATCH)
-        ]
-    out, start = [], 0
-    for i in range(1, len(x) + 1):
-        if i == len(x) or t[i] // FRAME_MS != t[start] // FRAME_MS:
-            out.append((t[i - 1], {"type": "points", "x": x[start:i], "y": y[start:i], "t": t[start:i]}))
-            start = i
-    return out
+    def __init__(self, error: dict):
+        super().__init__(f"{error['code']}: {error['message']}")
+        self.code, self.message = error["code"], error["message"]
 
 
 class ServerClosed(ConnectionError):
-    """The server closed the socket mid-replay; ``code`` is its close code (1008: flood, 1009: frame too big)."""
+    """The server closed the socket; ``code`` is its close code (1000 idle, 1001 shutdown, 1008 flood…)."""
 
     def __init__(self, code: int):
         super().__init__(f"the server closed the connection with {code}")
         self.code = code
 
 
-class Player:
-    """One connection replaying drawings one after another."""
+@dataclass(eq=False)
+class _Sent:
+    message: dict
+    reply: asyncio.Future | None  # None: fire-and-forget (points)
+    sent: float = 0.0  # perf_counter when it last went out
+    received: float = 0.0  # ... and when its answer came
+
+
+class Client:
+    """One socket speaking protocol version 1; use ``async with Client(url) as client:``.
+
+    ``max_rate``: messages per second, None for the server's own limit (from ``hello``), 0 for no pacing.
+    ``heartbeat_s``: ping after this long without sending, None for a third of the idle timeout, 0 for never.
+    """
 
     def __init__(
         self,
-        socket,
-        summary: Summary,
-        mode: str,
-        realtime: bool,
-        verbose: bool,
-        max_rate: float,
-        whole_strokes: bool = False,
+        url: str,
+        *,
+        max_rate: float | None = None,
+        heartbeat_s: float | None = None,
+        answer_timeout_s: float = ANSWER_TIMEOUT_S,
+        deflate: bool = False,
     ):
-        self.socket, self.summary, self.mode = socket, summary, mode
-        self.realtime, self.verbose, self.whole_strokes = realtime, verbose, whole_strokes
-        self.inbox: asyncio.Queue = asyncio.Queue()
+        self.url, self.max_rate, self.heartbeat_s = url, max_rate, heartbeat_s
+        self.answer_timeout_s, self.deflate = answer_timeout_s, deflate
+        self.hello: dict = {}
+        self.closing: dict | None = None  # the server's notice before it closed the socket
+        self.close_code: int | None = None
+        self.retries = 0  # requests re-sent after rate_limited
+        self.round_trip_s = 0.0  # of the last call answered: sent → answer received
+        self._ids = 0
+        self._waiting: dict[int, _Sent] = {}  # requests by id, until answered
+        self._points: dict[int, _Sent] = {}  # points by id, until a later answer shows they were taken
+        self._events: asyncio.Queue = asyncio.Queue(EVENTS_KEPT)
+        self._sending = asyncio.Lock()  # frames go out in the order they were asked for
+        self._bucket: TokenBucket | None = None
+        self._hold = 0.0  # after rate_limited: nothing goes out before this (monotonic) ...
+        self._refused: deque[_Sent] = deque()  # ... and then these first, in their order
+        self._last_sent = time.monotonic()
+        # Whether the last drawing started has ended or is about to: recognized, timeout or its final message
+        # came, or a guess gave the prompt p ≥ the threshold (recognized follows). Drawing more is wasted then.
         self.round_over = False
-        self.gap_s, self.next_send = 1 / max_rate if max_rate else 0.0, 0.0
+        self._round: dict | None = None  # the last round started ...
+        self._final: dict | None = None  # ... its saved or not_saved
+        self._finished = asyncio.Event()  # ... set when that came or the socket closed
+        self._reader: asyncio.Task | None = None
+        self._tasks: set[asyncio.Task] = set()  # the heartbeat, re-sends
 
-    async def send(self, text: str) -> None:
-        """Send one frame, no faster than ``max_rate`` frames per second."""
-        if self.gap_s:
-            now = time.perf_counter()
-            if self.next_send > now:
-                await asyncio.sleep(self.next_send - now)
-            self.next_send = max(now, self.next_send) + self.gap_s
-        await self.socket.send(text)
+    async def __aenter__(self) -> "Client":
+        return await self.connect()
 
-    async def read(self) -> None:
-        try:
-            async for frame in self.socket:
-                self.inbox.put_nowait(json.loads(frame))
-        except ConnectionClosed:
-            pass
-        finally:
-            self.inbox.put_nowait(None)  # next() then raises ServerClosed with the close code
+    async def __aexit__(self, *exc) -> None:
+        await self.close()
 
-    async def next(self) -> dict:
-        """The next server message; round-level messages are tallied on the way."""
-        message = await asyncio.wait_for(self.inbox.get(), ANSWER_TIMEOUT_S)
-        if message is None:
-            raise ServerClosed(self.socket.close_code or 1006)
-        kind = message["type"]
-        if kind == "guess":
-            self.summary.guesses += 1
-        elif kind == "recognized":
-            self.summary.recognized += 1
-            self.round_over = True
-        elif kind == "timeout":
-            self.summary.timeouts += 1
-            self.round_over = True
-        elif kind == "saved":
-            self.summary.saved += 1
-        elif kind == "error":
-            if self.round_over and message["code"] in AFTER_ROUND:
-                self.summary.late_errors += 1
-            else:
-                self.summary.errors[message["code"]] = self.summary.errors.get(message["code"], 0) + 1
-        return message
+    async def connect(self) -> "Client":
+        """Open the socket and read ``hello``.
 
-    async def replay(self, record: dict) -> None:
-        start = {"type": "start", "mode": self.mode}
-        if self.mode == "game":
-            start["word"] = record["word"]
-        await self.send(json.dumps(start))
-        while not (
-            (message := await self.next())["type"] == "round"
-            or (message["type"] == "error" and message["code"] not in AFTER_ROUND)
-        ):
-            pass  # late answers to the previous round
-        if message["type"] == "error":
-            self.summary.skipped += 1
-            return
-        self.round_over, began, last = False, time.perf_counter(), None
-        for k, stroke in enumerate(timed(record["drawing"]), 1):
-            if self.round_over:
-                break
-            if self.whole_strokes and len(stroke[0]) <= WHOLE_STROKE_MAX:  # one message once the stroke is drawn
-                if self.realtime:
-                    await asyncio.sleep(max(0.0, began + stroke[2][-1] / 1000 - time.perf_counter()))
-                await self.send(json.dumps({"type": "stroke", "x": stroke[0], "y": stroke[1], "t": stroke[2]}))
-            else:
-                for at_ms, message in batches(stroke, self.realtime):
-                    if self.realtime:
-                        await asyncio.sleep(max(0.0, began + at_ms / 1000 - time.perf_counter()))
-                    await self.send(json.dumps(message))
-                await self.send('{"type":"stroke_end"}')
-            sent = time.perf_counter()
-            while not self.round_over:
-                message = await self.next()
-                if message["type"] == "guess" and message["strokes"] == k:
-                    self.summary.latencies_ms.append((time.perf_counter() - sent) * 1000)
-                    self.summary.strokes += 1
-                    last = message["guesses"]
-                    if self.verbose:
-                        shown = ", ".join(f"{g['word']} {g['p']:.2f}" for g in last[:3])
-                        print(f"{record['word']!r} stroke {k}: {shown}  ({self.summary.latencies_ms[-1]:.1f} ms)")
-                    break
-        if not self.round_over:
-            await self.send('{"type":"end"}')
-        while (message := await self.next())["type"] != "saved":
-            if message["type"] == "guess" and message["guesses"]:
-                last = message["guesses"]
-        self.summary.drawings += 1
-        self.summary.correct += bool(last) and last[0]["word"] == record["word"]
-
-
-async def replay(
-    url: str,
-    drawings: list[dict],
-    mode: str = "free",
-    realtime: bool = False,
-    concurrency: int = 1,
-    verbose: bool = False,
-    max_rate: float = MAX_RATE,
-    deflate: bool = False,
-    whole_strokes: bool = False,
-) -> Summary:
-    """Replay ``drawings`` over ``concurrency`` connections at once; returns what was seen.
-
-    ``max_rate`` caps each connection's messages per second (0: no cap, for servers with raised limits).
-    ``deflate`` offers permessage-deflate as browsers do; off by default, because compressing
-    messages of a few hundred bytes costs both ends more CPU than it saves on the wire.
-    ``whole_strokes`` sends each stroke as one ``stroke`` message instead of ``points`` + ``stroke_end``.
-    """
-    summary, pending = Summary(), iter(drawings)
-    began = time.perf_counter()
-
-    async def client():
-        try:
-            async with connect(
-                url, max_size=2**22, open_timeout=30, compression="deflate" if deflate else None
-            ) as socket:
-                player = Player(socket, summary, mode, realtime, verbose, max_rate, whole_strokes)
-                reader = asyncio.create_task(player.read())
-                try:
-                    for record in pending:
-                        await player.replay(record)
-                finally:
-                    reader.cancel()
-        except (ConnectionClosed, ServerClosed) as closed:
-            code = closed.code if isinstance(closed, ServerClosed) else closed.rcvd.code if closed.rcvd else 1006
-            summary.closes[code] = summary.closes.get(code, 0) + 1
-        except (OSError, TimeoutError) as error:  # refused, or an answer that never came
-            summary.closes[type(error).__name__] = summary.closes.get(type(error).__name__, 0) + 1
-
-    await asyncio.gather(*(client() for _ in range(concurrency)))
-    summary.seconds = time.perf_counter() - began
-    summary.missing_guesses = sum(len(d["drawing"]) for d in drawings) - summary.strokes if mode == "free" else 0
-    return summary
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m server.client", description=__doc__.split("\n\n")[0])
-    parser.add_argument("url", nargs="?", default="ws://127.0.0.1:5000/ws", help="the socket (default %(default)s)")
-    parser.add_argument(
-        "--ndjson", required=True, type=Path, help="Quick, Draw! drawings, raw or simplified, .ndjson or .ndjson.gz"
-    )
-    parser.add_argument(
-        "--realtime", action="store_true", help="keep the drawings' own timing (a human pace for simplified files)"
-    )
-    parser.add_argument(
-        "--mode",
-        choices=("free", "game"),
-        default="free",
-        help="free drawing or game rounds with the drawing's word as prompt",
-    )
-    parser.add_argument("--concurrency", type=int, default=1, help="connections at once (default 1)")
-    parser.add_argument("--limit", type=int, default=100, help="drawings to replay (default 100)")
-    parser.add_argument("--all-words", action="store_true", help="also replay words the model does not know")
-    parser.add_argument(
-        "--max-rate",
-        type=float,
-        default=MAX_RATE,
-        help="messages per second per connection, 0 for no cap (default %(default)s: under the server's flood limit)",
-    )
-    parser.add_argument(
-        "--whole-strokes",
-        action="store_true",
-        help="send each stroke as one 'stroke' message, as a script would, not point batches",
-    )
-    parser.add_argument("--deflate", action="store_true", help="offer permessage-deflate compression, as browsers do")
-    parser.add_argument("--quiet", action="store_true", help="only the summary, not every stroke's guesses")
-    args = parser.parse_args(argv)
-    words = None if args.all_words else fetch_labels(args.url)
-    drawings = read_drawings(args.ndjson, args.limit, words)
-    if not drawings:
-        print(f"no drawings of the model's words in {args.ndjson}", file=sys.stderr)
-        return 1
-    summary = asyncio.run(
-        replay(
-            args.url,
-            drawings,
-            args.mode,
-            args.realtime,
-            args.concurrency,
-            verbose=not args.quiet and args.concurrency == 1,
-            max_rate=args.max_rate,
-            deflate=args.deflate,
-            whole_strokes=args.whole_strokes,
+        Raises:
+            ServerClosed: the server refused the socket (1013 full, 1001 shutting down).
+        """
+        compression = "deflate" if self.deflate else None
+        self.socket = await connect(
+            self.url, subprotocols=[protocol.SUBPROTOCOL], max_size=2**22, open_timeout=30, compression=compression
         )
-    )
-    print(summary.report(args.mode))
-    return 0 if not summary.errors and not summary.closes else 1
+        first = json.loads(await asyncio.wait_for(self.socket.recv(), self.answer_timeout_s))
+        if first["type"] == "closing":
+            await self.socket.close()
+            raise ServerClosed(first["code"])
+        if first["type"] != "hello" or first["protocol"] != protocol.VERSION:
+            await self.socket.close()
+            raise ConnectionError(f"expected hello for protocol {protocol.VERSION}, got {first}")
+        self.hello, limits = first, first["limits"]
+        rate = limits["messages_per_second"] * PACE_MARGIN if self.max_rate is None else self.max_rate
+        if rate:
+            self._bucket = TokenBucket(rate, max(1, int(limits["message_burst"] * PACE_MARGIN)))
+        self._reader = asyncio.create_task(self._read())
+        heartbeat_s = first["heartbeat"]["idle_timeout_s"] / 3 if self.heartbeat_s is None else self.heartbeat_s
+        if heartbeat_s:
+            self._spawn(self._beat(heartbeat_s))
+        return self
+
+    async def close(self) -> None:
+        """Close the socket; calls still waiting raise ``ServerClosed``."""
+        for task in self._tasks:
+            task.cancel()
+        await self.socket.close()
+        await asyncio.gather(self._reader, *self._tasks, return_exceptions=True)
+
+    # Requests -----------------------------------------------------------------
+
+    async def start(self, mode: str = "free", word: str | None = None) -> dict:
+        """Begin a drawing (a drawing still open is finished first); returns the ``round``."""
+        return await self.request("start", mode=mode, **({} if word is None else {"word": word}))
+
+    async def stroke(self, x: list, y: list, t: list | None = None) -> dict:
+        """One whole stroke (at most ``limits.max_points_per_message`` points); returns its owed ``guess``."""
+        return await self.request("stroke", **_points(x, y, t))
+
+    async def points(self, x: list, y: list, t: list | None = None) -> None:
+        """Extend the open stroke; returns once sent (an error about it comes from ``events()``)."""
+        await self._send(_Sent({"type": "points", **_points(x, y, t)}, None))
+
+    async def stroke_end(self) -> dict:
+        return await self.request("stroke_end")
+
+    async def undo(self) -> dict:
+        return await self.request("undo")
+
+    async def clear(self) -> dict:
+        return await self.request("clear")
+
+    async def ping(self) -> dict:
+        return await self.request("ping")
+
+    async def end(self) -> dict:
+        """Finish the drawing; returns its final message, ``saved`` or ``not_saved``. A drawing that already
+        ended (recognized, timeout, or ``end``) is not ended again: its final message is returned.
+
+        Raises:
+            ServerError: ``no_drawing`` when no drawing was started.
+        """
+        if self._final is None:
+            try:
+                return await self.request("end")
+            except ServerError as error:  # no_drawing after a round: it ended by itself, its final came first
+                if error.code != protocol.ErrorCode.NO_DRAWING or self._round is None:
+                    raise
+        async with asyncio.timeout(self.answer_timeout_s):
+            await self._finished.wait()
+        if self._final is None:
+            raise ServerClosed(self.close_code or 1006)
+        return self._final
+
+    async def request(self, kind: str, **fields) -> dict:
+        """Send one message and return the server's answer to it.
+
+        Raises:
+            ServerError: the server answered with an ``error``.
+            ServerClosed: the socket closed first.
+            TimeoutError: no answer within ``answer_timeout_s``.
+        """
+        request = _Sent({"type": kind, **fields}, asyncio.get_running_loop().create_future())
+        try:
+            async with asyncio.timeout(self.answer_timeout_s):
+                await self._send(request)
+                if self.close_code is not None and not request.reply.done():
+                    raise ServerClosed(self.close_code)
+                answer = await request.reply
+        finally:
+            self._waiting.pop(request.message.get("id"), None)
+        self.round_trip_s = request.received - request.sent
+        return answer
+
+    async def events(self):
+        """Messages that answer no call, in the order they came; ends when the socket has closed."""
+        while (message := await self._events.get()) is not None:
+            yield message
+        self._events.put_nowait(None)  # for the next reader too
+
+    # The socket ---------------------------------------------------------------
+
+    async def _send(self, sent: _Sent | None) -> None:
+        """Send ``sent`` (None: nothing new) after the refused messages waiting to go again, all paced."""
+        async with self._sending:
+            while self._refused or sent is not None:
+                await self._pace()
+                item = self._refused.popleft() if self._refused else sent
+                sent = None if item is sent else sent
+                if item.reply is not None and item.reply.done():  # its call gave up (timeout) while it waited
+                    continue
+                mine = self._points if item.reply is None else self._waiting
+                mine.pop(item.message.get("id"), None)  # a re-send gets a new id
+                self._ids += 1  # ids grow in sending order: an answer to one shows every earlier message was read
+                item.message["id"] = self._ids
+                mine[self._ids] = item
+                try:
+                    await self.socket.send(json.dumps(item.message, separators=(",", ":")))
+                except ConnectionClosed as closed:
+                    raise ServerClosed(self.close_code or (closed.rcvd.code if closed.rcvd else 1006)) from None
+                item.sent, self._last_sent = time.perf_counter(), time.monotonic()
+
+    async def _pace(self) -> None:
+        """Wait out a rate_limited hold, then for a token of the client's own bucket."""
+        while True:
+            if (hold := self._hold - time.monotonic()) > 0:
+                await asyncio.sleep(hold)
+            elif self._bucket is None or self._bucket.take():
+                return
+            else:
+                await asyncio.sleep(self._bucket.retry_after())
+
+    async def _read(self) -> None:
+        try:
+            while True:
+                self._route(json.loads(await self.socket.recv()))
+        except ConnectionClosed as closed:  # the close frame's code, else the notice's
+            self.close_code = closed.rcvd.code if closed.rcvd else self.closing and self.closing["code"]
+        finally:
+            self.close_code = self.close_code or 1006
+            for request in self._waiting.values():
+                if not request.reply.done():
+                    request.reply.set_exception(ServerClosed(self.close_code))
+            self._finished.set()
+            self._event(None)
+
+    def _route(self, message: dict) -> None:
+        kind, reply_to = message["type"], message.get("reply_to")
+        self._follow(message)
+        if isinstance(reply_to, int):
+            for taken in [i for i in self._points if i < reply_to]:
+                del self._points[taken]
+            if kind == "error" and message["code"] == protocol.ErrorCode.RATE_LIMITED:
+                refused = self._waiting.get(reply_to) or self._points.get(reply_to)
+                if refused is not None:  # it stays where it is until re-sent, so a close still fails it
+                    self.retries += 1
+                    self._hold = max(self._hold, time.monotonic()) + (message.get("retry_after") or 0.0)
+                    self._refused.append(refused)
+                    self._spawn(self._resend())
+                    return
+            request = self._waiting.get(reply_to)
+            if request is not None and not request.reply.done():
+                request.received = time.perf_counter()
+                if kind == "error":
+                    request.reply.set_exception(ServerError(message))
+                else:
+                    request.reply.set_result(message)
+                return
+            self._points.pop(reply_to, None)  # an error about it: refused
+        if kind == "closing":
+            self.closing = message
+        self._event(message)
+
+    def _follow(self, message: dict) -> None:
+        """Keep track of the last round started: whether it is over, its final message."""
+        kind, current = message["type"], self._round or {}
+        if kind == "round":
+            self._round, self._final, self._finished, self.round_over = message, None, asyncio.Event(), False
+        elif kind == "guess" and message["drawing"] == current.get("id") and current["mode"] == "game":
+            threshold = self.hello["recognition_threshold"] + P_ROUNDING
+            self.round_over |= any(g["word"] == current["word"] and g["p"] >= threshold for g in message["guesses"])
+        elif kind in ("recognized", "timeout") and message["drawing"] == current.get("id"):
+            self.round_over = True
+        elif kind in ("saved", "not_saved") and message["id"] == current.get("id"):
+            self._final, self.round_over = message, True
+            self._finished.set()
+
+    async def _resend(self) -> None:
+        try:
+            await self._send(None)
+        except ServerClosed:
+            pass  # the reader fails the calls still waiting
+
+    def _event(self, message: dict | None) -> None:
+        if self._events.full():
+            self._events.get_nowait()
+        self._events.put_nowait(message)
+
+    async def _beat(self, every_s: float) -> None:
+        """Ping whenever nothing was sent for ``every_s``, so the server does not close an idle socket."""
+        try:
+            while True:
+                await asyncio.sleep(max(0.0, self._last_sent + every_s - time.monotonic()))
+                if time.monotonic() - self._last_sent >= every_s:
+                    await self.ping()
+        except (ServerClosed, TimeoutError):
+            pass
+
+    def _spawn(self, work) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
 
-if __name__ == "__main__":
+def _points(x: list, y: list, t: list | None) -> dict:
+    return {"x": x, "y": y} if t is None else {"x": x, "y": y, "t": t}
+
+
+if __name__ == "__main__":  # the replay CLI, under the name it had before it moved to server.replay
+    import sys
+
+    from server.replay import main
+
     sys.exit(main())

@@ -60,8 +60,9 @@ class Drawing:
 
 
 def recognizes(prediction: Prediction, word: str, threshold: float) -> bool:
-    """The game's acceptance rule: the prompt's probability reaches the threshold (top-1 or not)."""
-    return prediction.p(word) >= threshold
+    """The game's acceptance rule: the prompt's probability, as a guess shows it (4 decimals), reaches the
+    threshold, top-1 or not."""
+    return round(prediction.p(word), 4) >= threshold
 
 
 class Session:

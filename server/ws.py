@@ -326,29 +326,33 @@ class Connection:
 
     def conclude(self, drawing: Drawing | None, outcome: str, reply_to=None) -> None:
         """Queue the end of a drawing that left the session: after the guesses still owed for it (which
-        may still win its round), ``recognized`` or ``timeout`` for a round, then its one final message,
-        ``saved`` or ``not_saved``. The save runs in a task Services tracks: a disconnect cannot cancel it."""
+        may still win its round), ``recognized`` or ``timeout`` for a round, as soon as they are known,
+        then its one final message, ``saved`` or ``not_saved``. The save runs in a task Services
+        tracks: a disconnect cannot cancel it."""
         if drawing is None:
             return
         owed = drawing.last_owed
         if drawing.strokes:
             self.drawings += 1
 
-        async def finish() -> list:
+        async def verdict() -> list:
             if owed is not None:
                 await asyncio.wait([owed])
-            messages = []
             if drawing.win is not None:
-                messages.append(drawing.win)
-            elif outcome == "timeout":
-                messages.append(protocol.Timeout(drawing.id, drawing.word))
+                return [drawing.win]
+            return [protocol.Timeout(drawing.id, drawing.word)] if outcome == "timeout" else []
+
+        async def finish():
+            await asyncio.wait([announced])
             if not drawing.strokes:
-                return messages + [protocol.NotSaved(drawing.id, "empty", reply_to)]
+                return protocol.NotSaved(drawing.id, "empty", reply_to)
             self.metrics.drawings.labels("recognized" if drawing.recognized else outcome).inc()
             result = await self.services.save_async(drawing, reply_to)
             self.metrics.saves.labels("ok" if isinstance(result, protocol.Saved) else "failed").inc()
-            return messages + [result]
+            return result
 
+        announced = asyncio.ensure_future(verdict())
+        self.answer(announced)
         self.answer(self.services.spawn(finish()))
 
     async def send(self, message) -> None:

@@ -11,7 +11,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from server import client, protocol
+from server import protocol, replay
 from tests.serving import MODEL, ROOT, Server, answer_of
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -36,7 +36,7 @@ def known(drawings, labels, n):
 
 async def test_replaying_raw_drawings_gives_a_guess_per_stroke(url, raw_drawings, labels):
     drawings = known(raw_drawings, labels, 6)
-    summary = await client.replay(url, drawings)
+    summary = await replay.replay(url, drawings)
     assert summary.drawings == summary.saved == len(drawings)
     assert summary.strokes == len(summary.latencies_ms) == sum(len(d["drawing"]) for d in drawings)
     assert summary.missing_guesses == 0 and not summary.errors and not summary.closes
@@ -44,8 +44,8 @@ async def test_replaying_raw_drawings_gives_a_guess_per_stroke(url, raw_drawings
 
 async def test_replaying_whole_strokes_answers_every_stroke_like_point_batches(url, raw_drawings, labels):
     drawings = known(raw_drawings[::5], labels, 4)
-    batched = await client.replay(url, drawings)
-    whole = await client.replay(url, drawings, whole_strokes=True, deflate=True)
+    batched = await replay.replay(url, drawings)
+    whole = await replay.replay(url, drawings, whole_strokes=True, deflate=True)
     assert whole.strokes == batched.strokes == sum(len(d["drawing"]) for d in drawings)
     assert whole.correct == batched.correct and whole.saved == len(drawings)
     assert not whole.errors and not whole.closes and whole.missing_guesses == 0
@@ -53,14 +53,14 @@ async def test_replaying_whole_strokes_answers_every_stroke_like_point_batches(u
 
 async def test_replaying_simplified_drawings_concurrently(url, simplified_drawings, labels):
     drawings = known(simplified_drawings[::7], labels, 12)
-    summary = await client.replay(url, drawings, concurrency=4)
+    summary = await replay.replay(url, drawings, concurrency=4)
     assert summary.strokes == sum(len(d["drawing"]) for d in drawings)
     assert summary.saved == len(drawings) and not summary.errors and not summary.closes
 
 
 async def test_game_mode_replay_in_realtime(url, raw_drawings, labels):
     drawings = [d for d in known(raw_drawings, labels, 40) if d["drawing"][-1][2][-1] < 3000][:2]
-    summary = await client.replay(url, drawings, mode="game", realtime=True)
+    summary = await replay.replay(url, drawings, mode="game", realtime=True)
     assert summary.drawings == summary.saved == len(drawings)
     assert summary.recognized + summary.timeouts <= summary.drawings and not summary.errors
 
@@ -136,13 +136,13 @@ def test_serving_does_not_import_tensorflow():
 async def test_the_client_stays_under_the_flood_limit_by_default(url, simplified_drawings, labels):
     drawings = known(simplified_drawings, labels, 10_000)
     drawings = [d for d in drawings if len(d["drawing"]) >= 4][:60]  # well over the 400-message burst
-    summary = await client.replay(url, drawings)
+    summary = await replay.replay(url, drawings)
     assert sum(len(d["drawing"]) for d in drawings) * 2 > 400
     assert summary.saved == len(drawings) and not summary.closes and not summary.errors
 
 
 def test_read_drawings_takes_the_words_in_turn(quickdraw_dir, labels):
-    drawings = client.read_drawings(
+    drawings = replay.read_drawings(
         quickdraw_dir / "strokes" / "simplified.ndjson.gz", limit=2 * len(labels), words=labels
     )
     words = [d["word"] for d in drawings]

@@ -19,7 +19,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from server import client, protocol
+from server import protocol, replay
 from tests.serving import (
     ANSWER_S,
     MODEL,
@@ -135,7 +135,7 @@ async def test_two_workers_answer_every_stroke_of_real_drawings(servers, tmp_pat
     labels = set((MODEL / "labels.txt").read_text().splitlines())
     drawings = [d for d in raw_drawings if d["word"] in labels][:40]
     server = servers(tmp_path, tmp_path / "saved", *WORKERS).start()
-    summary = await client.replay(server.url, drawings, concurrency=8)
+    summary = await replay.replay(server.url, drawings, concurrency=8)
     assert summary.saved == len(drawings) and summary.strokes == sum(len(d["drawing"]) for d in drawings)
     assert not summary.errors and not summary.closes and not summary.missing_guesses
     assert check_saved_directory(tmp_path / "saved") == len(drawings)

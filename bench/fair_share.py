@@ -1,0 +1,120 @@
+"""Can one player take the classifier from everyone? A normal player beside clients that stay inside every limit.
+
+Each heavy client builds a drawing of ~19,000 points (19 strokes of 1,000), then
+sends ``undo`` + a 1,000-point ``stroke`` as fast as the rate limit lets it
+(~180 messages/s), so every message costs a full pass over a big drawing. A
+normal player sends one small stroke every 100 ms and times stroke → its owed
+guess. Reported per number of heavy clients: the player's p50 / p99 / max in
+ms, and how many classifications the heavy clients got per second. Run it
+from the repository root:
+
+    python bench/fair_share.py --heavy 0 1 5 --seconds 10
+"""
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from websockets.asyncio.client import connect
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.serving import Server  # noqa: E402
+
+HEAVY_RATE = 180.0  # messages/s per heavy client: under the flood limit (200/s)
+STROKE_POINTS = 1000
+STROKES = 19
+
+
+def big_stroke(rng: np.random.Generator) -> dict:
+    x = np.cumsum(rng.integers(-3, 4, STROKE_POINTS)).tolist()
+    y = np.cumsum(rng.integers(-3, 4, STROKE_POINTS)).tolist()
+    return {"type": "stroke", "x": x, "y": y}
+
+
+async def heavy(url: str, stop: asyncio.Event, counts: list, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    async with connect(url, max_size=None) as ws:
+
+        async def read():
+            async for frame in ws:
+                message = json.loads(frame)
+                if message["type"] == "guess" and not message["live"]:
+                    counts[0] += 1
+
+        reader = asyncio.create_task(read())
+        await ws.send('{"type":"start"}')
+        for _ in range(STROKES):
+            await ws.send(json.dumps(big_stroke(rng)))
+        frames = [json.dumps({"type": "undo"}), json.dumps(big_stroke(rng))]
+        gap, k = 1 / HEAVY_RATE, 0
+        while not stop.is_set():
+            await ws.send(frames[k % 2])
+            k += 1
+            await asyncio.sleep(gap)
+        reader.cancel()
+
+
+async def player(url: str, seconds: float) -> list[float]:
+    latencies = []
+    async with connect(url) as ws:
+        await ws.send('{"type":"start"}')
+        began = time.monotonic()
+        k = 0
+        while time.monotonic() - began < seconds:
+            k += 1
+            sent = time.perf_counter()
+            await ws.send(json.dumps({"type": "stroke", "x": [0, 40, 80], "y": [0, 60, 0], "id": k}))
+            while True:
+                message = json.loads(await ws.recv())
+                if message.get("reply_to") == k:
+                    latencies.append((time.perf_counter() - sent) * 1000)
+                    break
+            await asyncio.sleep(max(0.0, 0.1 - (time.perf_counter() - sent)))
+            if k % 200 == 0:  # stay far from the stroke limit
+                await ws.send('{"type":"clear"}')
+    return latencies
+
+
+async def scenario(url: str, n_heavy: int, seconds: float) -> dict:
+    stop, counts = asyncio.Event(), [0]
+    heavies = [asyncio.create_task(heavy(url, stop, counts, seed)) for seed in range(n_heavy)]
+    await asyncio.sleep(2.0 if n_heavy else 0)  # the big drawings are built
+    counted_from = counts[0]
+    latencies = await player(url, seconds)
+    classified = counts[0] - counted_from
+    stop.set()
+    await asyncio.gather(*heavies, return_exceptions=True)
+    return {
+        "heavy_clients": n_heavy,
+        "player_guesses": len(latencies),
+        "p50_ms": round(float(np.percentile(latencies, 50)), 1),
+        "p99_ms": round(float(np.percentile(latencies, 99)), 1),
+        "max_ms": round(max(latencies), 1),
+        "heavy_guesses_per_s": round(classified / seconds, 1),
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--heavy", type=int, nargs="+", default=[0, 1, 5], help="heavy clients per run")
+    parser.add_argument("--seconds", type=float, default=10.0, help="how long the player plays per run")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        server = Server(Path(tmp), Path(tmp) / "saved").start()
+        try:
+            for n in args.heavy:
+                print(json.dumps(asyncio.run(scenario(server.url, n, args.seconds))), flush=True)
+        finally:
+            server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
