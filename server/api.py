@@ -1,6 +1,7 @@
 """HTTP beside the socket: labels, health, one-shot guesses, saved drawings; errors under /api as JSON."""
 
 import asyncio
+import math
 import re
 
 from quart import Blueprint, abort, current_app, has_request_context, request, url_for
@@ -48,7 +49,13 @@ async def guess():
         drawing = protocol.parse_drawing(body, services.settings.limits)
     except ProtocolError as error:
         return protocol.Error.of(error).to_json(), 400
-    prediction = await services.predict(drawing)
+    address = request.remote_addr or ""
+    budget, cost = services.api_budgets[address], sum(stroke.shape[1] for stroke in drawing)
+    if not budget.take(cost):  # each guess costs its points, as on the socket: a fair share per client
+        wait = round(budget.retry_after(cost), 3)
+        error = protocol.Error(ErrorCode.RATE_LIMITED, f"over this client's share: retry after {wait:g} s", None, wait)
+        return error.to_json(), 429, {"Retry-After": str(math.ceil(wait))}
+    prediction = await services.predict(drawing, "api " + address)
     return {"guesses": [g.to_json() for g in prediction.top(TOP_K)]}
 
 

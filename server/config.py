@@ -37,6 +37,12 @@ class Settings:
     message_burst: int = 400  # a script client may send a stroke's batches back to back
     max_refused_messages: int = 100  # rate_limited refusals per 10 s a client may get; one more closes it (1008)
     live_guess_interval_ms: int = 100  # guesses while a stroke is drawn, at most this often
+    # A fair share of the one classifier: every classification costs its drawing's points, ~1 µs each.
+    # Real drawings cost a connection 1,000-6,000 points/s (live guesses included); beyond the budget its
+    # guesses wait, and so does the reading of its messages.
+    classify_points_per_second: float = 10_000.0
+    classify_points_burst: int = 60_000  # at least MAX_POINTS: any drawing can be classified
+    api_points_per_second: float = 10_000.0  # the same budget for POST /api/guess, per client address
     live_guess_max_backlog: int = 1  # live guesses only when no inference is waiting: owed guesses come first
     game_time_limit_s: float = 20.0  # Quick, Draw!'s own limit
     recognition_threshold: float = 0.5  # p(prompt) at or above this counts as recognized
@@ -74,6 +80,10 @@ class Settings:
             raise ConfigError(f"EVENT_LOOP must be one of {', '.join(EVENT_LOOPS)}, got {self.event_loop!r}")
         if self.message_burst < 1:
             raise ConfigError("MESSAGE_BURST must be at least 1")
+        if self.classify_points_burst < self.max_points:
+            raise ConfigError(
+                "CLASSIFY_POINTS_BURST must be at least MAX_POINTS, or a big drawing could never be classified"
+            )
         return self
 
     def to_config(self) -> dict:

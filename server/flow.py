@@ -1,7 +1,10 @@
-"""Flow control for one connection: a slot for owed classifications and a token bucket."""
+"""Flow control: a slot for a connection's owed classifications, token buckets, and budgets per client."""
 
 import asyncio
+import heapq
+import itertools
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -78,16 +81,89 @@ class TokenBucket:
         self.rate, self.burst, self.clock = rate, burst, clock
         self._tokens, self._last = float(burst), clock()
 
-    def take(self) -> bool:
-        """Spend one token; False when the bucket is empty (over the rate: see ``retry_after``)."""
+    def take(self, n: float = 1) -> bool:
+        """Spend ``n`` tokens; False (and nothing spent) when there are fewer: see ``retry_after``."""
+        self._refill()
+        if self._tokens < n:
+            return False
+        self._tokens -= n
+        return True
+
+    def retry_after(self, n: float = 1) -> float:
+        """Seconds until ``n`` tokens are there (0 when they are)."""
+        self._refill()
+        return max(0.0, (n - self._tokens) / self.rate)
+
+    def _refill(self) -> None:
         now = self.clock()
         self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
         self._last = now
-        if self._tokens < 1:
-            return False
-        self._tokens -= 1
-        return True
 
-    def retry_after(self) -> float:
-        """Seconds until the next token (0 when there is one)."""
-        return max(0.0, (1 - self._tokens) / self.rate)
+
+class Budgets:
+    """A TokenBucket per key (a client address), for the ``most`` keys seen last; older ones are forgotten."""
+
+    def __init__(self, rate: float, burst: int, most: int = 10_000):
+        self.rate, self.burst, self.most = rate, burst, most
+        self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
+
+    def __getitem__(self, key: str) -> TokenBucket:
+        bucket = self._buckets.pop(key, None) or TokenBucket(self.rate, self.burst)
+        self._buckets[key] = bucket  # now the newest
+        if len(self._buckets) > self.most:
+            self._buckets.popitem(last=False)
+        return bucket
+
+
+class FairQueue:
+    """Runs one job at a time; of those waiting, the one whose owner's recent use plus its cost is least.
+
+    An owner is a connection or a client address; its use is the cost (points) of the jobs it ran,
+    halving every HALF_LIFE_S. A small job of a player drawing small strokes thus goes before the
+    big redraws of anyone who keeps the classifier busy, and waits at most for the job in hand; the
+    heavy ones, already slowed by their budgets, share what is left.
+    """
+
+    HALF_LIFE_S = 1.0
+    FORGET_AFTER = 1000  # owners remembered before those with (almost) no recent use are forgotten
+
+    def __init__(self, clock=time.monotonic):
+        self.clock = clock
+        self._waiting: list = []  # heap of (owner's recent use + cost, arrival, future)
+        self._arrivals = itertools.count()
+        self._busy = False
+        self._use: dict = {}  # owner → (recent use, when it was last updated)
+
+    def recent_use(self, owner) -> float:
+        """The owner's use, decayed to now."""
+        use, at = self._use.get(owner, (0.0, 0.0))
+        return use * 0.5 ** ((self.clock() - at) / self.HALF_LIFE_S)
+
+    async def run(self, owner, cost: float, job):
+        """``await job()`` when it is this owner's turn; ``cost`` is what the job takes (points)."""
+        use = self.recent_use(owner)
+        self._use[owner] = (use + cost, self.clock())
+        if len(self._use) > self.FORGET_AFTER:
+            self._use = {o: u for o, u in self._use.items() if self.recent_use(o) >= 1}
+        if self._busy:
+            turn = asyncio.get_running_loop().create_future()
+            heapq.heappush(self._waiting, (use + cost, next(self._arrivals), turn))
+            try:
+                await turn
+            except asyncio.CancelledError:
+                if turn.done() and not turn.cancelled():  # handed the turn, then cancelled: pass it on
+                    self._hand_over()
+                raise
+        self._busy = True
+        try:
+            return await job()
+        finally:
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        while self._waiting:
+            _, _, turn = heapq.heappop(self._waiting)
+            if not turn.done():
+                turn.set_result(None)  # its owner is busy from now: no newcomer slips in meanwhile
+                return
+        self._busy = False

@@ -9,11 +9,13 @@ from core.model import Prediction
 from server import protocol
 from server.classifier import Classifier
 from server.config import Settings
+from server.flow import Budgets, FairQueue
 from server.metrics import Metrics
 from server.session import Drawing
 from server.store import SavedDrawingStore, render_png
 
 log = logging.getLogger("server")
+JOB_POINTS = 200  # what a classification costs beyond its points (the network itself), in points
 
 
 @dataclass(eq=False)
@@ -23,16 +25,24 @@ class Services:
     store: SavedDrawingStore
     backlog: int = 0  # inferences waiting or running, server-wide
     saves: set = field(default_factory=set)  # running save tasks, awaited at shutdown
+    api_budgets: Budgets = field(init=False)  # POST /api/guess: classified points per client address
+    turns: FairQueue = field(default_factory=FairQueue)  # whose classification runs next
     metrics: Metrics = field(default_factory=Metrics)  # this app's own Prometheus registry
     # One thread writes every drawing: saves are short, and one thread keeps their CPU and
     # malloc arenas from spreading over the default executor's many threads.
     saver: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="saver"))
 
-    async def predict(self, drawing: list) -> Prediction:
-        """The classifier's answer for a drawing, counted in the server-wide ``backlog`` while it waits or runs."""
+    def __post_init__(self):
+        settings = self.settings
+        self.api_budgets = Budgets(settings.api_points_per_second, settings.classify_points_burst)
+
+    async def predict(self, drawing: list, owner: str = "") -> Prediction:
+        """The classifier's answer for a drawing, in ``owner``'s fair turn (a connection, a client address),
+        counted in the server-wide ``backlog`` while it waits or runs."""
         self.backlog += 1
         try:
-            return await self.classifier.predict(drawing)
+            cost = JOB_POINTS + sum(stroke.shape[1] for stroke in drawing)
+            return await self.turns.run(owner, cost, lambda: self.classifier.predict(drawing))
         finally:
             self.backlog -= 1
 

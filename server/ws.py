@@ -72,6 +72,7 @@ class Connection:
         self.outbox: asyncio.Queue = asyncio.Queue()  # messages, and futures of messages, in sending order
         self.owed: set[asyncio.Future] = set()  # owed guesses not computed yet
         self.bucket = TokenBucket(settings.messages_per_second, settings.message_burst)
+        self.budget = TokenBucket(settings.classify_points_per_second, settings.classify_points_burst)
         # Refusals have their own bucket: MAX_REFUSED_MESSAGES at once, refilled over REFUSED_WINDOW_S.
         self.refusals = TokenBucket(settings.max_refused_messages / REFUSED_WINDOW_S, settings.max_refused_messages)
         self.seq = 0
@@ -263,6 +264,8 @@ class Connection:
         left = self.last_live + self.settings.live_guess_interval_ms / 1000 - time.monotonic()
         if left > 0:
             return left
+        if (over := self.budget.retry_after(self.session.drawing.points)) > 0:
+            return over  # over its share of the classifier
         if self.services.backlog >= self.settings.live_guess_max_backlog:
             return LIVE_POLL_S
         return 0.0
@@ -275,7 +278,10 @@ class Connection:
     async def guess(self, request: Request) -> None:
         drawing, guesses, won = request.drawing, [], False
         if request.snapshot:
-            prediction = await self.services.predict(request.snapshot)
+            cost = sum(stroke.shape[1] for stroke in request.snapshot)
+            while not self.budget.take(cost):  # over its share: this connection waits, and stops being read
+                await asyncio.sleep(self.budget.retry_after(cost))
+            prediction = await self.services.predict(request.snapshot, self.id)
             if request.live and not self.session.current(drawing, request.epoch):
                 return  # the drawing changed (undo, stroke end…) or ended meanwhile: its owed guess covers it
             guesses, won = self.session.observe(drawing, prediction, request.strokes)

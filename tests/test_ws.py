@@ -2,6 +2,8 @@
 
 import asyncio
 import json
+import math
+import time
 
 import pytest
 from quart.testing.connections import WebsocketDisconnectError
@@ -379,3 +381,30 @@ async def test_a_server_fault_is_internal_error_then_close_1011(tmp_path):
         await send(ws, type="stroke", **LINE)
         assert (await receive(ws))["code"] == protocol.ErrorCode.INTERNAL_ERROR
         assert await close_code(ws) == protocol.CloseCode.INTERNAL_ERROR
+
+
+async def test_a_connection_over_its_classification_budget_waits_for_its_guesses(tmp_path):
+    app = make_app(tmp_path, MAX_POINTS=100, CLASSIFY_POINTS_BURST=100, CLASSIFY_POINTS_PER_SECOND=200.0)
+    stroke = {"x": list(range(50)), "y": list(range(50))}
+    async with app.test_app(), app.test_client().websocket("/ws") as ws:
+        await started(ws)
+        await send(ws, type="stroke", **stroke)
+        assert (await receive(ws))["strokes"] == 1  # 50 of the 100 points of budget
+        sent = time.monotonic()
+        await send(ws, type="stroke", **stroke)  # a 100-point drawing: 50 more than is left
+        answer = await receive(ws)
+        waited = time.monotonic() - sent
+    assert answer["strokes"] == 2 and len(answer["guesses"]) == 5  # slowed, never dropped
+    assert waited >= 0.2  # (100 - 50) points / 200 points/s
+
+
+async def test_api_guesses_over_a_clients_budget_get_429_rate_limited(tmp_path):
+    app = make_app(tmp_path, MAX_POINTS=100, CLASSIFY_POINTS_BURST=100, API_POINTS_PER_SECOND=1.0)
+    body = {"drawing": [[list(range(60)), list(range(60))]]}
+    async with app.test_app():
+        client = app.test_client()
+        assert (await client.post("/api/guess", json=body)).status_code == 200
+        refused = await client.post("/api/guess", json=body)
+        error = await refused.get_json()
+    assert refused.status_code == 429 and error["code"] == protocol.ErrorCode.RATE_LIMITED
+    assert 19 <= error["retry_after"] <= 60 and refused.headers["Retry-After"] == str(math.ceil(error["retry_after"]))
