@@ -54,7 +54,7 @@ class MeasuredServer(Server):
     """``tests.serving.Server`` timed from launch to its first answered guess, with a peak-memory sampler."""
 
     def __init__(self, program: tuple[str, ...], saved_dir: Path, *args: str, model_dir: str):
-        # The saturation run is a flood on purpose: the message limits are lifted.
+        # The saturation run is a flood on purpose: the message limits and the classification budget are lifted.
         super().__init__(
             saved_dir.parent,
             saved_dir,
@@ -63,6 +63,7 @@ class MeasuredServer(Server):
             program=program,
             messages_per_second=10000,
             message_burst=10000,
+            classify_points_per_second=1e9,
         )
         began = time.monotonic()
         self.start(wait=False)

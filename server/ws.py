@@ -137,6 +137,8 @@ class Connection:
             "messages_per_second",
             "message_burst",
             "max_refused_messages",
+            "classify_points_per_second",
+            "classify_points_burst",
             "max_drawing_s",
         )
         return protocol.Hello(
