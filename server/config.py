@@ -55,6 +55,7 @@ class Settings:
     heap_trim_interval_s: float = 10.0  # how often freed heap goes back to the system (server/memory.py)
     workers: int = 1  # server processes sharing the port; each uses at most ~1 core (the GIL), so ≤ the cores to spare
     event_loop: str = "uvloop"  # "uvloop" (less CPU per message; falls back when not installed) or "asyncio"
+    secret: str = ""  # signs resume tokens: instances that share players (and restarts) need the same one
     allowed_origins: str = ""  # comma-separated extra origins for /ws ("*" = any); same-origin always allowed
 
     @property

@@ -30,6 +30,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import secrets
 import signal
 import socket
 import sys
@@ -204,6 +205,8 @@ def supervise(settings: config.Settings, overrides: dict, log_level: str, log_fo
     """Run ``settings.workers`` worker processes until stopped; returns the exit code."""
     recovery.sweep(settings.saved_dir)
     listeners = _listeners(settings)
+    if not settings.secret:  # one secret for all workers: a resumed drawing may land on any of them
+        overrides = {**overrides, "secret": secrets.token_hex(32)}
     spawn = multiprocessing.get_context("spawn")  # fresh interpreters: no threads or locks inherited mid-use
     open_total = spawn.Value("i", 0)
     workers: list = []

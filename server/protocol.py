@@ -14,7 +14,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from core import sketch
+from core import records, sketch
 
 
 class ErrorCode(StrEnum):
@@ -32,6 +32,7 @@ class ErrorCode(StrEnum):
     SAVE_FAILED = "save_failed"  # the drawing could not be stored; the game goes on
     INTERNAL_ERROR = "internal_error"  # a server fault; the connection closes with CloseCode.INTERNAL_ERROR
     RATE_LIMITED = "rate_limited"  # over MESSAGES_PER_SECOND: refused, retry after ``retry_after`` seconds
+    BAD_RESUME = "bad_resume"  # start with a resume id and token that do not match, or a drawing too old to resume
     UNSUPPORTED_PROTOCOL = "unsupported_protocol"  # the handshake asked only for subprotocols this server lacks
     NOT_FOUND = "not_found"  # HTTP 404: no such path under /api, or no saved drawing with that id
     METHOD_NOT_ALLOWED = "method_not_allowed"  # HTTP 405: the path exists, the method does not (see Allow)
@@ -76,6 +77,9 @@ class Start:
     mode: str = "free"
     word: str | None = None
     id: RequestId = None
+    resume: str | None = None  # the id of a drawing to carry on (after a reconnect), with its token
+    token: str | None = None
+    elapsed_ms: int = 0  # how long the resumed drawing had been open, by the client's clock
 
     @classmethod
     def from_json(cls, data: dict, limits: sketch.Limits) -> "Start":
@@ -85,7 +89,14 @@ class Start:
         word = data.get("word")
         if word is not None and not isinstance(word, str):
             raise ProtocolError(ErrorCode.BAD_FIELD, '"word" must be a string or null')
-        return cls(mode, word, data.get("id"))
+        resume, token, elapsed_ms = data.get("resume"), data.get("token"), data.get("elapsed_ms", 0)
+        if resume is not None and not (
+            isinstance(resume, str) and records.ID_PATTERN.fullmatch(resume) and isinstance(token, str)
+        ):
+            raise ProtocolError(ErrorCode.BAD_FIELD, '"resume" must be a drawing id, with its "token"')
+        if not isinstance(elapsed_ms, int) or isinstance(elapsed_ms, bool) or not 0 <= elapsed_ms <= MAX_ID_INT:
+            raise ProtocolError(ErrorCode.BAD_FIELD, '"elapsed_ms" must be a whole number of milliseconds, ≥ 0')
+        return cls(mode, word, data.get("id"), resume, token[:200] if token else None, elapsed_ms)
 
 
 @dataclass(frozen=True, eq=False)
@@ -275,6 +286,8 @@ class Round(_ServerMessage):
     mode: str
     word: str | None
     time_limit_s: float | None
+    elapsed_ms: int  # > 0 for a resumed drawing: the time it had been open already
+    resume_token: str  # with ``id``, what a client sends in ``start`` to carry this drawing on after a reconnect
     reply_to: RequestId = None
 
 

@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import secrets
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -27,6 +28,7 @@ class Services:
     saves: set = field(default_factory=set)  # running save tasks, awaited at shutdown
     api_budgets: Budgets = field(init=False)  # POST /api/guess: classified points per client address
     turns: FairQueue = field(default_factory=FairQueue)  # whose classification runs next
+    secret: bytes = b""  # signs resume tokens: SECRET, else one of this process's own
     metrics: Metrics = field(default_factory=Metrics)  # this app's own Prometheus registry
     # One thread writes every drawing: saves are short, and one thread keeps their CPU and
     # malloc arenas from spreading over the default executor's many threads.
@@ -35,6 +37,7 @@ class Services:
     def __post_init__(self):
         settings = self.settings
         self.api_budgets = Budgets(settings.api_points_per_second, settings.classify_points_burst)
+        self.secret = settings.secret.encode() or secrets.token_bytes(32)
 
     async def predict(self, drawing: list, owner: str = "") -> Prediction:
         """The classifier's answer for a drawing, in ``owner``'s fair turn (a connection, a client address),

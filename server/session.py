@@ -8,10 +8,12 @@ still count for its round after it left (``observe``), so what decides a round
 is what was sent before it ended, not how fast the classifier was.
 """
 
+import hashlib
+import hmac
 import random
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 
@@ -41,6 +43,8 @@ class Drawing:
     epoch: int = 0  # counts stroke_end, stroke, undo, clear and the end: a live guess from an older epoch is stale
     ended: bool = False
     last_owed: object = None  # the future of the last guess owed for it: its end waits for that guess
+    resume_token: str = ""
+    ended_ms: int | None = None  # ms from its start to its end, by the session's clock (resumed: the client's start)
     timed_by_client: bool | None = None  # whether its points carry the client's t (decided by the first ones)
     points: int = 0  # in the whole drawing, open stroke included (kept as a count: messages come often)
     open_points: int = 0
@@ -49,13 +53,20 @@ class Drawing:
         """The drawing as it looks now, open stroke included (arrays are never mutated)."""
         return self.strokes + ([np.concatenate(self.open, axis=1)] if self.open else [])
 
-    def round_message(self, reply_to: protocol.RequestId = None) -> protocol.Round:
-        return protocol.Round(self.id, self.mode, self.word, self.time_limit_s, reply_to)
+    def round_message(self, elapsed_ms: int = 0, reply_to: protocol.RequestId = None) -> protocol.Round:
+        return protocol.Round(self.id, self.mode, self.word, self.time_limit_s, elapsed_ms, self.resume_token, reply_to)
 
     def record(self) -> dict:
         """The Quick, Draw! raw-format record (plus mode and guesses) to save."""
         return records.raw_record(
-            self.id, self.word, self.strokes, self.began_at, self.recognized, mode=self.mode, guesses=self.guesses
+            self.id,
+            self.word,
+            self.strokes,
+            self.began_at,
+            self.recognized,
+            mode=self.mode,
+            guesses=self.guesses,
+            ended_ms=self.ended_ms,
         )
 
 
@@ -77,11 +88,18 @@ class Session:
         clock=time.monotonic,
         rng: random.Random | None = None,
         new_id=records.new_id,
+        secret: bytes = b"",
+        max_resume_s: float = 600.0,
     ):
         self.labels, self.limits = labels, limits
         self.time_limit_s, self.threshold = time_limit_s, threshold
         self.clock, self.rng, self.new_id = clock, rng or random.Random(), new_id
+        self.secret, self.max_resume_s = secret, max_resume_s
         self.drawing: Drawing | None = None
+
+    def resume_token(self, drawing_id: str) -> str:
+        """What proves a client started ``drawing_id``: an HMAC of the id with the server's secret."""
+        return hmac.new(self.secret, drawing_id.encode(), hashlib.sha256).hexdigest()[:32]
 
     def start(self, message: protocol.Start) -> tuple[Drawing | None, Drawing]:
         """Begin a drawing; returns (the previous drawing, now finished, or None; the new one)."""
@@ -90,16 +108,30 @@ class Session:
         word = message.word
         if message.mode == "game" and word is None:
             word = self.rng.choice(self.labels)
+        drawing_id, elapsed_s = self.new_id(), 0.0
+        if message.resume is not None:
+            self._check_resume(message)
+            drawing_id, elapsed_s = message.resume, message.elapsed_ms / 1000
         previous = self.finish()
         self.drawing = Drawing(
-            self.new_id(),
+            drawing_id,
             message.mode,
             word,
             self.time_limit_s if message.mode == "game" else None,
-            self.clock(),
-            datetime.now(timezone.utc),
+            self.clock() - elapsed_s,
+            datetime.now(timezone.utc) - timedelta(seconds=elapsed_s),
+            resume_token=self.resume_token(drawing_id),
         )
         return previous, self.drawing
+
+    def _check_resume(self, message: protocol.Start) -> None:
+        """A resumed drawing must carry its own token and could still be open (its id holds its start time)."""
+        if not hmac.compare_digest(message.token, self.resume_token(message.resume)):
+            raise ProtocolError(protocol.ErrorCode.BAD_RESUME, "this drawing cannot be resumed here: start a new one")
+        started = datetime.strptime(message.resume[:15], "%Y%m%dT%H%M%S").replace(tzinfo=timezone.utc)
+        age_s = (datetime.now(timezone.utc) - started).total_seconds()
+        if age_s > self.max_resume_s or message.elapsed_ms / 1000 > self.max_resume_s:
+            raise ProtocolError(protocol.ErrorCode.BAD_RESUME, "this drawing is too old to resume: start a new one")
 
     def add_points(self, points: np.ndarray) -> None:
         """Append points to the open stroke, opening one if none is open."""
@@ -194,6 +226,7 @@ class Session:
         drawing, self.drawing = self.drawing, None
         if drawing is not None:
             drawing.ended = True
+            drawing.ended_ms = round((self.clock() - drawing.began) * 1000)
             drawing.epoch += 1
             if drawing.open:
                 drawing.strokes = drawing.strokes + [np.concatenate(drawing.open, axis=1)]

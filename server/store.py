@@ -36,6 +36,9 @@ class SavedDrawingStore:
         """
         drawing_id = drawing_id or new_id()
         self._check(drawing_id)
+        kept = self._read(drawing_id)  # a resumed drawing is saved again: the version that ended last stays
+        if kept is not None and (kept.get("ended_ms") or 0) > (record.get("ended_ms") or 0):
+            return drawing_id
         self.directory.mkdir(parents=True, exist_ok=True)
         line = json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n"
         png = self.directory / f"{drawing_id}.png"

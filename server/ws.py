@@ -66,7 +66,12 @@ class Connection:
         self.settings = settings
         self.limits = settings.limits  # built once: it is checked on every message
         self.session = Session(
-            services.classifier.labels, self.limits, settings.game_time_limit_s, settings.recognition_threshold
+            services.classifier.labels,
+            self.limits,
+            settings.game_time_limit_s,
+            settings.recognition_threshold,
+            secret=services.secret,
+            max_resume_s=settings.max_drawing_s,
         )
         self.slot = OwedSlot()
         self.outbox: asyncio.Queue = asyncio.Queue()  # messages, and futures of messages, in sending order
@@ -209,7 +214,7 @@ class Connection:
                 self.conclude(previous, "replaced")
                 self.start_timer(drawing)
                 self.live_wanted = False
-                self.answer(drawing.round_message(message.id))
+                self.answer(drawing.round_message(message.elapsed_ms if message.resume else 0, message.id))
             case Points(type="points", points=points):
                 session.add_points(points)
                 self.live_wanted = True
@@ -325,7 +330,8 @@ class Connection:
             self.timer.cancel()
         # Free drawings end too, after MAX_DRAWING_S, so an abandoned tab cannot hold a drawing forever.
         seconds = min(drawing.time_limit_s or float("inf"), self.settings.max_drawing_s)
-        self.timer = asyncio.create_task(self.time_out(drawing, seconds))
+        left = seconds - (time.monotonic() - drawing.began)  # a resumed drawing has used some already
+        self.timer = asyncio.create_task(self.time_out(drawing, max(0.0, left)))
 
     async def time_out(self, drawing: Drawing, seconds: float) -> None:
         await asyncio.sleep(seconds)

@@ -46,6 +46,9 @@ def wait_until(predicate, timeout: float = 30.0, what: str = "condition"):
     pytest.fail(f"timed out waiting for {what}")
 
 
+SECRET = "a secret both servers of a test share, so a drawing resumes across them"
+
+
 def start_server(saved_dir: Path, time_limit_s: float = 20, port: int | None = None, **settings) -> Server:
     """``python -m server`` on a free port (or ``port``) with its own saved directory, its log beside it."""
     server = Server(saved_dir.parent, saved_dir, port=port, game_time_limit_s=time_limit_s, **settings)
@@ -400,8 +403,10 @@ def test_new_drawing_is_saved_and_shown_in_the_gallery(page, server, simplified_
     page.screenshot(path=artifacts / "gallery.png", full_page=True)
 
 
-def test_a_lost_connection_never_freezes_the_canvas(browser, simplified_drawings, tmp_path):
-    first = start_server(tmp_path / "saved")
+def test_a_lost_connection_never_freezes_the_canvas_and_the_drawing_is_saved_once(
+    browser, simplified_drawings, tmp_path
+):
+    first = start_server(tmp_path / "saved", secret=SECRET)
     context = browser.new_context(viewport=LAPTOP)
     context.set_default_timeout(WAIT_MS)
     page = context.new_page()
@@ -416,11 +421,16 @@ def test_a_lost_connection_never_freezes_the_canvas(browser, simplified_drawings
         before = canvas.evaluate("(c) => c.toDataURL()")
         draw_stroke(page, strokes[1])
         assert canvas.evaluate("(c) => c.toDataURL()") != before, "the canvas froze while offline"
-        second = start_server(tmp_path / "saved", port=first.port)
+        partial = [(r["key_id"], len(r["drawing"])) for r in first.saved()]
+        assert len(partial) == 1 and partial[0][1] == 1  # the server saved what it had as it went away
+        second = start_server(tmp_path / "saved", port=first.port, secret=SECRET)
         try:
             expect(page.locator("#connection")).to_have_attribute("data-state", "open")
-            # The drawing was replayed to the new server: its guesses cover both strokes.
+            # The drawing was resumed on the new server: its guesses cover both strokes.
             wait_for_guess(page, 2, -1)
+            page.locator("#new-drawing").click()  # ends it: saved again under the same id, now whole
+            wait_until(lambda: [len(r["drawing"]) for r in second.saved()] == [2], what="the whole drawing saved")
+            assert [r["key_id"] for r in second.saved()] == [partial[0][0]]  # one record: the same drawing
         finally:
             second.stop()
     finally:

@@ -17,7 +17,7 @@ import time
 
 import pytest
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidMessage, InvalidStatus
 
 from core import records
 from server import protocol, recovery, store
@@ -97,7 +97,7 @@ def test_sigterm_closes_sockets_with_1001_finishes_saves_and_exits_0(servers, tm
                 assert notice == {"type": "closing", "code": 1001, "reason": "the server is shutting down"}
                 await asyncio.wait_for(late.recv(), ANSWER_S)
             refused = False
-        except (OSError, ConnectionClosed, InvalidStatus, TimeoutError):
+        except (OSError, ConnectionClosed, InvalidStatus, InvalidMessage, TimeoutError):  # or hung up mid-handshake
             refused = True
         return codes, lasts, refused
 
@@ -286,3 +286,38 @@ def test_a_cross_site_page_gets_403_from_the_real_server_and_a_same_site_one_pla
 
     assert asyncio.run(try_origins()) == 403
     assert server.stop() == 0
+
+
+def test_a_player_sent_away_by_sigterm_resumes_on_another_instance_and_is_saved_once(servers, tmp_path):
+    saved = tmp_path / "saved"  # one store for both instances, as PostgreSQL or a shared disk would be
+    leaving = servers(tmp_path, saved, secret="shared by the instances").start()
+    staying = servers(tmp_path, saved, secret="shared by the instances").start()
+    strokes = [{"x": [0, 50 + k], "y": [k, 80], "t": [100 * k, 100 * k + 50]} for k in range(3)]
+
+    async def play():
+        async with connect(leaving.url) as ws:
+            await ws.send(json.dumps({"type": "start", "mode": "game", "word": "cat"}))
+            round_ = await answer_of(ws, "round")
+            for stroke in strokes[:2]:
+                await ws.send(json.dumps({"type": "stroke", **stroke}))
+                await answer_of(ws, "guess")
+            leaving.process.send_signal(signal.SIGTERM)
+            assert (await answer_of(ws, "saved"))["strokes"] == 2
+            assert (await answer_of(ws, "closing"))["code"] == protocol.CloseCode.GOING_AWAY
+        async with connect(staying.url) as ws:
+            resume = {"resume": round_["id"], "token": round_["resume_token"], "elapsed_ms": 400}
+            await ws.send(json.dumps({"type": "start", "mode": "game", "word": "cat", **resume}))
+            assert (await answer_of(ws, "round"))["id"] == round_["id"]
+            for stroke in strokes:  # the drawing replayed, and one more stroke
+                await ws.send(json.dumps({"type": "stroke", **stroke}))
+                await answer_of(ws, "guess")
+            await ws.send('{"type":"end"}')
+            final = await answer_of(ws, "saved")
+        return round_["id"], final
+
+    drawing_id, final = asyncio.run(play())
+    assert leaving.process.wait(30) == 0
+    assert (final["id"], final["strokes"]) == (drawing_id, 3)
+    assert saved_ids(saved) == [drawing_id]  # one drawing, stored once, whole
+    record = json.loads((saved / f"{drawing_id}.ndjson").read_text())
+    assert len(record["drawing"]) == 3 and record["word"] == "cat"

@@ -1,6 +1,7 @@
 """Drawing state and game rules without a server: every operation, every refusal."""
 
 import random
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
@@ -270,3 +271,37 @@ def test_undo_and_clear_give_the_point_budget_back(session):
     session.add_stroke(points(10))
     session.add_stroke(points(10))
     assert session.drawing.points == 20
+
+
+def resume(session, drawing_id, token=None, elapsed_ms=0, mode="free", word=None):
+    token = session.resume_token(drawing_id) if token is None else token
+    return session.start(Start(mode, word, None, drawing_id, token, elapsed_ms))
+
+
+def test_a_drawing_resumes_under_its_own_id_with_its_token(session, clock):
+    _, first = session.start(Start("game", "cat"))
+    clock.now += 5.0
+    _, again = resume(Session(LABELS, clock=clock), first.id, first.resume_token, 3000, "game", "cat")
+    assert again.id == first.id and again.resume_token == first.resume_token
+    assert again.began == clock.now - 3.0  # its clock carries on: 3 s of the round are gone
+
+
+@pytest.mark.parametrize("tamper", ["token", "age", "elapsed"])
+def test_a_resume_with_a_wrong_token_or_too_old_is_refused_and_changes_nothing(session, tamper):
+    _, drawing = session.start(Start())
+    drawing_id, token, elapsed_ms = drawing.id, drawing.resume_token, 0
+    if tamper == "token":
+        token = "0" * 32
+    elif tamper == "age":  # an id from an hour ago, with its right token
+        drawing_id = (datetime.now(timezone.utc) - timedelta(hours=1)).strftime("%Y%m%dT%H%M%S") + "-0123456789ab"
+        token = session.resume_token(drawing_id)
+    else:
+        elapsed_ms = 3_600_000
+    with pytest.raises(ProtocolError) as caught:
+        resume(session, drawing_id, token, elapsed_ms)
+    assert caught.value.code == protocol.ErrorCode.BAD_RESUME and session.drawing is drawing
+
+
+def test_another_secret_makes_other_tokens():
+    one, other = Session(LABELS, secret=b"one"), Session(LABELS, secret=b"other")
+    assert one.resume_token("20261202T101010-0123456789ab") != other.resume_token("20261202T101010-0123456789ab")

@@ -408,3 +408,38 @@ async def test_api_guesses_over_a_clients_budget_get_429_rate_limited(tmp_path):
         error = await refused.get_json()
     assert refused.status_code == 429 and error["code"] == protocol.ErrorCode.RATE_LIMITED
     assert 19 <= error["retry_after"] <= 60 and refused.headers["Retry-After"] == str(math.ceil(error["retry_after"]))
+
+
+async def test_a_dropped_drawing_resumes_under_its_id_and_is_stored_once_whole(tmp_path):
+    app = make_app(tmp_path, SECRET="shared")
+    async with app.test_app():
+        async with app.test_client().websocket("/ws") as ws:
+            first = await started(ws)
+            await send(ws, type="stroke", **LINE, t=[0, 10, 20])
+            await receive(ws)
+        await asyncio.wait_for(app.extensions["quickdraw"].drain(), 10)  # the drop saved one stroke
+        store = app.extensions["quickdraw"].store
+        assert len(store.record(first["id"])["drawing"]) == 1
+        async with app.test_client().websocket("/ws") as ws:
+            resumed = await started(ws, resume=first["id"], token=first["resume_token"], elapsed_ms=1500)
+            assert (resumed["id"], resumed["elapsed_ms"]) == (first["id"], 1500)
+            for k in (1, 2):  # the page replays the drawing, then goes on
+                await send(ws, type="stroke", x=[k, 50], y=[0, 9], t=[1600 * k, 1700 * k])
+                assert (await receive(ws))["strokes"] == k
+            await send(ws, type="end")
+            assert (await receive(ws))["strokes"] == 2
+            assert await error_code(ws, type="start", resume=first["id"], token="f" * 32) == "bad_resume"
+    (record,) = store.recent(10)
+    assert record["id"] == first["id"] and len(record["drawing"]) == 2  # one record, the whole drawing
+
+
+def test_a_saved_version_that_ended_later_is_kept(tmp_path):
+    from server.store import SavedDrawingStore
+
+    store = SavedDrawingStore(tmp_path)
+    drawing_id = "20261202T101010-0123456789ab"
+    whole = {"word": None, "drawing": [[[1], [2]], [[3], [4]]], "ended_ms": 9000}
+    store.save(whole, b"png", drawing_id)
+    store.save({"word": None, "drawing": [[[1], [2]]], "ended_ms": 4000}, b"older", drawing_id)  # a late partial
+    assert store.record(drawing_id)["drawing"] == whole["drawing"]
+    assert (tmp_path / f"{drawing_id}.png").read_bytes() == b"png"

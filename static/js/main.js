@@ -59,6 +59,7 @@ function dispatch(message) {
       break;
     case "round":
       drawingId = message.id;
+      session.opened(message);
       guesses.reset(); // a new drawing on the server: its seq numbers start over
       controller.onRound(message);
       break;
@@ -82,6 +83,10 @@ function dispatch(message) {
       break;
     case "error":
       console.warn("Server error", message);
+      if (message.code === "bad_resume") {
+        session.replay(false); // this server cannot carry the drawing on: it starts again, strokes and all
+        break;
+      }
       // A stroke racing the end of a round is expected, not worth interrupting the player for.
       if (!QUIET_ERRORS.has(message.code)) notice.show(politely(message), { tone: "bad" });
       break;

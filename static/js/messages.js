@@ -8,7 +8,13 @@ export const MAX_POINTS_PER_MESSAGE = 1024;
 // Points go out in batches far below that: smooth for the server, cheap for the network.
 export const BATCH_POINTS = 200;
 
-export const start = (mode, word = null) => (word ? { type: "start", mode, word } : { type: "start", mode });
+/** `resume`: {resume: id, token, elapsed_ms} to carry a drawing on after a reconnect (same id, saved once). */
+export const start = (mode, word = null, resume = null) => ({
+  type: "start",
+  mode,
+  ...(word ? { word } : {}),
+  ...(resume ?? {}),
+});
 export const points = (x, y, t) => ({ type: "points", x, y, t });
 export const stroke = (x, y, t) => ({ type: "stroke", x, y, t });
 export const strokeEnd = () => ({ type: "stroke_end" });

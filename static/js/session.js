@@ -5,7 +5,8 @@ import * as messages from "./messages.js";
 /**
  * Keeps the server's copy of the drawing in step with the canvas. Points and
  * strokes sent while offline are lost on the wire, so after a reconnect the
- * drawing is started again and every stroke is replayed from the canvas.
+ * drawing is resumed under its id (saved once, whole) and every stroke is
+ * replayed from the canvas; a server that cannot resume it starts it afresh.
  */
 export class DrawingSession {
   constructor(connection, canvas, batcher) {
@@ -14,6 +15,7 @@ export class DrawingSession {
     this.batcher = batcher;
     this.active = null; // {mode, word} while a drawing is open on the server
     this.replaying = false; // the next "round" answers a replay, not a new drawing
+    this.resumable = null; // {id, token, began}: what carries the open drawing on after a reconnect
   }
 
   send(message) {
@@ -25,7 +27,14 @@ export class DrawingSession {
     this.batcher.drop();
     this.active = { mode, word };
     this.replaying = false;
+    this.resumable = null;
     this.send(messages.start(mode, word));
+  }
+
+  /** The server opened (or carried on) the drawing: remember how to resume it. */
+  opened(round) {
+    if (this.resumable?.id === round.id) return; // a resumed drawing keeps its start
+    this.resumable = { id: round.id, token: round.resume_token, began: performance.now() - (round.elapsed_ms ?? 0) };
   }
 
   /** Finish the drawing (the server saves it); `notify` false when the server already ended it. */
@@ -44,12 +53,15 @@ export class DrawingSession {
   }
 
   /** After a reconnect: open the same drawing again and send every stroke drawn so far. */
-  replay() {
+  replay(resume = true) {
     if (!this.active) return;
     this.batcher.drop();
     const { mode, word } = this.active;
     this.replaying = true;
-    this.send(messages.start(mode, word));
+    const { id, token, began } = (resume && this.resumable) || {};
+    if (!id) this.resumable = null;
+    const elapsed = Math.max(0, Math.round(performance.now() - began));
+    this.send(messages.start(mode, word, id ? { resume: id, token, elapsed_ms: elapsed } : null));
     const strokes = this.canvas.snapshot();
     const open = this.canvas.drawing ? strokes.pop() : null;
     for (const [x, y, t] of strokes) {
