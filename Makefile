@@ -20,9 +20,9 @@ $(VENV)/.all: pyproject.toml
 run: $(VENV)/.serve  ## serve the game on http://127.0.0.1:5000
 	$(PY) -m server
 
-browser:  ## Debian's Chromium for the browser tests (needs root and apt; skipped otherwise)
-	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-		apt-get update -q && apt-get install -y -q chromium fonts-dejavu-core; fi
+browser:  ## Debian's Chromium and nginx for the browser and load-balancer tests (needs root and apt; skipped otherwise)
+	@if { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/sbin/nginx ]; } && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -q && apt-get install -y -q chromium fonts-dejavu-core nginx-light; fi
 
 test: $(VENV)/.all browser  ## install everything; lint, check the layers, run the whole test suite
 	$(VENV)/bin/ruff check .

@@ -56,6 +56,7 @@ class Settings:
     workers: int = 1  # server processes sharing the port; each uses at most ~1 core (the GIL), so ≤ the cores to spare
     event_loop: str = "uvloop"  # "uvloop" (less CPU per message; falls back when not installed) or "asyncio"
     secret: str = ""  # signs resume tokens: instances that share players (and restarts) need the same one
+    forwarded_allow_ips: str = "127.0.0.1"  # proxies (nginx) whose X-Forwarded-For/-Proto are believed
     allowed_origins: str = ""  # comma-separated extra origins for /ws ("*" = any); same-origin always allowed
 
     @property

@@ -137,6 +137,8 @@ def uvicorn_config(app, settings: config.Settings) -> uvicorn.Config:
         ws_ping_timeout=settings.ping_timeout_s,
         ws_per_message_deflate=False,  # messages are a few hundred bytes: compressing costs more than it saves
         lifespan="on",
+        proxy_headers=True,  # the client's address from X-Forwarded-For, when FORWARDED_ALLOW_IPS sent it
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         log_config=None,  # our log format (server.logs), said once
         access_log=False,
         server_header=False,
