@@ -172,8 +172,20 @@ def read_saved_dir(directory: Path | str, stats: ReadStats | None = None) -> Ite
         yield from _parse_lines(text.splitlines()[:1], stats)
 
 
+URL_SCHEMES = ("postgresql://", "postgres://")  # a drawing source that is a database (core.db), not a path
+
+
+def source(text: str) -> Path | str:
+    """A command line's drawing source: a ``postgresql://`` URL as it is, anything else a path."""
+    return text if text.startswith(URL_SCHEMES) else Path(text)
+
+
 def read_drawings(path: Path | str, stats: ReadStats | None = None) -> Iterator[Sample]:
-    """Samples from an ndjson(.gz) file or a saved-drawing directory."""
+    """Samples from an ndjson(.gz) file, a saved-drawing directory, or a ``postgresql://`` store."""
+    if isinstance(path, str) and path.startswith(URL_SCHEMES):
+        from core import db
+
+        return db.read_samples(path, ReadStats() if stats is None else stats)
     path = Path(path)
     if path.is_dir():
         return read_saved_dir(path, stats)

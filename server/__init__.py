@@ -49,12 +49,14 @@ def create_app(
         if sweep:
             recovery.sweep(settings.saved_dir)  # leftovers of a killed run; no save is running yet
         background.append(asyncio.create_task(memory.trim_every(settings.heap_trim_interval_s)))
+        await services.drawings.open()
 
     @app.after_serving
     async def shut_down():
         for task in background:
             task.cancel()
         await services.drain()
+        await services.drawings.close()
         services.saver.shutdown(wait=True)
         services.classifier.close()
 

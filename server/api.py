@@ -1,6 +1,5 @@
 """HTTP beside the socket: labels, health, one-shot guesses, saved drawings; errors under /api as JSON."""
 
-import asyncio
 import math
 import re
 
@@ -68,7 +67,7 @@ async def drawings():
     except ProtocolError as error:
         return protocol.Error.of(error).to_json(), 400
     # One record past the page tells whether a next page exists; reading files stays off the event loop.
-    records = await asyncio.to_thread(_services().store.recent, limit + 1, offset)
+    records = await _services().drawings.recent(limit + 1, offset)
     listed = [
         {
             **{key: record.get(key) for key in LISTED},
@@ -85,7 +84,7 @@ async def drawings():
 async def drawing(drawing_id: str):
     """One saved record as stored (the raw format plus ``mode`` and ``guesses``), with its ``id`` and ``png_url``."""
     try:
-        record = await asyncio.to_thread(_services().store.record, drawing_id)
+        record = await _services().drawings.record(drawing_id)
     except ValueError:  # not a server-made id
         record = None
     if record is None:

@@ -52,6 +52,12 @@ class Metrics:
         self.drawings = Counter("quickdraw_drawings", "Drawings finished, by outcome", ["outcome"], registry=r)
         self.saves = Counter("quickdraw_saves", "Drawing saves, by result", ["result"], registry=r)
         self.errors = Counter("quickdraw_errors", "Error messages sent, by code", ["code"], registry=r)
+        self.spooled = Gauge(
+            "quickdraw_spooled_drawings",
+            "Drawings kept on this host until the database takes them (STORE_URL)",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
 
     def render(self) -> bytes:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -3,11 +3,10 @@
 Security headers (the Content-Security-Policy among them) come from ``server.security`` for every page.
 """
 
-import asyncio
 import re
 from pathlib import Path
 
-from quart import Blueprint, abort, current_app, render_template, request, send_file
+from quart import Blueprint, Response, abort, current_app, render_template, request
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "assets" if (HERE / "assets").is_dir() else HERE.parent / "static"  # an installed wheel; a checkout
@@ -38,9 +37,8 @@ async def gallery():
     if not PAGE_PATTERN.fullmatch(text) or int(text) > MAX_PAGE:
         abort(404)
     page = int(text)
-    store = _services().store
-    # One record past the page tells whether a next page exists; reading files stays off the event loop.
-    records = await asyncio.to_thread(store.recent, PER_PAGE + 1, (page - 1) * PER_PAGE)
+    # One record past the page tells whether a next page exists.
+    records = await _services().drawings.recent(PER_PAGE + 1, (page - 1) * PER_PAGE)
     if not records and page > 1:
         abort(404)
     tiles = [_tile(record) for record in records[:PER_PAGE]]
@@ -51,12 +49,12 @@ async def gallery():
 async def picture(drawing_id: str):
     """A saved drawing's PNG, found by its server-made id only (never a client path)."""
     try:
-        path = _services().store.png_path(drawing_id)
+        png = await _services().drawings.png(drawing_id)
     except ValueError:
         abort(404)
-    if not path.is_file():
+    if png is None:
         abort(404)
-    response = await send_file(path, mimetype="image/png")
+    response = Response(png, mimetype="image/png")
     response.headers["Cache-Control"] = "public, max-age=86400"  # a saved drawing never changes
     return response
 

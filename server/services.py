@@ -13,7 +13,7 @@ from server.config import Settings
 from server.flow import Budgets, FairQueue
 from server.metrics import Metrics
 from server.session import Drawing
-from server.store import SavedDrawingStore, render_png
+from server.store import DirectoryStore, PostgresStore, SavedDrawingStore, render_png
 
 log = logging.getLogger("server")
 JOB_POINTS = 200  # what a classification costs beyond its points (the network itself), in points
@@ -29,6 +29,7 @@ class Services:
     api_budgets: Budgets = field(init=False)  # POST /api/guess: classified points per client address
     turns: FairQueue = field(default_factory=FairQueue)  # whose classification runs next
     secret: bytes = b""  # signs resume tokens: SECRET, else one of this process's own
+    drawings: DirectoryStore | PostgresStore = field(init=False)  # where finished drawings go: STORE_URL or SAVED_DIR
     metrics: Metrics = field(default_factory=Metrics)  # this app's own Prometheus registry
     # One thread writes every drawing: saves are short, and one thread keeps their CPU and
     # malloc arenas from spreading over the default executor's many threads.
@@ -38,6 +39,10 @@ class Services:
         settings = self.settings
         self.api_budgets = Budgets(settings.api_points_per_second, settings.classify_points_burst)
         self.secret = settings.secret.encode() or secrets.token_bytes(32)
+        if settings.store_url:  # the saved directory is then the spool for drawings the database cannot take yet
+            self.drawings = PostgresStore(settings.store_url, self.store, self.saver, self.metrics.spooled)
+        else:
+            self.drawings = DirectoryStore(self.store, self.saver)
 
     async def predict(self, drawing: list, owner: str = "") -> Prediction:
         """The classifier's answer for a drawing, in ``owner``'s fair turn (a connection, a client address),
@@ -49,10 +54,11 @@ class Services:
         finally:
             self.backlog -= 1
 
-    def save(self, drawing: Drawing, reply_to: protocol.RequestId = None) -> protocol.Saved:
-        """Render and store a finished drawing. Blocking: run it off the event loop."""
+    async def save(self, drawing: Drawing, reply_to: protocol.RequestId = None) -> protocol.Saved:
+        """Render (on the saver thread) and store a finished drawing."""
         record = drawing.record()
-        self.store.save(record, render_png(record["drawing"]), drawing.id)
+        png = await asyncio.get_running_loop().run_in_executor(self.saver, render_png, record["drawing"])
+        await self.drawings.save(record, png, drawing.id)
         url = f"/api/drawings/{drawing.id}"
         return protocol.Saved(
             drawing.id,
@@ -68,9 +74,9 @@ class Services:
     async def save_async(
         self, drawing: Drawing, reply_to: protocol.RequestId = None
     ) -> protocol.Saved | protocol.NotSaved:
-        """``save`` on the saver thread; a failure is logged and becomes ``not_saved`` with reason ``save_failed``."""
+        """``save``; a failure is logged and becomes ``not_saved`` with reason ``save_failed``."""
         try:
-            return await asyncio.get_running_loop().run_in_executor(self.saver, self.save, drawing, reply_to)
+            return await self.save(drawing, reply_to)
         except (OSError, ValueError) as error:
             log.error("saving drawing %s failed: %s", drawing.id, error)
             return protocol.NotSaved(drawing.id, protocol.ErrorCode.SAVE_FAILED, reply_to)

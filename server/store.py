@@ -1,11 +1,13 @@
-"""Saved drawings on disk: ``<id>.png`` + ``<id>.ndjson`` (one raw-format record) per drawing.
+"""Saved drawings: on disk, ``<id>.png`` + ``<id>.ndjson`` (one raw-format record) per drawing, or in PostgreSQL.
 
 Both files are written to a temporary name in the same directory and renamed
 into place, PNG first and record last, so a record never points to a missing
 picture and nothing half-written ever carries a real name.
 """
 
+import asyncio
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -13,7 +15,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from core import db
 from core.records import ID_PATTERN, new_id
+
+log = logging.getLogger("server.store")
 
 PNG_SIDE = 384  # longer side of the saved picture in pixels
 PNG_MARGIN = 16  # white border around the ink
@@ -69,6 +74,12 @@ class SavedDrawingStore:
         """
         self._check(drawing_id)
         return self._read(drawing_id)
+
+    def remove(self, drawing_id: str) -> None:
+        """Delete a drawing's files (record first, so a reader never sees a record without its picture)."""
+        self._check(drawing_id)
+        (self.directory / f"{drawing_id}.ndjson").unlink(missing_ok=True)
+        (self.directory / f"{drawing_id}.png").unlink(missing_ok=True)
 
     def png_path(self, drawing_id: str) -> Path:
         """The PNG of a saved drawing (it may not exist).
@@ -126,3 +137,123 @@ def render_png(strokes: list) -> bytes:
     if not ok:
         raise ValueError("PNG encoding failed")
     return encoded.tobytes()
+
+
+class DirectoryStore:
+    """The saved directory behind the async interface the app uses: its file work runs off the event loop."""
+
+    def __init__(self, files: SavedDrawingStore, saver):
+        self.files, self.saver = files, saver  # saves go to the one saver thread
+
+    async def open(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    async def save(self, record: dict, png: bytes, drawing_id: str) -> None:
+        await asyncio.get_running_loop().run_in_executor(self.saver, self.files.save, record, png, drawing_id)
+
+    async def recent(self, limit: int, offset: int = 0) -> list[dict]:
+        return await asyncio.to_thread(self.files.recent, limit, offset)
+
+    async def record(self, drawing_id: str) -> dict | None:
+        """Raises ValueError for a malformed id, as the directory does."""
+        return await asyncio.to_thread(self.files.record, drawing_id)
+
+    async def png(self, drawing_id: str) -> bytes | None:
+        path = self.files.png_path(drawing_id)
+        return await asyncio.to_thread(lambda: path.read_bytes() if path.is_file() else None)
+
+
+class PostgresStore:
+    """Drawings in PostgreSQL (``core.db``'s table) through psycopg's async pool.
+
+    A drawing that cannot be written (the database is down) goes to ``spool``, a
+    directory store on this host, and a background task writes it later: the
+    game goes on and nothing is lost. ``spooled()`` counts what waits there.
+    """
+
+    RETRY_S = 2.0  # how often the spool is offered to the database again
+
+    def __init__(self, url: str, spool: SavedDrawingStore, saver, gauge=None):
+        from psycopg_pool import AsyncConnectionPool  # only a server with a database needs the driver
+
+        self.url, self.spool_files, self.spool = url, spool, DirectoryStore(spool, saver)
+        self.pool = AsyncConnectionPool(url, min_size=1, max_size=4, open=False, kwargs={"autocommit": True})
+        self.gauge = gauge  # a Prometheus gauge told how many drawings wait in the spool
+        self._flusher: asyncio.Task | None = None
+
+    async def open(self) -> None:
+        await self.pool.open(wait=False)  # a database still starting is the spool's business
+        self._flusher = asyncio.create_task(self._flush_forever())
+
+    async def close(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+        await self.flush()  # one last try; what stays is written at the next start
+        await self.pool.close()
+
+    def spooled(self) -> int:
+        return sum(1 for path in self.spool_files.directory.glob("*.ndjson") if ID_PATTERN.match(path.stem))
+
+    async def save(self, record: dict, png: bytes, drawing_id: str) -> None:
+        try:
+            await self._write(drawing_id, record, png)
+        except Exception as error:  # any database trouble: keep it here, write it later
+            log.warning("the database refused drawing %s (%s); spooled", drawing_id, error)
+            await self.spool.save(record, png, drawing_id)
+            self._count()
+
+    async def flush(self) -> int:
+        """Write every spooled drawing to the database; returns how many were written."""
+        written = 0
+        for record in await self.spool.recent(10_000):
+            drawing_id = record.pop("id")
+            png = await self.spool.png(drawing_id)
+            try:
+                await self._write(drawing_id, record, png or b"")
+            except Exception:
+                break  # still down: the next round tries again
+            await asyncio.to_thread(self.spool_files.remove, drawing_id)
+            written += 1
+        if written:
+            log.info("wrote %d spooled drawings to the database", written)
+            self._count()
+        return written
+
+    def _count(self) -> None:
+        if self.gauge is not None:
+            self.gauge.set(self.spooled())
+
+    async def recent(self, limit: int, offset: int = 0) -> list[dict]:
+        rows = await self._query(db.RECENT, (limit, offset))
+        return [{**record, "id": drawing_id} for drawing_id, record in rows]
+
+    async def record(self, drawing_id: str) -> dict | None:
+        SavedDrawingStore._check(drawing_id)
+        rows = await self._query(db.RECORD, (drawing_id,))
+        return {**rows[0][0], "id": drawing_id} if rows else None
+
+    async def png(self, drawing_id: str) -> bytes | None:
+        SavedDrawingStore._check(drawing_id)
+        rows = await self._query(db.PNG, (drawing_id,))
+        return bytes(rows[0][0]) if rows else None
+
+    async def _write(self, drawing_id: str, record: dict, png: bytes) -> None:
+        from psycopg.types.json import Jsonb
+
+        async with self.pool.connection(timeout=5) as connection:
+            await connection.execute(db.CREATE)
+            await connection.execute(db.UPSERT, (drawing_id, Jsonb(record), png, record.get("ended_ms")))
+
+    async def _query(self, sql: str, parameters: tuple) -> list:
+        async with self.pool.connection(timeout=5) as connection:
+            await connection.execute(db.CREATE)
+            cursor = await connection.execute(sql, parameters)
+            return await cursor.fetchall()
+
+    async def _flush_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.RETRY_S)
+            await self.flush()

@@ -4,6 +4,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from core import records
 from training import config as train_config
 
 DESCRIPTION = """Train, evaluate and fetch data for the Quick, Draw! sketch classifier.
@@ -52,10 +53,11 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument("--keras", type=Path, help="a .keras file (labels.txt and model_card.json beside it)")
     evaluator.add_argument(
         "--strokes",
-        type=Path,
+        type=records.source,
         nargs="+",
         required=True,
-        help="simplified or raw .ndjson[.gz] files or saved-drawing directories; several are evaluated together",
+        help="simplified or raw .ndjson[.gz] files, saved-drawing directories or postgresql:// stores; "
+        "several are evaluated together",
     )
     return parser
 

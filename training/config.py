@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from core import records
+
 
 @dataclass
 class TrainConfig:
@@ -29,7 +31,7 @@ class TrainConfig:
     stroke_classes: tuple[str, ...] = ()  # words without bitmaps to train from multi-word stroke files (strokes/)
     stroke_train_fraction: float = 2 / 3  # of their drawings (by key_id); the rest are held out
     stroke_renderings: int = 2000  # augmented renderings per word trained from strokes (cap); ~ a bitmap class
-    saved: tuple[Path, ...] = ()  # a directory of drawings the game saved (repeatable): learn from players
+    saved: tuple[Path, ...] = ()  # drawings the game saved, a directory or postgresql:// URL (repeatable)
     players: str = "recognized"  # which players' game drawings to trust: "recognized" or "all"
     player_renderings: int = 8  # augmented renderings of each player's drawing in its word's pool
     quantize: bool = True  # int8 weights in model.tflite: ~4× faster inference, same accuracy on real drawings
@@ -64,7 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser, defaults: TrainConfig = Train
         if f.type is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=why.get(f.name))
         elif f.type == tuple[Path, ...]:
-            parser.add_argument(flag, type=Path, action="append", default=[], metavar="DIR", help=text)
+            parser.add_argument(flag, type=records.source, action="append", default=[], metavar="DIR|URL", help=text)
         elif isinstance(default, tuple):
             parser.add_argument(flag, nargs="*", default=default, metavar="WORD", help=text)
         else:
