@@ -138,6 +138,10 @@ async def test_the_training_cli_reads_the_players_drawings_from_postgres(postgre
     assert len(ours) == 1 and (ours[0].word, ours[0].mode, len(ours[0].drawing)) == ("cat", "game", 3)
 
     from training import config as train_config
+    from training import players
+
+    by_word, report = players.read([postgres.url], ["cat"], "all")  # train --saved postgresql://…
+    assert ours[0].key_id in [sample.key_id for sample in by_word["cat"]] and report is not None
 
     parser = __import__("argparse").ArgumentParser()
     train_config.add_arguments(parser)
