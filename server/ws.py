@@ -94,7 +94,8 @@ class Connection:
     async def serve(self) -> None:
         self.metrics.connections.inc()
         self.metrics.connections_total.inc()
-        log.info("connection open", extra={"conn": self.id})
+        # The client's address: behind nginx, the one X-Forwarded-For names (FORWARDED_ALLOW_IPS)
+        log.info("connection open", extra={"conn": self.id, "client": self.socket.remote_addr})
         self.outbox.put_nowait(self.hello())
         tasks = [asyncio.create_task(work()) for work in (self.receive, self.classify, self.write)]
         self.writer = tasks[2]

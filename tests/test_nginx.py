@@ -180,3 +180,16 @@ def test_the_origin_check_sees_the_browsers_host_through_nginx(balanced):
     host = url.split("/")[2]
     assert asyncio.run(origin(f"http://{host}")) is True  # the game page, served through nginx
     assert asyncio.run(origin("http://evil.example")) is False
+
+
+def test_the_instances_log_the_players_address_that_nginx_forwards(balanced):
+    url, instances, _ = balanced
+
+    async def visit():
+        async with connect(url, additional_headers={"X-Forwarded-For": "203.0.113.9"}) as ws:
+            await ws.recv()
+
+    asyncio.run(visit())
+    logs = "".join(server.log() for server in instances)
+    opened = [line for line in logs.splitlines() if "server.ws: connection open" in line]
+    assert opened and all("client=203.0.113.9" in line for line in opened), opened
