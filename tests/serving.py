@@ -139,6 +139,8 @@ class Server:
         """The records saved so far, each checked to have its PNG."""
         records = []
         for path in sorted(self.saved_dir.glob("*.ndjson")):
+            if path.name.startswith(".tmp-"):
+                continue  # a save still being written
             records.append(json.loads(path.read_text()))
             assert path.with_suffix(".png").is_file()
         return records

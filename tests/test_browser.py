@@ -205,6 +205,7 @@ def test_the_net_speaks_in_plain_words(page, server):
             phrase([g("cat", 0.4), g("dog", 0.3), g("frog", 0.2), g("bee", 0.1)], 3),
             phrase([g("cat", 0.45), g("dog", 0.05)], 1),
             phrase([g("banana", 0.93)], 4),
+            phrase([g("banana", 0.93), g("moon", 0.05)], 4, "game"),
             percent(0.934), percent(0.004),
         ];
     }""")
@@ -213,7 +214,8 @@ def test_the_net_speaks_in_plain_words(page, server):
         "I'm not sure what that is.",
         "I see cat, or dog, or frog.",
         "I see cat.",
-        "Oh, I know, it's banana!",
+        "I think it's banana.",
+        "I see banana.",  # in a game only a won round says "Oh, I know", and only for the prompt
         "93%",
         "<1%",
     ]
@@ -230,7 +232,66 @@ def test_stale_guesses_are_dropped_by_seq(page, server):
         const accepted = [panel.accept(guess(2, "cat")), panel.accept(guess(1, "dog")), panel.accept(guess(2, "eel"))];
         return { accepted, top: list.querySelector(".guess-word").textContent, line: line.textContent };
     }""")
-    assert shown == {"accepted": [True, False, False], "top": "cat", "line": "Oh, I know, it's cat!"}
+    assert shown == {"accepted": [True, False, False], "top": "cat", "line": "I think it's cat."}
+
+
+def test_the_line_changes_calmly_while_the_bars_follow_every_guess(page, server):
+    page.goto(server.http + "/?mode=free")
+    changes = page.evaluate("""async () => {
+        const { GuessPanel, CALM_MS } = await import("/assets/js/guesses.js");
+        const list = document.createElement("ol");
+        const line = document.createElement("p");
+        const panel = new GuessPanel({ list, line, speechToggle: null, mode: "game" });
+        const times = [];
+        new MutationObserver(() => times.push(performance.now())).observe(line, { childList: true, characterData: true, subtree: true });
+        const words = ["cat", "dog", "frog"];
+        for (let seq = 1; seq <= 40; seq++) {  // a live guess every 50 ms, the leader changing each time
+            const guesses = [{ word: words[seq % 3], p: 0.6 }, { word: words[(seq + 1) % 3], p: 0.3 }];
+            panel.accept({ type: "guess", seq, strokes: 0, live: true, guesses });
+            await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        await new Promise((resolve) => setTimeout(resolve, CALM_MS + 100));
+        const gaps = times.slice(1).map((t, i) => t - times[i]);
+        return { count: times.length, gaps, calm: CALM_MS, top: list.querySelector(".guess-word").textContent };
+    }""")
+    assert changes["top"] in ("cat", "dog", "frog")  # the bars showed the newest guess
+    assert 2 <= changes["count"] <= 3  # 2 s of changing guesses: said at 0, ~1.5 s and the last one after
+    assert all(gap >= changes["calm"] - 20 for gap in changes["gaps"]), changes
+
+
+def test_a_wrong_word_never_gets_oh_i_know(page, server, simplified_drawings):
+    page.goto(server.http + "/")
+    card = page.locator("#card-button")
+    expect(card).to_have_text("Got it!")
+    prompt = page.locator(".prompt-word").inner_text()
+    other = next(w for w in ("banana", "umbrella", "pineapple", "cat") if w != prompt)
+    drawing = recognizable(server, simplified_drawings, other)  # the net is sure of the other word
+    assert drawing is not None
+    page.evaluate("""() => { window.lines = [];
+        new MutationObserver(() => window.lines.push(document.getElementById("guess-line").textContent))
+            .observe(document.getElementById("guess-line"), { childList: true, characterData: true, subtree: true }); }""")
+    card.click()
+    for points in fit(drawing, page.locator("#sketch").bounding_box()):
+        draw_stroke(page, points)
+    page.wait_for_function("(word) => window.lines.some((line) => line.includes(word))", arg=other)
+    lines = page.evaluate("window.lines")
+    assert not any("I know" in line for line in lines), lines
+    assert page.evaluate("document.body.dataset.game") == "drawing"  # and the round goes on
+
+
+def test_the_clock_is_called_at_ten_and_five_seconds(browser, tmp_path):
+    quick = start_server(tmp_path / "saved", time_limit_s=12)
+    context = browser.new_context(viewport=LAPTOP)
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    try:
+        page.goto(quick.http + "/")
+        page.locator("#card-button").click()
+        expect(page.locator("#guess-line")).to_have_text("10 seconds left.", timeout=8000)
+        expect(page.locator("#guess-line")).to_have_text("5 seconds left.", timeout=8000)
+    finally:
+        context.close()
+        quick.stop()
 
 
 def test_undo_and_clear_change_the_guesses(page, server, simplified_drawings):

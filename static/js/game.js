@@ -6,6 +6,7 @@ import { percent } from "./guesses.js";
 export const ROUNDS = 6;
 const RESULT_MS = 1800; // how long the verdict stays up before the next prompt
 const GRACE_MS = 4000; // past zero with no word from the server (offline?): end the round ourselves
+const CALLS = [10, 5]; // seconds left that are said out loud
 
 function shuffled(items) {
   const copy = [...items];
@@ -133,7 +134,13 @@ export class Game {
     this.#enter("drawing");
     if (typeof message.time_limit_s === "number") {
       this.timeLimit = message.time_limit_s;
+      this.lastCall = null;
       this.countdown.start(message.time_limit_s, (overdue) => {
+        const left = Math.ceil(-overdue / 1000);
+        if (CALLS.includes(left) && this.lastCall !== left && left < this.timeLimit) {
+          this.lastCall = left;
+          this.guesses.say(`${left} seconds left.`); // the clock, for ears too
+        }
         if (overdue > GRACE_MS) this.#finish(false, { notify: true });
       });
     }
@@ -180,22 +187,24 @@ export class Game {
     this.countdown.stop(!recognized && !skipped);
     this.session.end(notify); // first, so a stroke cut short below is not streamed into a closed round
     this.canvas.setEnabled(false);
-    this.results.push({
-      word: this.word,
-      recognized,
-      p,
-      seconds,
-      strokes: this.canvas.snapshot(),
-      guesses: this.guesses.guesses,
-    });
+    const strokes = this.canvas.snapshot();
+    this.results.push({ word: this.word, recognized, p, seconds, strokes, guesses: this.guesses.guesses, skipped });
     this.#showRounds();
+    // Say what happened: a win, a skip, an empty canvas, or a drawing the net could not place.
+    const title = recognized
+      ? `Oh, I know, it's ${this.word}!`
+      : skipped
+        ? `Skipped: it was ${this.word}.`
+        : strokes.length === 0
+          ? "Time's up, and nothing was drawn."
+          : "Sorry, I couldn't guess it.";
     this.card.show({
       kicker: recognized ? "Recognized!" : skipped ? "Skipped" : "Time's up",
-      title: recognized ? `Oh, I know, it's ${this.word}!` : "Sorry, I couldn't guess it.",
+      title,
       text: recognized ? inTime(seconds) : `It was ${this.word ?? "a mystery"}.`,
       tone: recognized ? "good" : "bad",
     });
-    if (!recognized) this.guesses.say(`Sorry, I couldn't guess it. It was ${this.word}.`);
+    if (!recognized) this.guesses.say(skipped || !strokes.length ? title : `${title} It was ${this.word}.`);
     setTimeout(() => (this.results.length < ROUNDS ? this.#announce() : this.#showSummary()), RESULT_MS);
   }
 
@@ -234,13 +243,19 @@ function summaryItem(result) {
   word.textContent = result.word ?? "?";
   const verdict = document.createElement("span");
   verdict.className = "verdict";
-  verdict.textContent = result.recognized ? `✓ Recognized ${inTime(result.seconds)}`.trim() : "✗ Not recognized";
+  verdict.textContent = result.recognized
+    ? `✓ Recognized ${inTime(result.seconds)}`.trim()
+    : result.skipped
+      ? "Skipped"
+      : "✗ Not recognized";
   const top = document.createElement("span");
   top.className = "net-guesses";
   const shown = (result.guesses ?? []).slice(0, 3);
   top.textContent = shown.length
     ? `The net saw: ${shown.map((g) => `${g.word} ${percent(g.p)}`).join(", ")}`
-    : "The net saw nothing to guess.";
+    : result.strokes?.length
+      ? "The net had no guess yet."
+      : "Nothing was drawn.";
   caption.append(word, verdict, top);
   figure.append(canvas, caption);
   item.append(figure);

@@ -1,16 +1,20 @@
 // What the network thinks: top guesses with confidence bars, a spoken-style line, optional speech.
 
 const ROWS = 5;
-const SURE = 0.7; // from here on the net says "Oh, I know"
+const SURE = 0.7; // free drawing: from here on the net says "I think it's …"
 const PLAUSIBLE = 0.1; // guesses below this are not worth saying out loud
+export const CALM_MS = 1500; // the line (an aria-live region) and the voice change at most this often
 export const IDLE_LINE = "Start drawing and I'll guess what it is.";
 
-/** The line the net "says" for a list of guesses (best first) covering `strokes` strokes. */
-export function phrase(guesses, strokes) {
-  if (!strokes) return IDLE_LINE;
+/**
+ * The line the net "says" for a list of guesses (best first) covering `strokes` strokes.
+ * "Oh, I know" is never said here: in a game only a won round says it (game.js), for the prompt.
+ */
+export function phrase(guesses, strokes, mode = "free") {
+  if (!strokes && !guesses.length) return IDLE_LINE; // mid-stroke, the first stroke's live guesses count
   const likely = guesses.filter((g) => g.p >= PLAUSIBLE).slice(0, 3);
   if (likely.length === 0) return "I'm not sure what that is.";
-  if (likely[0].p >= SURE) return `Oh, I know, it's ${likely[0].word}!`;
+  if (mode === "free" && likely[0].p >= SURE) return `I think it's ${likely[0].word}.`;
   return `I see ${likely.map((g) => g.word).join(", or ")}.`;
 }
 
@@ -21,8 +25,10 @@ export function percent(p) {
 
 /** The guesses panel; accept() takes "guess" messages and drops stale ones by seq. */
 export class GuessPanel {
-  constructor({ list, line, speechToggle }) {
+  constructor({ list, line, speechToggle, mode = "free" }) {
     this.line = line;
+    this.mode = mode;
+    this.calm = { at: -Infinity, pending: null, timer: null, leader: null };
     this.list = list;
     this.rows = [];
     for (let i = 0; i < ROWS; i++) {
@@ -44,8 +50,10 @@ export class GuessPanel {
     this.lastSeq = -Infinity;
     this.guesses = [];
     this.strokes = 0;
+    this.calm.leader = null;
     this.#render();
     this.say(text);
+    this.calm.at = -Infinity; // the first guess of a drawing is said at once
   }
 
   /** Highlight this word (the prompt) wherever it shows up in the list. */
@@ -61,15 +69,35 @@ export class GuessPanel {
     this.guesses = message.guesses;
     this.strokes = message.strokes;
     this.#render();
-    this.say(phrase(this.guesses, this.strokes));
+    // The bars follow every guess; the words only a stroke's end or a new leading guess, calmly.
+    const leader = this.guesses[0]?.word ?? null;
+    if (!message.live || leader !== this.calm.leader) {
+      this.calm.leader = leader;
+      this.#sayCalmly(phrase(this.guesses, this.strokes, this.mode));
+    }
     return true;
   }
 
-  /** Put a line in the speech bubble (an aria-live region) and speak it if speech is on. */
+  /** Put a line in the speech bubble (an aria-live region) and speak it if speech is on: now. */
   say(text) {
+    clearTimeout(this.calm.timer);
+    this.calm.timer = null;
+    this.calm.pending = null;
+    this.calm.at = performance.now();
     if (this.line.textContent === text) return;
     this.line.textContent = text;
     this.speech.speak(text);
+  }
+
+  /** `say`, but at most once per CALM_MS: a newer line waiting for its turn replaces an older one. */
+  #sayCalmly(text) {
+    const wait = this.calm.at + CALM_MS - performance.now();
+    if (wait <= 0) return this.say(text);
+    this.calm.pending = text;
+    this.calm.timer ??= setTimeout(() => {
+      this.calm.timer = null;
+      if (this.calm.pending !== null) this.say(this.calm.pending);
+    }, wait);
   }
 
   #render() {
@@ -98,13 +126,28 @@ class Speech {
     button.addEventListener("click", () => {
       this.enabled = !this.enabled;
       button.setAttribute("aria-pressed", String(this.enabled));
-      if (!this.enabled) speechSynthesis.cancel();
+      if (!this.enabled) {
+        this.next = null;
+        speechSynthesis.cancel();
+      }
     });
   }
 
+  /** Speak `text` once the voice is free: nothing is cut off mid-word, and only the newest waiting line is kept. */
   speak(text) {
     if (!this.enabled) return;
-    speechSynthesis.cancel(); // only the newest thought matters
-    speechSynthesis.speak(new SpeechSynthesisUtterance(text));
+    this.next = text;
+    if (!this.speaking) this.#speakNext();
+  }
+
+  #speakNext() {
+    const text = this.next;
+    this.next = null;
+    this.speaking = text !== null && text !== undefined;
+    if (!this.speaking) return;
+    const utterance = new SpeechSynthesisUtterance(text);
+    utterance.addEventListener("end", () => this.#speakNext());
+    utterance.addEventListener("error", () => this.#speakNext());
+    speechSynthesis.speak(utterance);
   }
 }
