@@ -23,16 +23,30 @@ from server import replay  # noqa: E402
 from server.classifier import Classifier  # noqa: E402
 
 DATA = Path(os.environ.get("QUICKDRAW_DATA", ROOT.parent / "shared" / "quickdraw"))
+# A rule sees the word's probability p, its rank, its margin over the best other word, and the stroke count k.
 RULES = {
-    "p ≥ 0.3": lambda p, rank: p >= 0.3,
-    "p ≥ 0.4": lambda p, rank: p >= 0.4,
-    "p ≥ 0.5": lambda p, rank: p >= 0.5,
-    "p ≥ 0.6": lambda p, rank: p >= 0.6,
-    "p ≥ 0.7": lambda p, rank: p >= 0.7,
-    "p ≥ 0.8": lambda p, rank: p >= 0.8,
-    "p ≥ 0.9": lambda p, rank: p >= 0.9,
-    "top-1": lambda p, rank: rank == 0,
-    "top-3 and p ≥ 0.2": lambda p, rank: rank < 3 and p >= 0.2,
+    "p ≥ 0.3": lambda p, rank, margin, k: p >= 0.3,
+    "p ≥ 0.4": lambda p, rank, margin, k: p >= 0.4,
+    "p ≥ 0.5": lambda p, rank, margin, k: p >= 0.5,
+    "p ≥ 0.6": lambda p, rank, margin, k: p >= 0.6,
+    "p ≥ 0.7": lambda p, rank, margin, k: p >= 0.7,
+    "p ≥ 0.8": lambda p, rank, margin, k: p >= 0.8,
+    "p ≥ 0.9": lambda p, rank, margin, k: p >= 0.9,
+    "top-1": lambda p, rank, margin, k: rank == 0,
+    "top-3 and p ≥ 0.2": lambda p, rank, margin, k: rank < 3 and p >= 0.2,
+    "p ≥ 0.5, margin ≥ 0.3": lambda p, rank, margin, k: p >= 0.5 and margin >= 0.3,
+    "p ≥ 0.5, margin ≥ 0.5": lambda p, rank, margin, k: p >= 0.5 and margin >= 0.5,
+    "p ≥ 0.6, margin ≥ 0.4": lambda p, rank, margin, k: p >= 0.6 and margin >= 0.4,
+    "first stroke p ≥ 0.9, then p ≥ 0.5": lambda p, rank, margin, k: p >= (0.9 if k == 1 else 0.5),
+    "first stroke p ≥ 0.9, then p ≥ 0.6": lambda p, rank, margin, k: p >= (0.9 if k == 1 else 0.6),
+    "first stroke p ≥ 0.95, then p ≥ 0.6, margin ≥ 0.3": lambda p, rank, margin, k: (
+        p >= 0.95 if k == 1 else p >= 0.6 and margin >= 0.3
+    ),
+    "first two strokes p ≥ 0.9, then p ≥ 0.5": lambda p, rank, margin, k: p >= (0.9 if k <= 2 else 0.5),
+    "first stroke p ≥ 0.95, then p ≥ 0.5": lambda p, rank, margin, k: p >= (0.95 if k == 1 else 0.5),
+    "first stroke p ≥ 0.9, then p ≥ 0.45": lambda p, rank, margin, k: p >= (0.9 if k == 1 else 0.45),
+    "first stroke p ≥ 0.95, then p ≥ 0.45": lambda p, rank, margin, k: p >= (0.95 if k == 1 else 0.45),
+    "first stroke p ≥ 0.8, then p ≥ 0.55": lambda p, rank, margin, k: p >= (0.8 if k == 1 else 0.55),
 }
 
 
@@ -55,12 +69,14 @@ def main() -> int:
         first, wrong = {name: None for name in RULES}, {name: False for name in RULES}
         for k in range(1, len(strokes) + 1):
             p = classifier.probabilities(sketch.to_model_input(strokes[:k]))
+            order = np.argsort(-p)
             ranks = np.empty(len(p), int)
-            ranks[np.argsort(-p)] = np.arange(len(p))
+            ranks[order] = np.arange(len(p))
+            margins = p - np.where(np.arange(len(p)) == order[0], p[order[1]], p[order[0]])
             for name, rule in RULES.items():
-                if first[name] is None and rule(p[target], ranks[target]):
+                if first[name] is None and rule(p[target], ranks[target], margins[target], k):
                     first[name] = k
-                if any(rule(p[i], ranks[i]) for i in range(len(p)) if i != target):
+                if any(rule(p[i], ranks[i], margins[i], k) for i in range(len(p)) if i != target):
                     wrong[name] = True
         for name in RULES:
             hits[name].append(first[name])

@@ -44,7 +44,6 @@ from server import protocol
 from server.flow import TokenBucket
 
 ANSWER_TIMEOUT_S = 30.0  # a missing answer is a failure, not a hang
-P_ROUNDING = 0.00005  # guesses carry p to 4 places: only a p that wins however it was rounded predicts a win
 PACE_MARGIN = 0.9  # pace at 90% of the server's rate and burst: its bucket and ours run on different clocks
 EVENTS_KEPT = 1000  # unread events beyond this drop the oldest: a client that never reads them stays small
 
@@ -304,8 +303,11 @@ class Client:
         if kind == "round":
             self._round, self._final, self._finished, self.round_over = message, None, asyncio.Event(), False
         elif kind == "guess" and message["drawing"] == current.get("id") and current["mode"] == "game":
-            threshold = self.hello["recognition_threshold"] + P_ROUNDING
-            self.round_over |= any(g["word"] == current["word"] and g["p"] >= threshold for g in message["guesses"])
+            drawn = message["strokes"] + message["live"]  # a live guess sees the open stroke too
+            rule = "first_stroke_threshold" if drawn <= 1 else "recognition_threshold"
+            self.round_over |= any(
+                g["word"] == current["word"] and g["p"] >= self.hello[rule] for g in message["guesses"]
+            )
         elif kind in ("recognized", "timeout") and message["drawing"] == current.get("id"):
             self.round_over = True
         elif kind in ("saved", "not_saved") and message["id"] == current.get("id"):

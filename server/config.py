@@ -46,7 +46,8 @@ class Settings:
     api_points_per_second: float = 10_000.0  # the same budget for POST /api/guess, per client address
     live_guess_max_backlog: int = 1  # live guesses only when no inference is waiting: owed guesses come first
     game_time_limit_s: float = 20.0  # Quick, Draw!'s own limit
-    recognition_threshold: float = 0.5  # p(prompt) at or above this counts as recognized
+    recognition_threshold: float = 0.5  # p(prompt) at or above this counts as recognized ...
+    first_stroke_threshold: float = 0.9  # ... but a drawing of one stroke needs this (bench/recognition_rule.py)
     ping_interval_s: float = 20.0  # WebSocket pings keep idle sockets alive through proxies ...
     ping_timeout_s: float = 20.0  # ... and a peer that answers none for this long is closed (1011)
     max_connections: int = 500  # open sockets at once; beyond it new ones are closed with 1013 (try again later)
@@ -75,8 +76,9 @@ class Settings:
                 raise ConfigError(f"{field.name.upper()} must be positive, got {value!r}")
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"PORT must be 0..65535, got {self.port}")
-        if not 0 < self.recognition_threshold <= 1:
-            raise ConfigError(f"RECOGNITION_THRESHOLD must be in (0, 1], got {self.recognition_threshold}")
+        for name in ("recognition_threshold", "first_stroke_threshold"):
+            if not 0 < getattr(self, name) <= 1:
+                raise ConfigError(f"{name.upper()} must be in (0, 1], got {getattr(self, name)}")
         if self.max_points_per_message > self.max_points_per_stroke:
             raise ConfigError("MAX_POINTS_PER_MESSAGE must not exceed MAX_POINTS_PER_STROKE")
         if self.store_url and not self.store_url.startswith(("postgresql://", "postgres://")):

@@ -273,6 +273,7 @@ class Hello(_ServerMessage):
     model_version: str
     words: list[str]
     recognition_threshold: float
+    first_stroke_threshold: float  # what a drawing of a single stroke needs instead
     game_time_limit_s: float
     live_guess_interval_ms: int
     heartbeat: dict  # {"ping_interval_s", "ping_timeout_s", "idle_timeout_s"}

@@ -85,6 +85,7 @@ class Session:
         limits: sketch.Limits = sketch.Limits(),
         time_limit_s: float = 20.0,
         threshold: float = 0.5,
+        first_stroke_threshold: float = 0.9,
         clock=time.monotonic,
         rng: random.Random | None = None,
         new_id=records.new_id,
@@ -93,6 +94,7 @@ class Session:
     ):
         self.labels, self.limits = labels, limits
         self.time_limit_s, self.threshold = time_limit_s, threshold
+        self.first_stroke_threshold = first_stroke_threshold
         self.clock, self.rng, self.new_id = clock, rng or random.Random(), new_id
         self.secret, self.max_resume_s = secret, max_resume_s
         self.drawing: Drawing | None = None
@@ -200,16 +202,22 @@ class Session:
         """Whether ``drawing`` is still open and unchanged since ``epoch`` but for points added to its open stroke."""
         return self.drawing is drawing and drawing.epoch == epoch
 
-    def observe(self, drawing: Drawing, prediction: Prediction, strokes: int) -> tuple[list[dict], bool]:
+    def observe(
+        self, drawing: Drawing, prediction: Prediction, strokes: int, drawn: int | None = None
+    ) -> tuple[list[dict], bool]:
         """The guesses to send for ``drawing`` (kept as its latest, for the saved record), and whether they
-        just won its round while it was open: the session has then closed it.
+        just won its round while it was open: the session has then closed it. ``strokes`` is the completed
+        strokes the guess covers, ``drawn`` the strokes it saw (an open one too; default ``strokes``).
+
+        One stroke wins only at ``first_stroke_threshold``: a lone arc is a banana to the net.
 
         A guess that wins a round that already ended (by ``end``, a new ``start`` or time) marks it
         recognized too: it was owed for a message sent before the end. Only owed guesses reach a closed
         drawing; the caller drops stale live ones (``current``).
         """
         drawing.guesses = [guess.to_json() for guess in prediction.top(TOP_K)]
-        if drawing.mode != "game" or drawing.recognized or not recognizes(prediction, drawing.word, self.threshold):
+        threshold = self.first_stroke_threshold if (strokes if drawn is None else drawn) <= 1 else self.threshold
+        if drawing.mode != "game" or drawing.recognized or not recognizes(prediction, drawing.word, threshold):
             return drawing.guesses, False
         drawing.recognized = True
         elapsed_ms = round((self.clock() - drawing.began) * 1000)

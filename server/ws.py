@@ -70,6 +70,7 @@ class Connection:
             self.limits,
             settings.game_time_limit_s,
             settings.recognition_threshold,
+            settings.first_stroke_threshold,
             secret=services.secret,
             max_resume_s=settings.max_drawing_s,
         )
@@ -152,6 +153,7 @@ class Connection:
             classifier.version,
             classifier.labels,
             settings.recognition_threshold,
+            settings.first_stroke_threshold,
             settings.game_time_limit_s,
             settings.live_guess_interval_ms,
             {
@@ -292,7 +294,7 @@ class Connection:
             prediction = await self.services.predict(request.snapshot, self.id)
             if request.live and not self.session.current(drawing, request.epoch):
                 return  # the drawing changed (undo, stroke end…) or ended meanwhile: its owed guess covers it
-            guesses, won = self.session.observe(drawing, prediction, request.strokes)
+            guesses, won = self.session.observe(drawing, prediction, request.strokes, len(request.snapshot))
         else:
             drawing.guesses = []
         self.seq += 1

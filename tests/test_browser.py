@@ -327,8 +327,9 @@ def test_undo_and_clear_change_the_guesses(page, server, simplified_drawings):
 
 
 def recognizable(server, simplified_drawings, word: str):
-    """A real drawing of `word` that the server itself ranks first, well past the 0.5 threshold; or None."""
-    for drawing in pick(simplified_drawings, word, count=25):
+    """A real drawing of `word` (two strokes or more: one needs 0.9) that the server ranks first, well past
+    the 0.5 threshold; or None."""
+    for drawing in pick(simplified_drawings, word, count=25, min_strokes=2):
         best = server.guess(drawing)[0]
         if best["word"] == word and best["p"] >= 0.65:
             return drawing

@@ -224,7 +224,7 @@ async def test_a_call_waiting_when_the_socket_closes_raises_server_closed():
     be caught waiting at its close."""
     limits = {"messages_per_second": 200, "message_burst": 400, "max_points_per_message": 1024}
     heartbeat = {"ping_interval_s": 20, "idle_timeout_s": 300}
-    hello = protocol.Hello(protocol.VERSION, "fake", ["apple"], 0.5, 20.0, 100, heartbeat, limits).encode()
+    hello = protocol.Hello(protocol.VERSION, "fake", ["apple"], 0.5, 0.9, 20.0, 100, heartbeat, limits).encode()
 
     async def take_one_and_leave(socket):
         await socket.send(hello)

@@ -22,7 +22,7 @@ def recognizable(simplified_drawings):
     app = make_app_for_model()
     classifier = app.extensions["quickdraw"].classifier
     for record in simplified_drawings:
-        if record["word"] in classifier.labels:
+        if record["word"] in classifier.labels and len(record["drawing"]) >= 2:  # one stroke needs 0.9
             if classifier.classify(sketch.validate(record["drawing"])).p(record["word"]) >= THRESHOLD:
                 return record
     pytest.skip("the shipped model recognizes none of the real drawings")

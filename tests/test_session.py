@@ -178,21 +178,31 @@ def test_new_start_hands_back_the_previous_drawing_once(session):
 def test_observe_recognizes_the_prompt_once_and_ends_the_round(session, clock):
     _, drawing = session.start(Start("game", "sun"))
     session.add_stroke(points())
+    session.add_stroke(points())
     clock.now += 1.5
-    assert session.observe(drawing, prediction(cat=0.6, sun=0.4), 1)[1] is False
-    guesses, won = session.observe(drawing, prediction(cat=0.45, sun=0.55), 1)
+    assert session.observe(drawing, prediction(cat=0.6, sun=0.4), 2)[1] is False
+    guesses, won = session.observe(drawing, prediction(cat=0.45, sun=0.55), 2)
     assert guesses[0] == {"word": "sun", "p": 0.55} and won
-    assert drawing.win == protocol.Recognized(drawing.id, "sun", 0.55, 1, 1500)
+    assert drawing.win == protocol.Recognized(drawing.id, "sun", 0.55, 2, 1500)
     assert drawing.recognized and drawing.ended and session.drawing is None
-    assert session.observe(drawing, prediction(sun=0.9), 1)[1] is False
+    assert session.observe(drawing, prediction(sun=0.9), 2)[1] is False
     assert drawing.win.p == 0.55  # the first win stands
+
+
+def test_a_single_stroke_wins_only_at_the_first_stroke_threshold(session):
+    _, drawing = session.start(Start("game", "sun"))
+    session.add_points(points())
+    assert session.observe(drawing, prediction(sun=0.85), 0, drawn=1)[1] is False  # the open first stroke
+    session.end_stroke()
+    assert session.observe(drawing, prediction(sun=0.85), 1)[1] is False
+    assert session.observe(drawing, prediction(sun=0.9), 1)[1] is True
 
 
 def test_an_owed_guess_still_wins_a_round_that_ended_before_it_was_computed(session):
     _, drawing = session.start(Start("game", "sun"))
     session.add_stroke(points())
     assert session.end() is drawing
-    guesses, won = session.observe(drawing, prediction(sun=0.8), 1)
+    guesses, won = session.observe(drawing, prediction(sun=0.8), 2)
     assert not won  # the round had already left the session: whoever ended it announces the win
     assert drawing.recognized and drawing.win.word == "sun" and drawing.record()["recognized"] is True
 
@@ -201,7 +211,7 @@ def test_the_prompt_wins_at_the_threshold_even_when_it_is_not_the_top_guess(cloc
     lenient = Session(LABELS, time_limit_s=20.0, threshold=0.3, clock=clock, rng=random.Random(0))
     _, drawing = lenient.start(Start("game", "sun"))
     lenient.add_stroke(points())
-    _, won = lenient.observe(drawing, prediction(cat=0.6, sun=0.35), 1)
+    _, won = lenient.observe(drawing, prediction(cat=0.6, sun=0.35), 2)
     assert won and drawing.win.word == "sun"
 
 
