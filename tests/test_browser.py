@@ -545,3 +545,43 @@ def test_a_server_error_is_shown_politely_and_drawing_goes_on(browser, tmp_path)
     finally:
         context.close()
         strict.stop()
+
+
+def test_an_outage_mid_round_holds_the_clock_greys_the_guesses_and_offers_a_retry(
+    browser, simplified_drawings, tmp_path
+):
+    first = start_server(tmp_path / "saved", time_limit_s=20, secret=SECRET)
+    context = browser.new_context(viewport=LAPTOP)
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    try:
+        page.goto(first.http + "/")
+        page.locator("#card-button").click()
+        draw_stroke(page, short_line(page))
+        wait_for_guess(page, 1, -1)
+        first.stop()
+        expect(page.locator("#connection")).to_have_attribute("data-state", "retrying")
+        expect(page.locator("#retry-now")).to_be_visible()
+        expect(page.locator("#connection .status-text")).to_contain_text("retrying in")
+        held = page.locator("#timer-text").inner_text()
+        page.wait_for_timeout(2500)
+        assert page.locator("#timer-text").inner_text() == held  # the outage costs no time
+        opacity = page.evaluate("getComputedStyle(document.getElementById('guess-list')).opacity")
+        assert float(opacity) < 1  # old guesses are greyed
+        page.evaluate("""() => { window.states = [];
+            new MutationObserver(() => window.states.push(document.getElementById("connection").dataset.state))
+                .observe(document.getElementById("connection"), { attributes: true }); }""")
+        page.locator("#retry-now").click()  # tries at once, without waiting for the countdown
+        page.wait_for_function("() => window.states.includes('connecting')", timeout=1000)
+        second = start_server(tmp_path / "saved", port=first.port, time_limit_s=20, secret=SECRET)
+        try:
+            expect(page.locator("#connection")).to_have_attribute("data-state", "open")
+            expect(page.locator("#retry-now")).to_be_hidden()
+            page.wait_for_timeout(1500)
+            assert page.locator("#timer-text").inner_text() != held  # and the clock runs again
+            assert page.evaluate("document.body.dataset.game") == "drawing"
+        finally:
+            second.stop()
+    finally:
+        context.close()
+        first.stop()

@@ -163,6 +163,15 @@ export class Game {
     this.#finish(false, { notify: false }); // the server has ended the round itself
   }
 
+  /** The server is out of reach: the round's clock holds (the drawing resumes with the time it had). */
+  onOffline() {
+    if (this.state === "drawing") this.countdown.pause();
+  }
+
+  onOnline() {
+    this.countdown.resume();
+  }
+
   /** The socket was closed for idling; a round still open has ended on the server. */
   onIdle() {
     if (this.canEdit) this.#finish(false, { notify: false });

@@ -18,7 +18,16 @@ const connection = new Connection(socketUrl(), {
   onMessage: (message) => dispatch(message),
   onOpen: () => session.replay(),
   onIdle: () => controller.onIdle(),
-  onState: (state, detail) => showConnection($("connection"), state, detail),
+  onState: (state, detail) => {
+    showConnection($("connection"), state, detail, $("retry-now"));
+    if (state === "open") {
+      session.resume();
+      controller.onOnline?.();
+    } else if (state !== "connecting") {
+      session.pause(); // an outage costs the player no time
+      controller.onOffline?.();
+    }
+  },
 });
 const batcher = new PointBatcher((message) => connection.send(message));
 const hint = $("canvas-hint");
@@ -109,6 +118,7 @@ function clear() {
 for (const type of ["pointerdown", "keydown"]) document.addEventListener(type, () => connection.wake(), true);
 
 $("undo").addEventListener("click", undo);
+$("retry-now").addEventListener("click", () => connection.retryNow());
 $("clear").addEventListener("click", clear);
 $("new-drawing")?.addEventListener("click", () => controller.newDrawing());
 $("skip")?.addEventListener("click", () => controller.skip());

@@ -52,6 +52,17 @@ export class DrawingSession {
     return was;
   }
 
+  /** The server is out of reach: the drawing's clock stops until `resume` (a reconnect). */
+  pause() {
+    this.pausedAt ??= performance.now();
+  }
+
+  resume() {
+    if (this.pausedAt === undefined) return;
+    if (this.resumable) this.resumable.began += performance.now() - this.pausedAt; // the outage is not drawing time
+    this.pausedAt = undefined;
+  }
+
   /** After a reconnect: open the same drawing again and send every stroke drawn so far. */
   replay(resume = true) {
     if (!this.active) return;

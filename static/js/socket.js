@@ -1,7 +1,7 @@
 // The WebSocket to the server: JSON messages, visible state, reconnect with exponential backoff.
 
 const FIRST_RETRY_MS = 500;
-const MAX_RETRY_MS = 10_000;
+const MAX_RETRY_MS = 3_000; // a player mid-round waits seconds, not tens of them
 import * as messages from "./messages.js";
 
 const BATCH_MS = 50; // points go out in small batches: smooth for the server, cheap for the network
@@ -25,7 +25,7 @@ export class Connection {
     this.ws = null;
     this.attempt = 0;
     this.retryTimer = null;
-    window.addEventListener("online", () => this.#retryNow());
+    window.addEventListener("online", () => this.retryNow());
   }
 
   get open() {
@@ -106,7 +106,8 @@ export class Connection {
     }, delay);
   }
 
-  #retryNow() {
+  /** Reconnect at once (the player pressed "Retry now", or the network is back). */
+  retryNow() {
     if (!this.ws) this.connect();
   }
 }

@@ -54,15 +54,24 @@ export class Notice {
 const STATE_TEXT = {
   connecting: () => "Connecting…",
   open: () => "Connected",
-  retrying: ({ delay }) => `Offline, retrying in ${Math.max(1, Math.round(delay / 1000))} s`,
+  retrying: ({ left }) => `Offline, retrying in ${Math.max(1, Math.ceil(left / 1000))} s`,
   offline: () => "No network",
   idle: () => "Paused, draw to reconnect",
 };
 
-/** Show the connection state in the header badge. */
-export function showConnection(element, state, detail = {}) {
+let retryTicker = null;
+
+/** Show the connection state in the header badge (a retry counts down), and on the page (offline greys). */
+export function showConnection(element, state, detail = {}, retryButton = null) {
+  clearInterval(retryTicker);
   element.dataset.state = state;
-  element.querySelector(".status-text").textContent = STATE_TEXT[state](detail);
+  document.body.dataset.connection = state;
+  if (retryButton) retryButton.hidden = !["retrying", "offline"].includes(state);
+  const text = element.querySelector(".status-text");
+  const at = performance.now() + (detail.delay ?? 0);
+  const show = () => (text.textContent = STATE_TEXT[state]({ ...detail, left: at - performance.now() }));
+  show();
+  if (state === "retrying") retryTicker = setInterval(show, 250);
 }
 
 /** The visible countdown: whole seconds as text plus a shrinking bar. */
@@ -78,24 +87,41 @@ export class Countdown {
   start(seconds, onTick = () => {}) {
     this.stop();
     const total = seconds * 1000;
-    const deadline = performance.now() + total;
+    this.deadline = performance.now() + total;
+    this.pausedAt = undefined;
     this.root.hidden = false;
     const tick = () => {
-      const left = deadline - performance.now();
+      const left = this.deadline - performance.now();
       const shown = Math.max(0, Math.ceil(left / 1000));
       this.text.textContent = String(shown);
       this.root.classList.toggle("hurry", left <= 5000);
       this.fill.style.transform = `scaleX(${Math.max(0, left / total)})`;
       onTick(-left);
     };
+    this.tick = tick;
     tick();
     this.timer = setInterval(tick, 100);
+  }
+
+  /** Hold the clock (the server is out of reach); `resume` carries on from where it stood. */
+  pause() {
+    if (this.timer === null || this.pausedAt !== undefined) return;
+    this.pausedAt = performance.now();
+    clearInterval(this.timer);
+  }
+
+  resume() {
+    if (this.pausedAt === undefined) return;
+    this.deadline += performance.now() - this.pausedAt;
+    this.pausedAt = undefined;
+    this.timer = setInterval(this.tick, 100);
   }
 
   /** Freeze the display; `expired` shows zero (the server's timeout can beat our last tick). */
   stop(expired = false) {
     clearInterval(this.timer);
     this.timer = null;
+    this.pausedAt = undefined;
     if (expired) {
       this.text.textContent = "0";
       this.fill.style.transform = "scaleX(0)";
