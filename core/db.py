@@ -24,6 +24,7 @@ ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record, png = EXCLUDED.png, end
     saved_at = now()
 WHERE drawings.ended_ms IS NULL OR EXCLUDED.ended_ms >= drawings.ended_ms"""
 RECENT = "SELECT id, record FROM drawings ORDER BY id DESC LIMIT %s OFFSET %s"
+RECENT_OF_WORD = "SELECT id, record FROM drawings WHERE record->>'word' = %s ORDER BY id DESC LIMIT %s OFFSET %s"
 RECORD = "SELECT record FROM drawings WHERE id = %s"
 PNG = "SELECT png FROM drawings WHERE id = %s"
 ALL = "SELECT record FROM drawings ORDER BY id"

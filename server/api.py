@@ -3,7 +3,7 @@
 import math
 import re
 
-from quart import Blueprint, abort, current_app, has_request_context, request, url_for
+from quart import Blueprint, abort, current_app, has_request_context, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
 from server import pages, protocol
@@ -100,9 +100,14 @@ async def picture(drawing_id: str):
 
 @blueprint.app_errorhandler(HTTPException)
 async def http_error(error: HTTPException):
-    """Under /api every HTTP error (a 500 too) in the socket's ``error`` shape; other paths keep their HTML."""
-    if not has_request_context() or not request.path.startswith("/api/"):
+    """Under /api every HTTP error (a 500 too) in the socket's ``error`` shape; pages get the site's own page."""
+    if not has_request_context():
         return error
+    if not request.path.startswith("/api/"):
+        if request.path.startswith(("/assets/", "/ws")) or error.code is None:
+            return error
+        page = await render_template("error.html", status=error.code, message=error.description or error.name)
+        return page, error.code
     status = error.code or 500
     code = HTTP_CODES.get(status, ErrorCode.INTERNAL_ERROR if status >= 500 else ErrorCode.BAD_REQUEST)
     headers = [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]  # Allow

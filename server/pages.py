@@ -37,12 +37,18 @@ async def gallery():
     if not PAGE_PATTERN.fullmatch(text) or int(text) > MAX_PAGE:
         abort(404)
     page = int(text)
+    words = _services().classifier.labels
+    word = request.args.get("word") or None
+    if word is not None and word not in words:
+        abort(404)
     # One record past the page tells whether a next page exists.
-    records = await _services().drawings.recent(PER_PAGE + 1, (page - 1) * PER_PAGE)
+    records = await _services().drawings.recent(PER_PAGE + 1, (page - 1) * PER_PAGE, word)
     if not records and page > 1:
         abort(404)
     tiles = [_tile(record) for record in records[:PER_PAGE]]
-    return await render_template("gallery.html", tiles=tiles, page=page, has_next=len(records) > PER_PAGE)
+    return await render_template(
+        "gallery.html", tiles=tiles, page=page, has_next=len(records) > PER_PAGE, words=words, word=word
+    )
 
 
 @blueprint.get("/gallery/<drawing_id>.png")
@@ -75,4 +81,5 @@ def _tile(record: dict) -> dict:
         "top_word": top_word,
         "top_percent": None if top_p is None else ("<1%" if top_p < 0.01 else f"{top_p:.0%}"),
         "when": stamp[:16] + " UTC" if len(stamp) >= 16 else "",
+        "iso": stamp[:10] + "T" + stamp[11:19] + "Z" if len(stamp) >= 19 else "",  # for the reader's own time zone
     }

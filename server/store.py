@@ -55,15 +55,23 @@ class SavedDrawingStore:
             raise
         return drawing_id
 
-    def recent(self, limit: int, offset: int = 0) -> list[dict]:
-        """Up to ``limit`` saved records, newest first, each with its ``"id"``; unreadable ones skipped."""
+    def recent(self, limit: int, offset: int = 0, word: str | None = None) -> list[dict]:
+        """Up to ``limit`` saved records (of ``word`` only, if given), newest first, each with its ``"id"``;
+        unreadable ones skipped."""
         names = sorted((p.stem for p in self.directory.glob("*.ndjson") if ID_PATTERN.match(p.stem)), reverse=True)
+        if word is None:
+            names, offset = names[offset:], 0
         records = []
-        for drawing_id in names[offset:]:
+        for drawing_id in names:
             if len(records) >= limit:
                 break
-            if (record := self._read(drawing_id)) is not None:
-                records.append(record)
+            record = self._read(drawing_id)
+            if record is None or (word is not None and record.get("word") != word):
+                continue
+            if offset:
+                offset -= 1
+                continue
+            records.append(record)
         return records
 
     def record(self, drawing_id: str) -> dict | None:
@@ -154,8 +162,8 @@ class DirectoryStore:
     async def save(self, record: dict, png: bytes, drawing_id: str) -> None:
         await asyncio.get_running_loop().run_in_executor(self.saver, self.files.save, record, png, drawing_id)
 
-    async def recent(self, limit: int, offset: int = 0) -> list[dict]:
-        return await asyncio.to_thread(self.files.recent, limit, offset)
+    async def recent(self, limit: int, offset: int = 0, word: str | None = None) -> list[dict]:
+        return await asyncio.to_thread(self.files.recent, limit, offset, word)
 
     async def record(self, drawing_id: str) -> dict | None:
         """Raises ValueError for a malformed id, as the directory does."""
@@ -226,8 +234,11 @@ class PostgresStore:
         if self.gauge is not None:
             self.gauge.set(self.spooled())
 
-    async def recent(self, limit: int, offset: int = 0) -> list[dict]:
-        rows = await self._query(db.RECENT, (limit, offset))
+    async def recent(self, limit: int, offset: int = 0, word: str | None = None) -> list[dict]:
+        if word is None:
+            rows = await self._query(db.RECENT, (limit, offset))
+        else:
+            rows = await self._query(db.RECENT_OF_WORD, (word, limit, offset))
         return [{**record, "id": drawing_id} for drawing_id, record in rows]
 
     async def record(self, drawing_id: str) -> dict | None:

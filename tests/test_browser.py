@@ -6,6 +6,7 @@ events on an emulated phone); screenshots of the key screens go to test-artifact
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -585,3 +586,48 @@ def test_an_outage_mid_round_holds_the_clock_greys_the_guesses_and_offers_a_retr
     finally:
         context.close()
         first.stop()
+
+
+def test_a_first_visit_gets_an_intro_once(browser, server):
+    context = browser.new_context(viewport=LAPTOP)
+    page = context.new_page()
+    try:
+        page.goto(server.http + "/")
+        intro = page.locator("#intro")
+        expect(intro).to_be_visible()
+        expect(intro).to_contain_text("saved and shown")
+        expect(intro).to_contain_text("Quick, Draw! dataset")
+        page.locator("#intro-close").click()
+        expect(intro).to_be_hidden()
+        page.reload()
+        expect(page.locator("#card-button")).to_be_visible()
+        expect(intro).to_be_hidden()
+    finally:
+        context.close()
+
+
+def test_the_gallery_has_local_times_a_word_filter_and_a_styled_404(page, server, simplified_drawings):
+    open_free(page, server)
+    draw_stroke(page, short_line(page))
+    wait_for_guess(page, 1, -1)
+    page.locator("#new-drawing").click()
+    wait_until(server.saved, what="a saved drawing")
+    page.goto(server.http + "/gallery")
+    time_shown = page.locator(".tile time").first
+    expect(time_shown).to_have_attribute("datetime", re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$"))
+    expect(time_shown).not_to_contain_text("UTC")  # the reader's own time zone
+    page.locator("#word").select_option("banana")
+    page.get_by_role("button", name="Show").click()
+    expect(page).to_have_url(re.compile(r"word=banana"))
+    assert all(w == "banana" for w in page.locator(".tile strong").all_inner_texts())
+
+
+def test_a_missing_page_is_the_sites_own(browser, server):
+    context = browser.new_context(viewport=LAPTOP)  # not the `page` fixture: a 404 is logged as a console error
+    page = context.new_page()
+    try:
+        assert page.goto(server.http + "/gallery?page=999").status == 404
+        expect(page.locator("h1")).to_have_text("Nothing here")
+        expect(page.locator(".site-header")).to_be_visible()  # styled, with the way back
+    finally:
+        context.close()

@@ -132,5 +132,15 @@ document.addEventListener("keydown", (event) => {
   }
 });
 
+// A first visit gets a word about what this is and what happens to the drawings.
+const INTRO_SEEN = "quickdraw.intro-seen";
+if (!localStorage.getItem(INTRO_SEEN)) {
+  $("intro").hidden = false;
+  $("intro-close").addEventListener("click", () => {
+    localStorage.setItem(INTRO_SEEN, "1");
+    $("intro").hidden = true;
+  });
+}
+
 connection.connect();
 controller.begin();
