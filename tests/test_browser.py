@@ -4,10 +4,12 @@ Real Quick, Draw! drawings are drawn on the canvas with mouse moves (or touch
 events on an emulated phone); screenshots of the key screens go to test-artifacts/.
 """
 
+import asyncio
 import json
 import os
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -631,3 +633,52 @@ def test_a_missing_page_is_the_sites_own(browser, server):
         expect(page.locator(".site-header")).to_be_visible()  # styled, with the way back
     finally:
         context.close()
+
+
+BANANA = [  # two strokes the shipped model takes for a banana (docs/PROTOCOL.md's example round)
+    {"x": [165, 147, 125, 100, 75, 53, 35], "y": [87, 105, 116, 120, 116, 105, 87]},
+    {"x": [161, 144, 123, 100, 77, 56, 39], "y": [75, 89, 97, 100, 97, 89, 75]},
+]
+
+
+async def save_rounds(url: str) -> None:
+    """Two game rounds saved through the socket: a banana the net recognizes, and a cat it does not."""
+    from websockets.asyncio.client import connect
+
+    async with connect(url) as ws:
+        for word, strokes in (("banana", BANANA), ("cat", [{"x": [0, 50, 100], "y": [0, 80, 0]}])):
+            await ws.send(json.dumps({"type": "start", "mode": "game", "word": word}))
+            for stroke in strokes:
+                await ws.send(json.dumps({"type": "stroke", **stroke}))
+            await ws.send(json.dumps({"type": "end"}))
+            while json.loads(await ws.recv())["type"] not in ("saved", "not_saved"):
+                pass
+
+
+@pytest.mark.parametrize("path", ["/", "/?mode=free", "/gallery"])
+def test_axe_finds_no_serious_accessibility_violation(browser, server, path):
+    from axe_playwright_python.sync_playwright import Axe
+
+    if path == "/gallery":  # a gallery with a recognized and a missed tile, not an empty one
+        with ThreadPoolExecutor(1) as thread:  # Playwright's sync API holds this thread's event loop
+            thread.submit(asyncio.run, save_rounds(server.url)).result(timeout=60)
+    context = browser.new_context(viewport=LAPTOP, bypass_csp=True)  # axe is injected as a script
+    page = context.new_page()
+    try:
+        page.goto(server.http + path)
+        expect(page.locator(".site-header")).to_be_visible()
+        violations = Axe().run(page).response["violations"]
+    finally:
+        context.close()
+    serious = [
+        (v["id"], [n["target"] for n in v["nodes"]]) for v in violations if v["impact"] in ("serious", "critical")
+    ]
+    assert serious == []
+
+
+def test_tools_that_cannot_be_used_are_disabled_not_just_greyed(page, server):
+    page.goto(server.http + "/")
+    expect(page.locator("#card-button")).to_be_visible()
+    assert page.locator("#undo").is_disabled() and page.locator("#skip").is_disabled()  # no Tab stop
+    page.locator("#card-button").click()
+    expect(page.locator("#undo")).to_be_enabled()

@@ -50,6 +50,8 @@ export class Game {
   #enter(state) {
     this.state = state;
     document.body.dataset.game = state;
+    // Tools that cannot be used now are disabled: no Tab stop, and announced as unavailable.
+    for (const tool of document.querySelectorAll(".toolbar button")) tool.disabled = state !== "drawing";
   }
 
   /** Start a new game of six rounds. */
