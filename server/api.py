@@ -6,6 +6,7 @@ import re
 from quart import Blueprint, abort, current_app, has_request_context, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
+from core import sketch
 from server import pages, protocol
 from server.protocol import ErrorCode, ProtocolError
 from server.session import TOP_K
@@ -49,7 +50,7 @@ async def guess():
     except ProtocolError as error:
         return protocol.Error.of(error).to_json(), 400
     address = request.remote_addr or ""
-    budget, cost = services.api_budgets[address], sum(stroke.shape[1] for stroke in drawing)
+    budget, cost = services.api_budgets[address], sketch.point_count(drawing)
     if not budget.take(cost):  # each guess costs its points, as on the socket: a fair share per client
         wait = round(budget.retry_after(cost), 3)
         error = protocol.Error(ErrorCode.RATE_LIMITED, f"over this client's share: retry after {wait:g} s", None, wait)

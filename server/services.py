@@ -6,6 +6,7 @@ import secrets
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from core import sketch
 from core.model import Prediction
 from server import protocol
 from server.classifier import Classifier
@@ -28,7 +29,7 @@ class Services:
     saves: set = field(default_factory=set)  # running save tasks, awaited at shutdown
     api_budgets: Budgets = field(init=False)  # POST /api/guess: classified points per client address
     turns: FairQueue = field(default_factory=FairQueue)  # whose classification runs next
-    secret: bytes = b""  # signs resume tokens: SECRET, else one of this process's own
+    secret: bytes = field(init=False)  # signs resume tokens: SECRET, else one of this process's own
     drawings: DirectoryStore | PostgresStore = field(init=False)  # where finished drawings go: STORE_URL or SAVED_DIR
     metrics: Metrics = field(default_factory=Metrics)  # this app's own Prometheus registry
     # One thread writes every drawing: saves are short, and one thread keeps their CPU and
@@ -49,15 +50,14 @@ class Services:
         counted in the server-wide ``backlog`` while it waits or runs."""
         self.backlog += 1
         try:
-            cost = JOB_POINTS + sum(stroke.shape[1] for stroke in drawing)
+            cost = JOB_POINTS + sketch.point_count(drawing)
             return await self.turns.run(owner, cost, lambda: self.classifier.predict(drawing))
         finally:
             self.backlog -= 1
 
     async def save(self, drawing: Drawing, reply_to: protocol.RequestId = None) -> protocol.Saved:
         """Render (on the saver thread) and store a finished drawing."""
-        record = drawing.record()
-        png = await asyncio.get_running_loop().run_in_executor(self.saver, render_png, record["drawing"])
+        record, png = await asyncio.get_running_loop().run_in_executor(self.saver, _record_and_png, drawing)
         await self.drawings.save(record, png, drawing.id)
         url = f"/api/drawings/{drawing.id}"
         return protocol.Saved(
@@ -92,3 +92,9 @@ class Services:
         """Wait for every running save (at shutdown)."""
         while self.saves:
             await asyncio.gather(*list(self.saves), return_exceptions=True)
+
+
+def _record_and_png(drawing: Drawing) -> tuple[dict, bytes]:
+    """A finished drawing's record and picture: list-building and PNG encoding, for the saver thread."""
+    record = drawing.record()
+    return record, render_png(record["drawing"])

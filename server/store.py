@@ -174,6 +174,11 @@ class DirectoryStore:
         return await asyncio.to_thread(lambda: path.read_bytes() if path.is_file() else None)
 
 
+async def _create_table(connection) -> None:
+    """Each new database connection makes sure the table is there (the database may have started empty)."""
+    await connection.execute(db.CREATE)
+
+
 class PostgresStore:
     """Drawings in PostgreSQL (``core.db``'s table) through psycopg's async pool.
 
@@ -188,7 +193,9 @@ class PostgresStore:
         from psycopg_pool import AsyncConnectionPool  # only a server with a database needs the driver
 
         self.url, self.spool_files, self.spool = url, spool, DirectoryStore(spool, saver)
-        self.pool = AsyncConnectionPool(url, min_size=1, max_size=4, open=False, kwargs={"autocommit": True})
+        self.pool = AsyncConnectionPool(
+            url, min_size=1, max_size=4, open=False, kwargs={"autocommit": True}, configure=_create_table
+        )
         self.gauge = gauge  # a Prometheus gauge told how many drawings wait in the spool
         self._flusher: asyncio.Task | None = None
 
@@ -255,12 +262,10 @@ class PostgresStore:
         from psycopg.types.json import Jsonb
 
         async with self.pool.connection(timeout=5) as connection:
-            await connection.execute(db.CREATE)
             await connection.execute(db.UPSERT, (drawing_id, Jsonb(record), png, record.get("ended_ms")))
 
     async def _query(self, sql: str, parameters: tuple) -> list:
         async with self.pool.connection(timeout=5) as connection:
-            await connection.execute(db.CREATE)
             cursor = await connection.execute(sql, parameters)
             return await cursor.fetchall()
 

@@ -288,7 +288,7 @@ class Connection:
     async def guess(self, request: Request) -> None:
         drawing, guesses, won = request.drawing, [], False
         if request.snapshot:
-            cost = sum(stroke.shape[1] for stroke in request.snapshot)
+            cost = sketch.point_count(request.snapshot)
             while not self.budget.take(cost):  # over its share: this connection waits, and stops being read
                 await asyncio.sleep(self.budget.retry_after(cost))
             prediction = await self.services.predict(request.snapshot, self.id)
