@@ -1,4 +1,5 @@
-"""HTML pages: the game at /, the gallery of saved drawings at /gallery, and the static files.
+"""HTML pages: the game at /, the gallery of saved drawings at /gallery, one drawing at /drawing/<id>, and the
+static files.
 
 Security headers (the Content-Security-Policy among them) come from ``server.security`` for every page.
 """
@@ -8,10 +9,15 @@ from pathlib import Path
 
 from quart import Blueprint, Response, abort, current_app, render_template, request
 
+from core import sketch
+
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "assets" if (HERE / "assets").is_dir() else HERE.parent / "static"  # an installed wheel; a checkout
 PER_PAGE = 24  # drawings per gallery page: four rows of six on a laptop
 MAX_PAGE = 100_000  # beyond this a page number is nonsense, not a request to read the disk
+OTHERS = 6  # other players' drawings of the same word beside one drawing
+MAX_STEPS = 24  # the most prefixes a replay classifies: every stroke, or this many spread over them
+TOP_STEP = 3  # guesses shown per replay step
 PAGE_PATTERN = re.compile(r"[1-9][0-9]{0,5}")  # ASCII digits only: int() would take "٣" or " 3"
 
 # Served under /assets: the app keeps its own (empty) /static route, which would shadow ours.
@@ -51,6 +57,49 @@ async def gallery():
     )
 
 
+@blueprint.get("/drawing/<drawing_id>")
+async def drawing(drawing_id: str):
+    """One saved drawing: replayed stroke by stroke with the network's top guesses after each, what it took
+    a missed drawing for, and other players' drawings of the same word."""
+    services = _services()
+    try:
+        record = await services.drawings.record(drawing_id)
+    except ValueError:  # not a server-made id
+        record = None
+    if record is None:
+        abort(404, "There is no saved drawing with this id.")
+    tile = _tile(record)
+    try:
+        strokes = sketch.validate(record.get("drawing"))
+    except sketch.SketchError:
+        strokes = []  # a damaged file still shows its picture and words
+    address = request.remote_addr or ""
+    budget = services.api_budgets[address]
+    counts = step_counts(len(strokes))
+    cost = sum(sketch.point_count(strokes[:k]) for k in counts)
+    if not budget.take(cost):  # the replay's guesses are classifications like any other: the client's share
+        abort(429, "Too many drawings opened at once. Wait a moment, then reload the page.")
+    steps = []
+    for k in counts:
+        prediction = await services.predict(strokes[:k], "page " + address)
+        steps.append({"strokes": k, "guesses": [_shown(g.word, g.p) for g in prediction.top(TOP_STEP)]})
+    last = steps[-1]["guesses"][0] if steps else None
+    if last and tile["mode"] == "game" and not tile["recognized"] and last["word"] != tile["word"]:
+        tile["instead"] = last["word"]  # a missed prompt: what the network takes the whole drawing for
+    others = []
+    if tile["word"]:
+        nearby = await services.drawings.recent(OTHERS + 1, 0, tile["word"])
+        others = [_tile(other) for other in nearby if other["id"] != drawing_id][:OTHERS]
+    return await render_template("drawing.html", tile=tile, steps=steps, last=last, others=others)
+
+
+def step_counts(strokes: int, most: int = MAX_STEPS) -> list[int]:
+    """The prefixes (in strokes) a replay shows: each stroke, or ``most`` spread evenly, the whole drawing last."""
+    if strokes <= most:
+        return list(range(1, strokes + 1))
+    return sorted({round(strokes * (i + 1) / most) for i in range(most)})
+
+
 @blueprint.get("/gallery/<drawing_id>.png")
 async def picture(drawing_id: str):
     """A saved drawing's PNG, found by its server-made id only (never a client path)."""
@@ -73,13 +122,24 @@ def _tile(record: dict) -> dict:
     top_word = top.get("word") if isinstance(top.get("word"), str) else None
     top_p = top.get("p") if isinstance(top.get("p"), (int, float)) else None
     stamp = record.get("timestamp") if isinstance(record.get("timestamp"), str) else ""
+    recognized = record.get("recognized") is True
+    mode = "game" if record.get("mode") == "game" else "free"
     return {
         "id": record["id"],
         "word": word,
-        "mode": "game" if record.get("mode") == "game" else "free",
-        "recognized": record.get("recognized") is True,
+        "mode": mode,
+        "recognized": recognized,
         "top_word": top_word,
-        "top_percent": None if top_p is None else ("<1%" if top_p < 0.01 else f"{top_p:.0%}"),
+        "top_percent": None if top_p is None else _percent(top_p),
         "when": stamp[:16] + " UTC" if len(stamp) >= 16 else "",
         "iso": stamp[:10] + "T" + stamp[11:19] + "Z" if len(stamp) >= 19 else "",  # for the reader's own time zone
     }
+
+
+def _percent(p: float) -> str:
+    """ "93%", "<1%": a probability as people read it (as the game shows it)."""
+    return "<1%" if p < 0.01 else f"{p:.0%}"
+
+
+def _shown(word: str, p: float) -> dict:
+    return {"word": word, "percent": _percent(p)}

@@ -655,13 +655,16 @@ async def save_rounds(url: str) -> None:
                 pass
 
 
-@pytest.mark.parametrize("path", ["/", "/?mode=free", "/gallery"])
+@pytest.mark.parametrize("path", ["/", "/?mode=free", "/gallery", "/drawing/"])
 def test_axe_finds_no_serious_accessibility_violation(browser, server, path):
     from axe_playwright_python.sync_playwright import Axe
 
-    if path == "/gallery":  # a gallery with a recognized and a missed tile, not an empty one
+    if path in ("/gallery", "/drawing/"):  # a gallery with a recognized and a missed tile, not an empty one
         with ThreadPoolExecutor(1) as thread:  # Playwright's sync API holds this thread's event loop
             thread.submit(asyncio.run, save_rounds(server.url)).result(timeout=60)
+    if path == "/drawing/":  # the page of a missed drawing, with others of its word
+        files = server.saved_dir.glob("*.ndjson")
+        path += next(f.stem for f in files if json.loads(f.read_text())["recognized"] is False and "-" in f.stem)
     context = browser.new_context(viewport=LAPTOP, bypass_csp=True)  # axe is injected as a script
     page = context.new_page()
     try:
@@ -682,3 +685,157 @@ def test_tools_that_cannot_be_used_are_disabled_not_just_greyed(page, server):
     assert page.locator("#undo").is_disabled() and page.locator("#skip").is_disabled()  # no Tab stop
     page.locator("#card-button").click()
     expect(page.locator("#undo")).to_be_enabled()
+
+
+VIEWPORTS = [(390, 664), (390, 844), (844, 390), (900, 700), (1280, 800), (1920, 1080)]
+SEEN_INTRO = "localStorage.setItem('quickdraw.intro-seen', '1')"
+
+
+def within(box, viewport) -> bool:
+    return (
+        box is not None
+        and box["x"] >= 0
+        and box["y"] >= 0
+        and (
+            box["x"] + box["width"] <= viewport["width"] + 0.5 and box["y"] + box["height"] <= viewport["height"] + 0.5
+        )
+    )
+
+
+@pytest.mark.parametrize("width,height", VIEWPORTS, ids=[f"{w}x{h}" for w, h in VIEWPORTS])
+def test_every_screen_size_keeps_the_leading_guess_and_the_tools_in_view(
+    browser, server, simplified_drawings, artifacts, width, height
+):
+    viewport = {"width": width, "height": height}
+    context = browser.new_context(viewport=viewport, has_touch=width < 1000)
+    context.add_init_script(SEEN_INTRO)
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    try:
+        page.goto(server.http + "/")
+        page.locator("#card-button").click()
+        expect(page.locator("#timer")).to_be_visible()
+        page.evaluate("window.scrollTo(0, 0)")  # Playwright's click may have scrolled the button into view
+        drawing = pick(simplified_drawings, "house")[0]
+        for points in fit(drawing, page.locator("#sketch").bounding_box()):
+            if page.evaluate("document.body.dataset.game") != "drawing":
+                break  # recognized before the last stroke
+            draw_stroke(page, points)
+        expect(page.locator("#canvas-guess")).not_to_be_empty()
+        page.screenshot(path=artifacts / f"viewport-{width}x{height}.png")
+        assert page.evaluate("window.scrollY") == 0
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, "the page scrolls sideways"
+        leader = page.locator("#guess-list .guess").first
+        strip = page.locator("#canvas-guess")
+        leading_word = leader.locator(".guess-word").inner_text()
+        assert leading_word, "no guess shown"
+        if not within(leader.bounding_box(), viewport):  # the list is below: the strip on the canvas shows it
+            expect(strip).to_be_visible()
+            assert strip.inner_text().startswith(leading_word) and within(strip.bounding_box(), viewport)
+        for tool in ("#undo", "#clear", "#skip", "#quit"):
+            assert within(page.locator(tool).bounding_box(), viewport), f"{tool} is off screen at {width}x{height}"
+    finally:
+        context.close()
+
+
+def ink_box(page) -> dict:
+    """The bounding box of the ink on the drawing canvas, in backing-store pixels, and the canvas size."""
+    return page.evaluate("""() => {
+        const c = document.getElementById('sketch');
+        const { data } = c.getContext('2d').getImageData(0, 0, c.width, c.height);
+        let [x0, y0, x1, y1] = [Infinity, Infinity, -1, -1];
+        for (let y = 0; y < c.height; y++) for (let x = 0; x < c.width; x++)
+            if (data[(y * c.width + x) * 4 + 3] > 0) {
+                x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y); }
+        return { x0, y0, x1, y1, width: c.width, height: c.height }; }""")
+
+
+def test_a_resize_or_rotation_redraws_the_whole_drawing_in_the_same_coordinates(page, server, simplified_drawings):
+    frames = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: frames.append(json.loads(payload))))
+    open_free(page, server)
+    drawing = pick(simplified_drawings, "house", min_strokes=3)[0]
+    strokes = fit(drawing, page.locator("#sketch").bounding_box(), margin=0.05)
+    for points in strokes[:-1]:
+        draw_stroke(page, points)
+    wait_for_guess(page, len(strokes) - 1, -1)
+    before = ink_box(page)
+    page.set_viewport_size(PHONE)
+    page.wait_for_function("() => document.getElementById('sketch').width < 1000")
+    after = ink_box(page)
+    # All of it is still there, scaled down inside the canvas, not cut at its new edge.
+    assert 0 < after["x0"] and after["x1"] < after["width"] - 1 and after["y1"] < after["height"] - 1
+    shrink = (after["x1"] - after["x0"]) / (before["x1"] - before["x0"])
+    assert 0.2 < shrink < 0.9
+    assert abs((after["y1"] - after["y0"]) / (before["y1"] - before["y0"]) - shrink) < 0.05  # not squashed
+    # A stroke drawn now, across the middle of the smaller canvas, arrives in the drawing's first coordinates.
+    page.set_viewport_size(PHONE)
+    sent_before = [f for f in frames if f.get("type") in ("points", "stroke")]
+    xs_before = [x for f in sent_before for x in f.get("x", [])]
+    box = page.locator("#sketch").bounding_box()
+    draw_stroke(page, [(box["x"] + box["width"] * f, box["y"] + box["height"] / 2) for f in (0.2, 0.5, 0.8)])
+    wait_for_guess(page, len(strokes), -1)
+    new = [x for f in frames[len(sent_before) :] if f.get("type") in ("points", "stroke") for x in f.get("x", [])]
+    assert new and max(new) - min(new) > (max(xs_before) - min(xs_before)) * 0.4
+
+
+def test_quit_ends_the_game_and_shows_the_rounds_played(page, server):
+    page.goto(server.http + "/")
+    page.locator("#card-button").click()
+    draw_stroke(page, short_line(page))
+    wait_for_guess(page, 1, -1)
+    page.get_by_role("button", name="Quit").click()
+    summary = page.locator("#summary")
+    expect(summary).to_be_visible()
+    expect(page.locator("#summary-title")).to_have_text("Game over")
+    expect(page.locator("#summary-title")).to_be_focused()  # focus moves to what the player lands on
+    expect(summary.locator(".summary-item")).to_have_count(1)
+    expect(page.locator("#summary-score")).to_contain_text("of your 1 drawing")
+
+
+def test_a_summary_tile_opens_its_drawing_replayed_and_back_comes_back(browser, simplified_drawings, tmp_path):
+    short = start_server(tmp_path / "saved", time_limit_s=2)
+    context = browser.new_context(viewport=LAPTOP)
+    context.add_init_script(SEEN_INTRO)
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        page.goto(short.http + "/")
+        drawing = pick(simplified_drawings, "house", min_strokes=3)[0]
+        for _ in range(2):
+            page.locator("#card-button").click()
+            expect(page.locator("#timer")).to_be_visible()
+            for points in fit(drawing, page.locator("#sketch").bounding_box()):
+                if page.evaluate("document.body.dataset.game") != "drawing":
+                    break
+                draw_stroke(page, points)
+            expect(page.locator("body")).not_to_have_attribute("data-game", "drawing")
+            expect(page.locator("#card-button")).to_be_visible()
+        page.get_by_role("button", name="Quit").click()
+        tiles = page.locator("#summary .summary-item a.tile-link")
+        expect(tiles).to_have_count(2)  # each saved round links to its own page
+        word = page.locator("#summary .summary-item strong").first.inner_text()
+        tiles.first.click()
+        expect(page).to_have_url(re.compile(r"/drawing/"))
+        expect(page.locator("h1")).to_have_text(word)
+        expect(page.locator(".detail-line")).to_contain_text(
+            re.compile(r"knew it was|looked more like|could not place it")
+        )
+        steps = page.locator("#steps li")
+        assert steps.count() >= 1
+        replay = page.locator("#replay")
+        expect(replay).to_have_attribute("data-replayed", str(steps.count()), timeout=WAIT_MS)
+        expect(steps.last).to_have_attribute("aria-current", "step")
+        expect(page.locator("#others-title")).to_have_text(f"Other drawings of {word}")
+        page.screenshot(path=ARTIFACTS / "drawing-detail.png", full_page=True)
+        page.get_by_role("button", name="Replay the drawing").click()
+        expect(page.locator("#steps li.ahead").first).to_be_attached()  # it starts over
+        page.go_back()
+        expect(page.locator("#summary")).to_be_visible()  # the summary it was opened from, not a new game
+        expect(page.locator("#summary .summary-item")).to_have_count(2)
+        assert not errors, f"script errors on the page: {errors}"
+    finally:
+        context.close()
+        short.stop()

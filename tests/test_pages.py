@@ -76,8 +76,9 @@ async def test_unknown_mode_falls_back_to_the_game(client):
     assert 'data-mode="game"' in html and "<script>" not in html.split("</head>")[1]
 
 
-async def test_pages_have_a_content_security_policy_and_no_inline_code(client):
-    for path in ("/", "/?mode=free", "/gallery"):
+async def test_pages_have_a_content_security_policy_and_no_inline_code(client, saved_dir):
+    [drawing_id] = save_drawings(saved_dir, 1)
+    for path in ("/", "/?mode=free", "/gallery", f"/drawing/{drawing_id}"):
         response = await client.get(path)
         html = await text_of(response)
         policy = response.headers["Content-Security-Policy"]
@@ -188,3 +189,65 @@ async def test_gallery_survives_odd_records(client, saved_dir):
     assert response.status_code == 200
     assert "&lt;b&gt;bold&lt;/b&gt;" in html and "<b>bold</b>" not in html
     assert "No guess" in html and "✓ Recognized" not in html
+
+
+async def test_a_drawing_page_replays_it_with_the_networks_guesses_after_each_stroke(client, saved_dir):
+    store = SavedDrawingStore(saved_dir)
+    arc = [[[10, 60, 120, 180, 230], [200, 120, 90, 120, 200], [0, 40, 80, 120, 160]]]
+    line = [[[40, 200], [230, 230], [400, 500]]]
+    record = {
+        "word": "rainbow",
+        "countrycode": None,
+        "timestamp": "2026-01-02 03:04:05.000000 UTC",
+        "recognized": False,
+        "key_id": "1",
+        "drawing": arc + line,
+        "mode": "game",
+        "guesses": [{"word": "moon", "p": 0.61}, {"word": "rainbow", "p": 0.2}],
+    }
+    drawing_id = store.save(record, render_png(record["drawing"]), new_id())
+    other = store.save({**record, "key_id": "2"}, render_png(arc), new_id())
+    save_drawings(saved_dir, 2)  # a cat and a banana: not drawings of rainbow
+    response = await client.get(f"/drawing/{drawing_id}")
+    html = await text_of(response)
+    assert response.status_code == 200
+    assert "<h1>rainbow</h1>" in html and "✗ Not recognized" in html
+    steps = re.findall(r'<li data-strokes="(\d+)">(.*?)</li>', html, flags=re.S)
+    top = re.search(r'class="step-guess[^"]*">([^<]+) (?:\d+%|&lt;1%)</span>', steps[-1][1]).group(1)
+    # A miss says what the network takes the whole drawing for instead, as the last step shows it.
+    assert (f"It thought it looked more like {top}." if top != "rainbow" else "could not place it") in html
+    assert [k for k, _ in steps] == ["1", "2"]
+    for _, text in steps:  # three guesses, each with its percentage, from the served model
+        assert len(re.findall(r'class="step-guess[^"]*">[^<]+ (?:\d+%|&lt;1%)</span>', text)) == 3
+    assert f'data-record="/api/drawings/{drawing_id}"' in html
+    # Other players' drawings of the same word link to their own pages; this one is not among them.
+    assert f'href="/drawing/{other}"' in html and f'href="/drawing/{drawing_id}"' not in html
+    assert html.count('class="tile ') == 1
+
+
+async def test_a_recognized_drawing_page_says_so_and_a_lonely_word_has_no_others(client, saved_dir):
+    [_, banana] = save_drawings(saved_dir, 2)
+    html = await text_of(await client.get(f"/drawing/{banana}"))
+    assert "✓ Recognized" in html and "The network knew it was banana." in html
+    assert "No one else has drawn banana yet." in html
+
+
+@pytest.mark.parametrize("drawing_id", ["20260102T030405-0123456789ab", "not-an-id", "..%2Fsecret", "1" * 500])
+async def test_a_missing_drawing_page_is_the_sites_own_404(client, saved_dir, drawing_id):
+    save_drawings(saved_dir, 1)
+    response = await client.get(f"/drawing/{drawing_id}")
+    assert response.status_code == 404
+    assert "Nothing here" in await text_of(response)
+
+
+async def test_the_gallery_links_every_tile_to_its_drawing_page(client, saved_dir):
+    ids = save_drawings(saved_dir, 3)
+    html = await text_of(await client.get("/gallery"))
+    assert all(f'href="/drawing/{drawing_id}"' in html for drawing_id in ids)
+
+
+def test_a_long_drawing_is_replayed_in_at_most_max_steps_ending_whole():
+    assert pages.step_counts(0) == []
+    assert pages.step_counts(3) == [1, 2, 3]
+    counts = pages.step_counts(200, most=24)
+    assert len(counts) == 24 and counts[-1] == 200 and counts == sorted(set(counts)) and counts[0] >= 1

@@ -25,16 +25,19 @@ function setPen(ctx, width) {
   ctx.lineJoin = "round";
 }
 
-/** Draw `strokes` scaled to fit a `size`×`size` box (CSS pixels) on `canvas`, e.g. a thumbnail. */
-export function renderThumbnail(canvas, strokes, size) {
+/**
+ * Draw `strokes` scaled to fit a `size`×`size` box (CSS pixels) on `canvas`, e.g. a thumbnail.
+ * `frame` (all strokes by default) sets the fit, so a replay drawing part of them keeps its place.
+ */
+export function renderThumbnail(canvas, strokes, size, frame = strokes) {
   const dpr = window.devicePixelRatio || 1;
   canvas.width = Math.round(size * dpr);
   canvas.height = Math.round(size * dpr);
   const ctx = canvas.getContext("2d");
   ctx.fillStyle = "#fff";
   ctx.fillRect(0, 0, canvas.width, canvas.height);
-  const xs = strokes.flatMap((s) => s[0]);
-  const ys = strokes.flatMap((s) => s[1]);
+  const xs = frame.flatMap((s) => s[0]);
+  const ys = frame.flatMap((s) => s[1]);
   if (xs.length === 0) return;
   const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
   const pad = size * 0.1;
@@ -49,6 +52,10 @@ export function renderThumbnail(canvas, strokes, size) {
 /**
  * A canvas you draw on with mouse, touch or pen. Callbacks: onStrokeStart(),
  * onPoint(x, y, t) for every point, onStrokeEnd() when a stroke closes, onEmpty(bool) on redraws.
+ *
+ * Points are kept in the drawing's own coordinates: CSS pixels of the canvas as it was when the drawing
+ * began. A resize or rotation redraws them scaled to fit and centred, so nothing is cut off, and the
+ * points still to come are mapped back into the same coordinates.
  */
 export class SketchCanvas {
   constructor(canvas, handlers = {}) {
@@ -60,6 +67,8 @@ export class SketchCanvas {
     this.current = null; // the stroke being drawn, same shape
     this.pointerId = null;
     this.origin = null; // event time (performance.now() clock) of the first point: t = ms since then
+    this.view = null; // {width, height}: the canvas's CSS size when the drawing began
+    this.fit = { scale: 1, dx: 0, dy: 0 }; // drawing coordinates → today's CSS pixels
     this.enabled = true;
     canvas.addEventListener("pointerdown", (e) => this.#down(e));
     canvas.addEventListener("pointermove", (e) => this.#move(e));
@@ -93,15 +102,31 @@ export class SketchCanvas {
       this.canvas.height = height;
     }
     this.dpr = dpr;
+    this.rect = { width: rect.width, height: rect.height };
     this.redraw();
+  }
+
+  /** Scale and centre the drawing's coordinates into the canvas as it is now. */
+  #fitView() {
+    const { view, rect } = this;
+    if (!view || !rect.width || !rect.height) return { scale: 1, dx: 0, dy: 0 };
+    const scale = Math.min(rect.width / view.width, rect.height / view.height);
+    return { scale, dx: (rect.width - view.width * scale) / 2, dy: (rect.height - view.height * scale) / 2 };
+  }
+
+  #pen() {
+    const { scale, dx, dy } = this.fit;
+    const d = this.dpr;
+    this.ctx.setTransform(d * scale, 0, 0, d * scale, d * dx, d * dy);
+    setPen(this.ctx, LINE_WIDTH / scale); // the same felt pen whatever the scale
   }
 
   redraw() {
     const { ctx, canvas } = this;
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.clearRect(0, 0, canvas.width, canvas.height);
-    ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
-    setPen(ctx, LINE_WIDTH);
+    this.fit = this.#fitView();
+    this.#pen();
     for (const [xs, ys] of this.strokes) traceStroke(ctx, xs, ys);
     if (this.current) traceStroke(ctx, this.current[0], this.current[1]);
     this.handlers.onEmpty(this.strokes.length === 0 && !this.current);
@@ -120,6 +145,7 @@ export class SketchCanvas {
     this.#abandon();
     this.strokes = [];
     this.origin = null;
+    this.view = null;
     this.redraw();
   }
 
@@ -133,9 +159,10 @@ export class SketchCanvas {
   #position(event) {
     const rect = this.canvas.getBoundingClientRect();
     if (this.origin === null) this.origin = event.timeStamp;
+    const { scale, dx, dy } = this.fit;
     return [
-      Math.round(event.clientX - rect.left),
-      Math.round(event.clientY - rect.top),
+      Math.round((event.clientX - rect.left - dx) / scale),
+      Math.round((event.clientY - rect.top - dy) / scale),
       Math.max(0, Math.round(event.timeStamp - this.origin)),
     ];
   }
@@ -145,11 +172,15 @@ export class SketchCanvas {
     event.preventDefault();
     this.pointerId = event.pointerId;
     this.canvas.setPointerCapture?.(event.pointerId);
+    if (!this.view && this.strokes.length === 0) {
+      this.view = { ...this.rect }; // a new drawing takes the canvas's size today as its coordinates
+      this.fit = this.#fitView();
+    }
     const [x, y, t] = this.#position(event);
     this.current = [[x], [y], [t]];
     this.handlers.onStrokeStart();
     this.handlers.onPoint(x, y, t);
-    setPen(this.ctx, LINE_WIDTH);
+    this.#pen();
     traceStroke(this.ctx, [x], [y]);
   }
 

@@ -7,6 +7,7 @@ export const ROUNDS = 6;
 const RESULT_MS = 1800; // how long the verdict stays up before the next prompt
 const GRACE_MS = 4000; // past zero with no word from the server (offline?): end the round ourselves
 const CALLS = [10, 5]; // seconds left that are said out loud
+const KEPT = "quickdraw.summary"; // the last summary, for coming back from a drawing's page
 
 function shuffled(items) {
   const copy = [...items];
@@ -43,7 +44,9 @@ export class Game {
     this.results = [];
     this.words = [];
     this.word = null;
-    summary.querySelector("#play-again").addEventListener("click", () => this.begin());
+    this.next = null; // the timer that moves on from a verdict
+    summary.querySelector("#play-again").addEventListener("click", () => this.begin(true));
+    document.getElementById("quit")?.addEventListener("click", () => this.quit());
   }
 
   /** idle | ready (prompt card) | waiting (for "round") | drawing | verdict | summary; shown on <body data-game>. */
@@ -54,8 +57,15 @@ export class Game {
     for (const tool of document.querySelectorAll(".toolbar button")) tool.disabled = state !== "drawing";
   }
 
-  /** Start a new game of six rounds. */
-  async begin() {
+  /** Start a new game of six rounds; back from a drawing's page, show the summary it was opened from. */
+  async begin(fresh = false) {
+    const kept = fresh ? null : JSON.parse(sessionStorage.getItem(KEPT) ?? "null");
+    sessionStorage.removeItem(KEPT);
+    if (location.hash === "#summary" && Array.isArray(kept)) {
+      this.results = kept;
+      return this.#showSummary();
+    }
+    history.replaceState(null, "", location.pathname + location.search);
     this.summary.hidden = true;
     document.body.classList.remove("show-summary");
     this.results = [];
@@ -180,8 +190,12 @@ export class Game {
   }
 
   onSaved(message) {
-    const result = this.results.find((r) => r.word === message.word && !r.savedId);
-    if (result) result.savedId = message.id;
+    const index = this.results.findIndex((r) => r.word === message.word && !r.savedId);
+    if (index < 0) return;
+    this.results[index].savedId = message.id;
+    if (this.state !== "summary") return;
+    this.summary.querySelectorAll(".summary-item")[index]?.replaceWith(summaryItem(this.results[index]));
+    this.#keep();
   }
 
   /** Give up on this prompt. */
@@ -216,22 +230,48 @@ export class Game {
       tone: recognized ? "good" : "bad",
     });
     if (!recognized) this.guesses.say(skipped || !strokes.length ? title : `${title} It was ${this.word}.`);
-    setTimeout(() => (this.results.length < ROUNDS ? this.#announce() : this.#showSummary()), RESULT_MS);
+    this.next = setTimeout(() => (this.results.length < ROUNDS ? this.#announce() : this.#showSummary()), RESULT_MS);
   }
 
-  #showSummary() {
+  /** Stop the game here: the open round ends (saved if drawn on), and the rounds played so far are shown. */
+  quit() {
+    if (this.state === "summary" || this.state === "idle") return;
+    clearTimeout(this.next);
+    if (this.canEdit) {
+      this.countdown.stop();
+      this.session.end(true);
+      this.canvas.setEnabled(false);
+      const strokes = this.canvas.snapshot();
+      if (strokes.length) this.results.push({ word: this.word, recognized: false, strokes, guesses: this.guesses.guesses, skipped: true });
+    }
+    this.#showSummary(true);
+  }
+
+  #showSummary(quit = false) {
     this.#enter("summary");
     this.card.hide();
     this.countdown.hide();
     const grid = this.summary.querySelector("#summary-grid");
     grid.replaceChildren(...this.results.map((result) => summaryItem(result)));
+    const played = this.results.length;
     const hits = this.results.filter((r) => r.recognized).length;
-    this.summary.querySelector("#summary-title").textContent = hits >= ROUNDS / 2 ? "Well done!" : "Nice try!";
-    this.summary.querySelector("#summary-score").textContent =
-      `The net recognized ${hits} of your ${ROUNDS} drawings.`;
+    const title = this.summary.querySelector("#summary-title");
+    title.textContent = quit ? "Game over" : hits >= ROUNDS / 2 ? "Well done!" : "Nice try!";
+    this.summary.querySelector("#summary-score").textContent = played
+      ? `The net recognized ${hits} of your ${played} drawing${played === 1 ? "" : "s"}. Open one to replay it.`
+      : "No drawings this time.";
     document.body.classList.add("show-summary");
     this.summary.hidden = false;
-    this.summary.querySelector("#play-again").focus({ preventScroll: true });
+    // Focus lands where the eyes should: the summary's heading, scrolled into view.
+    title.focus({ preventScroll: true });
+    this.summary.scrollIntoView({ block: "start" });
+    this.#keep();
+  }
+
+  /** Remember the summary, so Back from a drawing's page comes back to it. */
+  #keep() {
+    sessionStorage.setItem(KEPT, JSON.stringify(this.results));
+    history.replaceState(null, "", "#summary");
   }
 }
 
@@ -240,7 +280,8 @@ function inTime(seconds) {
   return Number.isFinite(seconds) ? `in ${seconds.toFixed(1)} s` : "";
 }
 
-/** One tile of the summary: the drawing, the prompt, the verdict and the net's top guesses. */
+/** One tile of the summary: the drawing, the prompt, the verdict and the net's top guesses; once saved, a link
+ * to the drawing's own page. */
 function summaryItem(result) {
   const item = document.createElement("li");
   item.className = `summary-item ${result.recognized ? "good" : "bad"}`;
@@ -262,14 +303,25 @@ function summaryItem(result) {
   const top = document.createElement("span");
   top.className = "net-guesses";
   const shown = (result.guesses ?? []).slice(0, 3);
-  top.textContent = shown.length
-    ? `The net saw: ${shown.map((g) => `${g.word} ${percent(g.p)}`).join(", ")}`
-    : result.strokes?.length
+  const instead = shown[0] && shown[0].word !== result.word ? shown[0].word : null;
+  top.textContent = !result.strokes?.length
+    ? "Nothing was drawn."
+    : !shown.length
       ? "The net had no guess yet."
-      : "Nothing was drawn.";
+      : !result.recognized && instead
+        ? `It thought it looked more like ${instead}.`
+        : `The net saw: ${shown.map((g) => `${g.word} ${percent(g.p)}`).join(", ")}`;
   caption.append(word, verdict, top);
   figure.append(canvas, caption);
-  item.append(figure);
+  if (result.savedId) {
+    const link = document.createElement("a");
+    link.className = "tile-link";
+    link.href = `/drawing/${encodeURIComponent(result.savedId)}`;
+    link.append(figure);
+    item.append(link);
+  } else {
+    item.append(figure);
+  }
   // Render after layout so the thumbnail matches its displayed size.
   requestAnimationFrame(() => renderThumbnail(canvas, result.strokes, canvas.clientWidth || 160));
   return item;

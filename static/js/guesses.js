@@ -25,8 +25,9 @@ export function percent(p) {
 
 /** The guesses panel; accept() takes "guess" messages and drops stale ones by seq. */
 export class GuessPanel {
-  constructor({ list, line, speechToggle, mode = "free" }) {
+  constructor({ list, line, strip = null, speechToggle, mode = "free" }) {
     this.line = line;
+    this.strip = strip; // the leading guess over the canvas, where the list is off to the side or below
     this.mode = mode;
     this.calm = { at: -Infinity, pending: null, timer: null, leader: null };
     this.list = list;
@@ -104,6 +105,11 @@ export class GuessPanel {
     // What the list shows, as data: handy in the inspector and for the browser tests.
     this.list.dataset.strokes = String(this.strokes);
     this.list.dataset.seq = String(Number.isFinite(this.lastSeq) ? this.lastSeq : -1);
+    if (this.strip) {
+      const leader = this.guesses[0];
+      this.strip.textContent = leader ? `${leader.word} ${percent(leader.p)}` : "";
+      this.strip.classList.toggle("target", Boolean(leader && leader.word === this.target));
+    }
     this.rows.forEach((row, i) => {
       const guess = this.guesses[i];
       row.classList.toggle("empty", !guess);

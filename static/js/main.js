@@ -12,7 +12,13 @@ const $ = (id) => document.getElementById(id);
 const play = $("play");
 const mode = play.dataset.mode === "free" ? "free" : "game";
 
-const guesses = new GuessPanel({ list: $("guess-list"), line: $("guess-line"), speechToggle: $("speech-toggle"), mode });
+const guesses = new GuessPanel({
+  list: $("guess-list"),
+  line: $("guess-line"),
+  strip: $("canvas-guess"),
+  speechToggle: $("speech-toggle"),
+  mode,
+});
 const notice = new Notice($("notice"));
 const connection = new Connection(socketUrl(), {
   onMessage: (message) => dispatch(message),
