@@ -655,7 +655,7 @@ async def save_rounds(url: str) -> None:
                 pass
 
 
-@pytest.mark.parametrize("path", ["/", "/?mode=free", "/gallery", "/drawing/"])
+@pytest.mark.parametrize("path", ["/", "/?mode=free", "/gallery", "/drawing/", "/gallery?page=999"])
 def test_axe_finds_no_serious_accessibility_violation(browser, server, path):
     from axe_playwright_python.sync_playwright import Axe
 
@@ -839,3 +839,32 @@ def test_a_summary_tile_opens_its_drawing_replayed_and_back_comes_back(browser, 
     finally:
         context.close()
         short.stop()
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG contrast ratio of two CSS ``rgb(…)``/``rgba(…)`` colours (opaque)."""
+
+    def luminance(css: str) -> float:
+        channels = [int(float(v)) / 255 for v in re.findall(r"[\d.]+", css)[:3]]
+        linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    light, dark = sorted((luminance(a), luminance(b)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def test_the_focus_ring_stands_out_at_three_to_one_on_the_header_and_the_page(page, server):
+    page.goto(server.http + "/")
+    expect(page.locator("#card-button")).to_be_focused()
+    ring_on = """(selector) => { const el = document.querySelector(selector);
+        let under = el.parentElement;  // the ring is drawn outside the element, on what is behind it
+        while (getComputedStyle(under).backgroundColor === 'rgba(0, 0, 0, 0)') under = under.parentElement;
+        const style = getComputedStyle(el);
+        return [style.outlineStyle, parseFloat(style.outlineWidth), style.outlineColor,
+                getComputedStyle(under).backgroundColor]; }"""
+    page.keyboard.press("Shift+Tab")  # keyboard use: focus is now shown (:focus-visible)
+    for target in (".site-nav a", "#card-button"):  # on the yellow header, and on the page
+        page.locator(target).first.focus()
+        style, width, ring, behind = page.evaluate(ring_on, target)
+        assert style == "solid" and width >= 2, (target, style, width)
+        assert contrast(ring, behind) >= 3, (target, ring, behind)
