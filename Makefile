@@ -20,10 +20,11 @@ $(VENV)/.all: pyproject.toml
 run: $(VENV)/.serve  ## serve the game on http://127.0.0.1:5000
 	$(PY) -m server
 
-browser:  ## Debian's Chromium, nginx and PostgreSQL for the browser, balancer and store tests (root and apt; else skipped)
-	@if { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/sbin/nginx ] || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } \
+browser:  ## Debian's Chromium, nginx, PostgreSQL and Redis for the browser, balancer, store and room tests (root and apt; else skipped)
+	@if { [ ! -x /usr/bin/chromium ] || [ ! -x /usr/sbin/nginx ] || [ ! -x /usr/bin/redis-server ] \
+		|| ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } \
 		&& command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-		apt-get update -q && apt-get install -y -q chromium fonts-dejavu-core nginx-light postgresql; fi
+		apt-get update -q && apt-get install -y -q chromium fonts-dejavu-core nginx-light postgresql redis-server; fi
 
 test: $(VENV)/.all browser  ## install everything; lint, check the layers, run the whole test suite
 	$(VENV)/bin/ruff check .
