@@ -50,6 +50,7 @@ def create_app(
             recovery.sweep(settings.saved_dir)  # leftovers of a killed run; no save is running yet
         background.append(asyncio.create_task(memory.trim_every(settings.heap_trim_interval_s)))
         await services.drawings.open()
+        await services.rooms.open()
 
     @app.after_serving
     async def shut_down():
@@ -57,6 +58,7 @@ def create_app(
             task.cancel()
         await services.drain()
         await services.drawings.close()
+        await services.rooms.close()
         services.saver.shutdown(wait=True)
         services.classifier.close()
 

@@ -198,6 +198,21 @@ class Client:
             raise ServerClosed(self.close_code or 1006)
         return self._final
 
+    # Rooms: ``room``, ``peer_drawing`` and ``peer_guess`` news, and a room's ``round``, come from ``events()``.
+
+    async def join(self, name: str | None = None, room: str | None = None, player=None, token=None) -> dict:
+        """Create a room (no ``room``) or join one as ``name``, or take a seat back (``player``, ``token``);
+        returns the ``room``."""
+        fields = {"name": name, "room": room, "player": player, "token": token}
+        return await self.request("join", **{key: value for key, value in fields.items() if value is not None})
+
+    async def room_start(self) -> dict:
+        """Start the room's game (the host only); returns the ``room``, now playing."""
+        return await self.request("room_start")
+
+    async def leave(self) -> dict:
+        return await self.request("leave")
+
     async def request(self, kind: str, **fields) -> dict:
         """Send one message and return the server's answer to it.
 
@@ -302,7 +317,7 @@ class Client:
         kind, current = message["type"], self._round or {}
         if kind == "round":
             self._round, self._final, self._finished, self.round_over = message, None, asyncio.Event(), False
-        elif kind == "guess" and message["drawing"] == current.get("id") and current["mode"] == "game":
+        elif kind == "guess" and message["drawing"] == current.get("id") and current["mode"] in ("game", "room"):
             drawn = message["strokes"] + message["live"]  # a live guess sees the open stroke too
             rule = "first_stroke_threshold" if drawn <= 1 else "recognition_threshold"
             self.round_over |= any(

@@ -28,6 +28,8 @@ class Settings:
     model_dir: str = "model"
     saved_dir: str = "saved_pictures"  # the drawings, or with STORE_URL the spool for what the database cannot take yet
     store_url: str = ""  # postgresql://…: keep drawings in PostgreSQL (core/db.py) instead of SAVED_DIR
+    redis_url: str = ""  # redis://…: rooms shared by every instance through Redis; empty: rooms in this process
+    max_rooms: int = 1000  # rooms open at once in this process (without REDIS_URL); ~8 sockets each at most
     max_frame_bytes: int = 64 * 1024  # a 1,000-point message is ~25 KB; larger frames are closed on the wire (1009)
     max_body_bytes: int = 1024 * 1024  # POST /api/guess carries a whole drawing
     max_points_per_message: int = sketch.Limits.max_points_per_message
@@ -83,6 +85,8 @@ class Settings:
             raise ConfigError("MAX_POINTS_PER_MESSAGE must not exceed MAX_POINTS_PER_STROKE")
         if self.store_url and not self.store_url.startswith(("postgresql://", "postgres://")):
             raise ConfigError(f"STORE_URL must be a postgresql:// URL, got {self.store_url[:40]!r}")
+        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError(f"REDIS_URL must be a redis:// URL, got {self.redis_url[:40]!r}")
         if self.event_loop not in EVENT_LOOPS:
             raise ConfigError(f"EVENT_LOOP must be one of {', '.join(EVENT_LOOPS)}, got {self.event_loop!r}")
         if self.message_burst < 1:

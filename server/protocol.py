@@ -34,6 +34,19 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate_limited"  # over MESSAGES_PER_SECOND: refused, retry after ``retry_after`` seconds
     BAD_RESUME = "bad_resume"  # start with a resume id and token that do not match, or a drawing too old to resume
     UNSUPPORTED_PROTOCOL = "unsupported_protocol"  # the handshake asked only for subprotocols this server lacks
+    # Rooms (server/rooms.py says when each applies)
+    NO_ROOM = "no_room"  # join: no room with that code (or it expired)
+    ROOM_FULL = "room_full"  # join: MAX_PLAYERS are in it already
+    ROOMS_FULL = "rooms_full"  # join without a code: the server has MAX_ROOMS rooms open
+    NAME_TAKEN = "name_taken"  # join: someone in the room has that name
+    BAD_NAME = "bad_name"  # join: an empty, long or invisible name
+    GAME_STARTED = "game_started"  # join as a newcomer, or room_start, after the game began
+    NOT_HOST = "not_host"  # room_start by a player who is not the host
+    TOO_FEW_PLAYERS = "too_few_players"  # room_start alone
+    NOT_IN_ROOM = "not_in_room"  # room_start or leave without having joined
+    IN_ROOM = "in_room"  # start while seated in a room: its rounds start the drawings
+    BAD_SEAT = "bad_seat"  # join with a player id and token that do not match
+    ROOMS_UNAVAILABLE = "rooms_unavailable"  # the room store (Redis) is out of reach; single play goes on
     NOT_FOUND = "not_found"  # HTTP 404: no such path under /api, or no saved drawing with that id
     METHOD_NOT_ALLOWED = "method_not_allowed"  # HTTP 405: the path exists, the method does not (see Allow)
     BODY_TOO_LARGE = "body_too_large"  # HTTP 413: a request body over MAX_BODY_BYTES
@@ -53,7 +66,8 @@ class CloseCode(IntEnum):
 
 VERSION = 1
 SUBPROTOCOL = f"quickdraw.v{VERSION}"  # the Sec-WebSocket-Protocol a versioned client asks for
-MODES = ("free", "game")
+MODES = ("free", "game")  # what a client may start; "room" drawings are started by their room
+ROUND_MODES = ("game", "room")  # drawings with a word and a clock, won when the network recognizes the word
 MAX_ID_CHARS = 64  # a client's request id: a short string ...
 MAX_ID_INT = 2**53 - 1  # ... or an integer that survives a JavaScript number
 RequestId = str | int | None
@@ -145,7 +159,47 @@ class Ping:
     id: RequestId = None
 
 
-ClientMessage = Start | Points | StrokeEnd | Undo | Clear | End | Ping
+@dataclass(frozen=True)
+class Join:
+    """Join the room ``room`` as ``name``, or create one (no ``room``); ``player`` and ``token`` take back a seat."""
+
+    type: ClassVar[str] = "join"
+    room: str | None = None
+    name: str | None = None
+    player: str | None = None
+    token: str | None = None
+    id: RequestId = None
+
+    @classmethod
+    def from_json(cls, data: dict, limits: sketch.Limits) -> "Join":
+        values = {key: data.get(key) for key in ("room", "name", "player", "token")}
+        for key, value in values.items():
+            if value is not None and not (isinstance(value, str) and len(value) <= 200):
+                raise ProtocolError(ErrorCode.BAD_FIELD, f'"{key}" must be a string (or absent)')
+        if (values["player"] is None) != (values["token"] is None):
+            raise ProtocolError(ErrorCode.BAD_FIELD, '"player" and "token" come together')
+        if values["player"] is None and values["name"] is None:
+            raise ProtocolError(ErrorCode.BAD_FIELD, 'a new player needs a "name"')
+        return cls(**values, id=data.get("id"))
+
+
+@dataclass(frozen=True)
+class RoomStart:
+    """The room's host starts its game."""
+
+    type: ClassVar[str] = "room_start"
+    id: RequestId = None
+
+
+@dataclass(frozen=True)
+class Leave:
+    """Leave the room for good (a dropped socket keeps the seat for a reconnect)."""
+
+    type: ClassVar[str] = "leave"
+    id: RequestId = None
+
+
+ClientMessage = Start | Points | StrokeEnd | Undo | Clear | End | Ping | Join | RoomStart | Leave
 CLIENT_TYPES = {
     "start": Start,
     "points": Points,
@@ -155,6 +209,9 @@ CLIENT_TYPES = {
     "clear": Clear,
     "end": End,
     "ping": Ping,
+    "join": Join,
+    "room_start": RoomStart,
+    "leave": Leave,
 }
 
 
@@ -354,6 +411,19 @@ class Closing(_ServerMessage):
     type: ClassVar[str] = "closing"
     code: int
     reason: str
+
+
+@dataclass(frozen=True)
+class Relayed:
+    """A room message built as JSON by ``server.roomplay`` (``room``, ``peer_drawing``, ``peer_guess``), sent as is."""
+
+    data: dict
+
+    def to_json(self) -> dict:
+        return self.data
+
+    def encode(self) -> str:
+        return json.dumps(self.data, separators=(",", ":"))
 
 
 @dataclass(frozen=True)

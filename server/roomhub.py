@@ -59,7 +59,8 @@ class Listener:
 class LocalHub:
     """Rooms in this process: right for one instance, and what ``make run`` uses."""
 
-    def __init__(self, clock=None):
+    def __init__(self, max_rooms: int = 1000, clock=None):
+        self.max_rooms = max_rooms
         self.rooms: dict[str, Room] = {}
         self.touched: dict[str, float] = {}
         self.locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -73,7 +74,14 @@ class LocalHub:
         pass
 
     async def create(self, time_limit_ms: int) -> Room:
+        """A new, empty room under a fresh code.
+
+        Raises:
+            RoomError: ``rooms_full`` at ``max_rooms`` rooms.
+        """
         self._expire()
+        if len(self.rooms) >= self.max_rooms:
+            raise RoomError("rooms_full", "this server has as many rooms as it can hold; try again later")
         code = new_code()
         while code in self.rooms:
             code = new_code()
@@ -97,6 +105,7 @@ class LocalHub:
                 raise RoomError("no_room", "there is no room with this code (it may have expired)")
             room = Room.from_json(self.rooms[code].to_json())  # a copy: a refused rule changes nothing
             value = rule(room)
+            room.version += 1
             if room.players:
                 self.rooms[code], self.touched[code] = room, self.clock()
             else:
@@ -182,6 +191,7 @@ class RedisHub:
                         raise RoomError("no_room", "there is no room with this code (it may have expired)")
                     room = Room.from_json(json.loads(raw))
                     value = rule(room)
+                    room.version += 1
                     pipe.multi()
                     if room.players:
                         pipe.set(key, json.dumps(room.to_json()), ex=ROOM_TTL_S)

@@ -23,6 +23,7 @@ MIN_PLAYERS, MAX_PLAYERS = 2, 8
 MAX_NAME = 24  # characters of a display name, after trimming
 ROUNDS = 6
 GRACE_MS = 1500  # past the time limit, for the guesses still owed to the last strokes
+BREAK_MS = 5000  # before each round: "get ready", and the last round's drawings side by side
 MIN_POINTS, MAX_POINTS = 10, 100  # a drawing recognized at the last moment, and one recognized at once
 
 
@@ -75,6 +76,7 @@ class Result:
 class Room:
     code: str
     time_limit_ms: int
+    version: int = 0  # one more at every stored change: the newest state wins on every screen
     players: dict[str, str] = field(default_factory=dict)  # player id → display name, in joining order
     host: str | None = None  # the player who starts the game; the next to join takes over when they leave
     words: list[str] = field(default_factory=list)  # one per round, chosen at the start
@@ -136,7 +138,7 @@ class Room:
         if len(words) != ROUNDS:
             raise ValueError(f"a game has {ROUNDS} words, not {len(words)}")
         self.words = list(words)
-        self._begin_round(1, now_ms)
+        self._begin_round(1, now_ms + BREAK_MS)
 
     def finish(self, player: str, recognized: bool, now_ms: int, drawing: str | None = None) -> Result | None:
         """Record a player's drawing for the current round (once; the first word counts) and score it.
@@ -167,10 +169,10 @@ class Room:
         return everyone or now_ms >= self.round_started_ms + self.time_limit_ms + GRACE_MS
 
     def advance(self, now_ms: int) -> None:
-        """End the current round (players without a result are not recognized) and begin the next."""
+        """End the current round (players without a result are not recognized); the next begins after a break."""
         for player in self.players:
             self.results[-1].setdefault(player, Result(False))
-        self._begin_round(self.round + 1, now_ms)
+        self._begin_round(self.round + 1, now_ms + BREAK_MS)
 
     def _begin_round(self, number: int, now_ms: int) -> None:
         self.round = number

@@ -13,6 +13,7 @@ from server.classifier import Classifier
 from server.config import Settings
 from server.flow import Budgets, FairQueue
 from server.metrics import Metrics
+from server.roomhub import LocalHub, RedisHub
 from server.session import Drawing
 from server.store import DirectoryStore, PostgresStore, SavedDrawingStore, render_png
 
@@ -31,6 +32,7 @@ class Services:
     turns: FairQueue = field(default_factory=FairQueue)  # whose classification runs next
     secret: bytes = field(init=False)  # signs resume tokens: SECRET, else one of this process's own
     drawings: DirectoryStore | PostgresStore = field(init=False)  # where finished drawings go: STORE_URL or SAVED_DIR
+    rooms: LocalHub | RedisHub = field(init=False)  # where rooms live: REDIS_URL, or this process
     metrics: Metrics = field(default_factory=Metrics)  # this app's own Prometheus registry
     # One thread writes every drawing: saves are short, and one thread keeps their CPU and
     # malloc arenas from spreading over the default executor's many threads.
@@ -44,6 +46,7 @@ class Services:
             self.drawings = PostgresStore(settings.store_url, self.store, self.saver, self.metrics.spooled)
         else:
             self.drawings = DirectoryStore(self.store, self.saver)
+        self.rooms = RedisHub(settings.redis_url) if settings.redis_url else LocalHub(settings.max_rooms)
 
     async def predict(self, drawing: list, owner: str = "") -> Prediction:
         """The classifier's answer for a drawing, in ``owner``'s fair turn (a connection, a client address),

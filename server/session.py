@@ -108,7 +108,7 @@ class Session:
         if message.word is not None and message.word not in self.labels:
             raise ProtocolError(protocol.ErrorCode.UNKNOWN_WORD, f"the model does not know {message.word!r}"[:200])
         word = message.word
-        if message.mode == "game" and word is None:
+        if message.mode in protocol.ROUND_MODES and word is None:
             word = self.rng.choice(self.labels)
         drawing_id, elapsed_s = self.new_id(), 0.0
         if message.resume is not None:
@@ -119,7 +119,7 @@ class Session:
             drawing_id,
             message.mode,
             word,
-            self.time_limit_s if message.mode == "game" else None,
+            self.time_limit_s if message.mode in protocol.ROUND_MODES else None,
             self.clock() - elapsed_s,
             datetime.now(timezone.utc) - timedelta(seconds=elapsed_s),
             resume_token=self.resume_token(drawing_id),
@@ -217,7 +217,11 @@ class Session:
         """
         drawing.guesses = [guess.to_json() for guess in prediction.top(TOP_K)]
         threshold = self.first_stroke_threshold if (strokes if drawn is None else drawn) <= 1 else self.threshold
-        if drawing.mode != "game" or drawing.recognized or not recognizes(prediction, drawing.word, threshold):
+        if (
+            drawing.mode not in protocol.ROUND_MODES
+            or drawing.recognized
+            or not recognizes(prediction, drawing.word, threshold)
+        ):
             return drawing.guesses, False
         drawing.recognized = True
         elapsed_ms = round((self.clock() - drawing.began) * 1000)

@@ -16,11 +16,26 @@ import time
 from quart import Blueprint, current_app, websocket
 
 from core import sketch
-from server import protocol
+from server import protocol, roomplay
 from server.flow import OwedSlot, Request, TokenBucket
 from server.guard import Gate
 from server.hosting import client_pinged_at
-from server.protocol import Clear, End, Ping, Points, ProtocolError, Start, StrokeEnd, Undo
+from server.protocol import (
+    Clear,
+    End,
+    ErrorCode,
+    Join,
+    Leave,
+    Ping,
+    Points,
+    ProtocolError,
+    RoomStart,
+    Start,
+    StrokeEnd,
+    Undo,
+)
+from server.roomhub import RoomsUnavailable
+from server.rooms import RoomError
 from server.services import Services
 from server.session import Drawing, Session
 
@@ -91,6 +106,7 @@ class Connection:
         self.id, self.began = secrets.token_hex(4), time.monotonic()  # the id ties this socket's log lines together
         self.drawings = self.errors = 0
         self.close_code: int | None = None
+        self.seat: roomplay.Seat | None = None  # this player's place in a room, after ``join``
 
     async def serve(self) -> None:
         self.metrics.connections.inc()
@@ -119,6 +135,8 @@ class Connection:
             self.slot.close()
             self.forget_owed()
             self.conclude(self.session.finish(), "disconnected")  # the open drawing is saved too
+            if self.seat is not None:
+                self.seat.close()  # the player keeps the seat: a reconnect takes it back
             self.metrics.connections.dec()
             log.info(
                 "connection closed",
@@ -213,27 +231,74 @@ class Connection:
         session = self.session
         match message:
             case Start():
-                previous, drawing = session.start(message)
-                self.conclude(previous, "replaced")
-                self.start_timer(drawing)
-                self.live_wanted = False
-                self.answer(drawing.round_message(message.elapsed_ms if message.resume else 0, message.id))
+                if self.seat is not None:
+                    raise ProtocolError(ErrorCode.IN_ROOM, "in a room, its rounds start the drawings: leave it first")
+                self.begin(message)
             case Points(type="points", points=points):
                 session.add_points(points)
+                self.share(["points", *_xy(points)])
                 self.live_wanted = True
                 self.slot.poke()
             case StrokeEnd():
                 await self.owe(session.end_stroke(), message.id)
+                self.share(["stroke_end"])
             case Points(type="stroke", points=points):
                 await self.owe(session.add_stroke(points), message.id)
+                self.share(["points", *_xy(points)], ["stroke_end"])
             case Undo():
                 await self.owe(session.undo(), message.id)
+                self.share(["undo"])
             case Clear():
                 await self.owe(session.clear(), message.id)
+                self.share(["clear"])
             case End():
                 self.conclude(session.end(), "ended", message.id)
             case Ping():
                 self.answer(protocol.Pong(message.id))
+            case Join() | RoomStart() | Leave():
+                await self.room_request(message)
+
+    def begin(self, message: Start) -> Drawing:
+        """Open a drawing (the previous one ends) and answer ``round``: for a ``start``, or a room's round."""
+        previous, drawing = self.session.start(message)
+        self.conclude(previous, "replaced")
+        self.start_timer(drawing)
+        self.live_wanted = False
+        self.answer(drawing.round_message(message.elapsed_ms if message.resume else 0, message.id))
+        return drawing
+
+    async def room_request(self, message: Join | RoomStart | Leave) -> None:
+        """``join``, ``room_start`` and ``leave``: the room's rules decide; a refusal is an error with its code."""
+        try:
+            match message:
+                case Join():
+                    if self.seat is not None:  # one room at a time: the old seat stays for a reconnect
+                        self.seat.close()
+                        self.seat = None
+                    self.seat = await roomplay.join(self, message)
+                case RoomStart():
+                    words = roomplay.pick_words(self.services.classifier.labels)
+                    await self.seated().start_game(words, message.id)
+                case Leave():
+                    seat, self.seat = self.seated(), None
+                    await seat.leave(message.id)
+        except RoomError as error:
+            raise ProtocolError(ErrorCode(error.code), str(error)) from None
+        except RoomsUnavailable:
+            message = "rooms are unavailable right now (single play still works); try again soon"
+            raise ProtocolError(ErrorCode.ROOMS_UNAVAILABLE, message) from None
+
+    def seated(self) -> roomplay.Seat:
+        if self.seat is None:
+            raise ProtocolError(ErrorCode.NOT_IN_ROOM, "join a room first")
+        return self.seat
+
+    def share(self, *ops: list) -> None:
+        """Pass what the player just drew in a room round to the others."""
+        drawing = self.session.drawing
+        if self.seat is not None and drawing is not None and drawing.mode == "room":
+            for op in ops:
+                self.seat.note(op)
 
     def answer(self, message) -> None:
         """Queue a message (or a future of one, or of a list) to go out after everything queued before it."""
@@ -303,6 +368,8 @@ class Connection:
         if request.live:
             self.answer(message)
         else:
+            if drawing.mode == "room" and self.seat is not None:
+                self.seat.guessed(request.strokes, guesses)
             self.metrics.latency.observe(time.perf_counter() - request.at)
             self.owed.discard(request.reply)
             if not request.reply.done():
@@ -349,6 +416,7 @@ class Connection:
         if drawing is None:
             return
         owed = drawing.last_owed
+        seat = self.seat if drawing.mode == "room" and outcome not in ("disconnected", "closed") else None
         if drawing.strokes:
             self.drawings += 1
 
@@ -362,10 +430,13 @@ class Connection:
         async def finish():
             await asyncio.wait([announced])
             if not drawing.strokes:
-                return protocol.NotSaved(drawing.id, "empty", reply_to)
-            self.metrics.drawings.labels("recognized" if drawing.recognized else outcome).inc()
-            result = await self.services.save_async(drawing, reply_to)
-            self.metrics.saves.labels("ok" if isinstance(result, protocol.Saved) else "failed").inc()
+                result = protocol.NotSaved(drawing.id, "empty", reply_to)
+            else:
+                self.metrics.drawings.labels("recognized" if drawing.recognized else outcome).inc()
+                result = await self.services.save_async(drawing, reply_to)
+                self.metrics.saves.labels("ok" if isinstance(result, protocol.Saved) else "failed").inc()
+            if seat is not None:  # a room round: score it (a dropped player may still come back to it)
+                await seat.finished(drawing, result.id if isinstance(result, protocol.Saved) else None)
             return result
 
         announced = asyncio.ensure_future(verdict())
@@ -409,3 +480,8 @@ class Connection:
                     await self.send(item)
         self.open = False
         await self.socket.close(code, reason)
+
+
+def _xy(points) -> tuple[list, list]:
+    """A points array's x and y rows, as the others' screens draw them (0.1 px is plenty)."""
+    return [round(float(v), 1) for v in points[0]], [round(float(v), 1) for v in points[1]]

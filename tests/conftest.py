@@ -3,6 +3,7 @@
 import gzip
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -119,3 +120,15 @@ async def app(tmp_path):
 def client(app):
     """Quart's test client for ``app``: ``client.websocket("/ws")``, ``await client.get("/")``."""
     return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """Debian's redis-server on loopback for the room tests; they skip (or fail, if required) without it."""
+    from tests.serving import RedisServer
+
+    if not shutil.which("redis-server"):
+        skip_unless_required("redis", "no redis-server (Debian's redis-server: `make browser` installs it as root)")
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()

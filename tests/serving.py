@@ -8,6 +8,7 @@ conftest starts them and kills any left running).
 import asyncio
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -214,3 +215,32 @@ def wait_until(condition, seconds: float = ANSWER_S) -> None:
 
 def problems(log: str) -> list[str]:
     return [line for line in log.splitlines() if "ERROR" in line or "Traceback" in line or "exception" in line.lower()]
+
+
+class RedisServer:
+    """A throwaway Debian ``redis-server`` on a free loopback port, nothing written to disk."""
+
+    def __init__(self, folder: Path):
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        command = [shutil.which("redis-server"), "--port", str(self.port), "--bind", "127.0.0.1"]
+        command += ["--save", "", "--appendonly", "no", "--dir", str(folder)]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while not self.answers():
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                self.stop()
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.05)
+
+    def answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as probe:
+                probe.sendall(b"PING\r\n")
+                return probe.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)

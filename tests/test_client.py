@@ -239,3 +239,28 @@ async def test_a_call_waiting_when_the_socket_closes_raises_server_closed():
             with pytest.raises(ServerClosed):
                 await talker.ping()  # and later calls at once
     assert closed.value.code == protocol.CloseCode.GOING_AWAY and talker.closing is None
+
+
+async def test_two_clients_join_a_room_and_see_each_other_draw(server):
+    async with Client(server.url) as ada, Client(server.url) as bob:
+        room = await ada.join("Ada")
+        joined = await bob.join("Bob", room=room["code"])
+        assert joined["code"] == room["code"] and [p["name"] for p in joined["players"]] == ["Ada", "Bob"]
+        with pytest.raises(ServerError) as refused:
+            await bob.room_start()
+        assert refused.value.code == "not_host"
+        assert (await ada.room_start())["state"] == "playing"
+
+        async def first(talker: Client, kind: str) -> dict:
+            async with asyncio.timeout(30):
+                async for message in talker.events():
+                    if message["type"] == kind:
+                        return message
+
+        drawing = await first(bob, "round")  # the room opens each player's drawing when the round begins
+        assert drawing["mode"] == "room" and drawing["word"] == (await first(ada, "round"))["word"]
+        await bob.stroke(LINE["x"], LINE["y"])
+        seen = await first(ada, "peer_drawing")
+        assert seen["player"] == joined["you"] and seen["ops"][-1] == ["stroke_end"]
+        left = await bob.leave()
+        assert [p["name"] for p in left["players"]] == ["Ada"]

@@ -1,49 +1,15 @@
 """Where rooms live (server/roomhub.py): the in-process hub and Redis (Debian's redis-server on loopback)."""
 
 import asyncio
-import shutil
-import subprocess
-import time
 
 import pytest
 
 from server import rooms
 from server.roomhub import LocalHub, RedisHub, RoomsUnavailable
 from server.rooms import RoomError
-from tests.conftest import skip_unless_required
 from tests.serving import free_port
 
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 WORDS = ["banana", "cat", "moon", "house", "fish", "tree"]
-
-
-class RedisServer:
-    """A throwaway redis-server on a free loopback port, nothing written to disk."""
-
-    def __init__(self, folder):
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        command = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        self.process = subprocess.Popen([*command, "--dir", str(folder)], stdout=subprocess.DEVNULL)
-        deadline = time.monotonic() + 20
-        while subprocess.run(["redis-cli", "-p", str(self.port), "ping"], capture_output=True).stdout != b"PONG\n":
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                self.stop()
-                pytest.fail("redis-server did not start")
-            time.sleep(0.05)
-
-    def stop(self):
-        self.process.terminate()
-        self.process.wait(10)
-
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory):
-    if not shutil.which("redis-server"):
-        skip_unless_required("redis", "no redis-server (install Debian's redis-server: `make browser` as root)")
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    yield server
-    server.stop()
 
 
 @pytest.fixture(params=["local", "redis"])
@@ -171,5 +137,26 @@ async def test_an_unreachable_redis_is_said_plainly():
     try:
         with pytest.raises(RoomsUnavailable):
             await hub.create(20_000)
+    finally:
+        await hub.close()
+
+
+async def test_one_process_holds_at_most_max_rooms():
+    hub = LocalHub(max_rooms=2)
+    await hub.create(20_000)
+    await hub.create(20_000)
+    with pytest.raises(RoomError) as error:
+        await hub.create(20_000)
+    assert error.value.code == "rooms_full"
+
+
+async def test_a_redis_room_expires_when_nobody_touches_it(redis_server):
+    from server.roomhub import ROOM_TTL_S, RedisHub
+
+    hub = RedisHub(redis_server.url)
+    try:
+        room = await hub.create(20_000)
+        await hub.change(room.code, lambda r: r.join("p1", "ada"))
+        assert 0 < await hub.redis.ttl("quickdraw:room:" + room.code) <= ROOM_TTL_S
     finally:
         await hub.close()

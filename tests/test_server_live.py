@@ -74,15 +74,20 @@ async def test_oversized_frame_closes_with_1009(url):
     assert closed.value.rcvd.code == protocol.CloseCode.MESSAGE_TOO_BIG
 
 
-async def test_message_flood_closes_with_1008(url):
-    # Just past the default burst (400): far more unread data could make the kernel reset the socket
-    # before the close frame is read, which would test TCP rather than the server.
-    async with connect(url) as socket:
-        with pytest.raises(ConnectionClosed) as closed:
-            for _ in range(600):
-                await socket.send('{"type":"undo"}')
-            while True:
-                await asyncio.wait_for(socket.recv(), 10)
+async def test_message_flood_closes_with_1008(tmp_path):
+    # A low rate (20/s, burst 40, 20 refusals) that 600 messages overrun however slowly this machine sends
+    # them; far more unread data could make the kernel reset the socket before the close frame is read,
+    # which would test TCP rather than the server.
+    server = Server(tmp_path, tmp_path / "saved", messages_per_second=20, message_burst=40, max_refused_messages=20)
+    try:
+        async with connect(server.start().url) as socket:
+            with pytest.raises(ConnectionClosed) as closed:
+                for _ in range(600):
+                    await socket.send('{"type":"undo"}')
+                while True:
+                    await asyncio.wait_for(socket.recv(), 10)
+    finally:
+        server.stop()
     assert closed.value.rcvd.code == protocol.CloseCode.POLICY_VIOLATION
 
 

@@ -1,7 +1,7 @@
 """The players' own drawings, as the game saved them, added to the training pools.
 
-Only game-mode drawings are labelled: their word is the prompt the player was
-asked to draw. Which of those to trust is ``config.players``:
+Only game-mode and room drawings are labelled: their word is the prompt the player
+was asked to draw. Which of those to trust is ``config.players``:
 
 * ``recognized`` (default): only rounds the network recognized. A player who
   drew something else, or gave up after one line, is rarely recognized, so the
@@ -31,7 +31,7 @@ def read(directories, labels: list[str], trust: str) -> tuple[dict[str, list[rec
     for directory in directories:
         stats = records.ReadStats()
         for sample in records.read_drawings(directory, stats):
-            if sample.mode != "game" or sample.word is None:
+            if sample.mode not in ("game", "room") or sample.word is None:
                 skipped["free mode"] += 1
             elif sample.word not in known:
                 skipped["unknown word"] += 1

@@ -1,0 +1,211 @@
+"""Rooms over the socket (server/roomplay.py): join, start, race, see the others draw, scores, leave."""
+
+import asyncio
+
+import pytest
+
+from core import sketch
+from server import roomplay, rooms
+from tests.serving import make_app, receive, send
+
+LINE = {"x": [0, 50, 100], "y": [0, 40, 80]}
+WAIT_S = 15
+
+
+@pytest.fixture(autouse=True)
+def quick_rounds(monkeypatch):
+    monkeypatch.setattr(rooms, "BREAK_MS", 300)
+    monkeypatch.setattr(rooms, "GRACE_MS", 300)
+
+
+async def next_of(ws, kind: str, **match) -> dict:
+    """The next message of ``kind`` whose fields match (others pass by), within WAIT_S."""
+    async with asyncio.timeout(WAIT_S):
+        while True:
+            message = await receive(ws, WAIT_S)
+            if message["type"] == kind and all(message.get(k) == v for k, v in match.items()):
+                return message
+
+
+async def both(ws, *kinds: str) -> dict:
+    """The next message of each kind, in whatever order they come."""
+    seen = {}
+    async with asyncio.timeout(WAIT_S):
+        while len(seen) < len(kinds):
+            message = await receive(ws, WAIT_S)
+            if message["type"] in kinds:
+                seen.setdefault(message["type"], message)
+    return seen
+
+
+async def seat(ws, name: str, room: str | None = None, id=None) -> dict:
+    await send(ws, type="join", name=name, **({"room": room} if room else {}), **({"id": id} if id else {}))
+    return await next_of(ws, "room")
+
+
+async def test_two_players_race_see_each_other_draw_and_finish_a_round(tmp_path):
+    app = make_app(tmp_path, GAME_TIME_LIMIT_S=8.0, RECOGNITION_THRESHOLD=1.0)
+    client = app.test_client()
+    async with app.test_app(), client.websocket("/ws") as ada, client.websocket("/ws") as bob:
+        created = await seat(ada, "Ada", id="j1")
+        code = created["code"]
+        assert rooms.CODE_PATTERN.fullmatch(code) and created["reply_to"] == "j1"
+        assert created["host"] == created["you"] and created["state"] == "lobby"
+        joined = await seat(bob, "  Bob ", code)
+        assert [p["name"] for p in joined["players"]] == ["Ada", "Bob"] and joined["host"] == created["you"]
+        update = await next_of(ada, "room", version=joined["version"])  # Ada sees Bob arrive
+        assert len(update["players"]) == 2
+
+        await send(bob, type="room_start", id="s1")
+        refused = await next_of(bob, "error")
+        assert (refused["code"], refused["reply_to"]) == ("not_host", "s1")
+        await send(ada, type="room_start")
+        for ws in (ada, bob):
+            playing = await next_of(ws, "room", state="playing")
+            assert playing["round"] == 1 and playing["word"] in app.extensions["quickdraw"].classifier.labels
+        rounds = [await next_of(ws, "round", mode="room") for ws in (ada, bob)]
+        assert rounds[0]["word"] == rounds[1]["word"] == playing["word"] and rounds[0]["id"] != rounds[1]["id"]
+
+        await send(ada, type="stroke", **LINE)
+        seen = await both(bob, "peer_drawing", "peer_guess")  # batched strokes may come after the guess
+        assert seen["peer_drawing"]["player"] == seen["peer_guess"]["player"] == created["you"]
+        assert seen["peer_drawing"]["ops"] == [["points", [0.0, 50.0, 100.0], [0.0, 40.0, 80.0]], ["stroke_end"]]
+        assert seen["peer_guess"]["strokes"] == 1 and len(seen["peer_guess"]["guesses"]) == 3
+
+        await send(ada, type="end")
+        await send(bob, type="end")
+        second = await next_of(ada, "room", round=2)
+        results = second["results"][0]
+        assert set(results) == {created["you"], joined["you"]}
+        assert all(not r["recognized"] and r["points"] == 0 for r in results.values())
+        assert results[created["you"]]["drawing"]  # Ada drew: her round was saved, and the room links it
+        assert results[joined["you"]]["drawing"] is None  # Bob drew nothing: nothing saved
+
+        await send(bob, type="leave", id="l1")
+        left = await next_of(bob, "room", reply_to="l1")
+        assert [p["name"] for p in left["players"]] == ["Ada"]
+        alone = await next_of(ada, "room", version=left["version"])
+        assert alone["host"] == created["you"] and len(alone["players"]) == 1
+
+
+async def test_the_first_recognized_drawing_scores(tmp_path, monkeypatch, simplified_drawings):
+    app = make_app(tmp_path, GAME_TIME_LIMIT_S=8.0, RECOGNITION_THRESHOLD=0.5, LIVE_GUESS_INTERVAL_MS=100_000)
+    classifier = app.extensions["quickdraw"].classifier
+    record = next(
+        r
+        for r in simplified_drawings
+        if r["word"] in classifier.labels
+        and len(r["drawing"]) >= 2
+        and classifier.classify(sketch.validate(r["drawing"])).p(r["word"]) >= 0.8
+    )
+    monkeypatch.setattr(roomplay, "pick_words", lambda labels: [record["word"]] * rooms.ROUNDS)
+    client = app.test_client()
+    async with app.test_app(), client.websocket("/ws") as ada, client.websocket("/ws") as bob:
+        code = (await seat(ada, "Ada"))["code"]
+        bob_id = (await seat(bob, "Bob", code))["you"]
+        await send(ada, type="room_start")
+        await next_of(bob, "round", mode="room")
+        for stroke in record["drawing"]:
+            await send(bob, type="stroke", x=stroke[0], y=stroke[1])
+        await next_of(bob, "recognized")
+        await send(ada, type="end")
+        scored = await next_of(ada, "room", round=2)
+    bob_result = scored["results"][0][bob_id]
+    assert bob_result["recognized"] and rooms.MIN_POINTS <= bob_result["points"] <= rooms.MAX_POINTS
+    assert {p["name"]: p["score"] for p in scored["players"]} == {"Ada": 0, "Bob": bob_result["points"]}
+
+
+async def test_a_dropped_player_takes_the_seat_back_with_the_token(tmp_path):
+    app = make_app(tmp_path)
+    client = app.test_client()
+    async with app.test_app(), client.websocket("/ws") as ada:
+        room = await seat(ada, "Ada")
+        async with client.websocket("/ws") as bob:
+            bob_seat = await seat(bob, "Bob", room["code"])
+        async with client.websocket("/ws") as bob_again:
+            await send(bob_again, type="join", room=room["code"], player=bob_seat["you"], token=bob_seat["token"])
+            back = await next_of(bob_again, "room")
+            assert back["you"] == bob_seat["you"] and len(back["players"]) == 2
+            await send(bob_again, type="join", room=room["code"], player=bob_seat["you"], token="0" * 32)
+            assert (await next_of(bob_again, "error"))["code"] == "bad_seat"
+
+
+@pytest.mark.parametrize(
+    "message,code",
+    [
+        ({"type": "join", "room": "ZZZZZ", "name": "Ada"}, "no_room"),
+        ({"type": "join", "room": "not a code", "name": "Ada"}, "no_room"),
+        ({"type": "join", "name": "\u200b"}, "bad_name"),
+        ({"type": "join", "name": "x" * 25}, "bad_name"),
+        ({"type": "join"}, "bad_field"),
+        ({"type": "join", "name": 5}, "bad_field"),
+        ({"type": "join", "room": "ABCDE", "player": "p1"}, "bad_field"),
+        ({"type": "room_start"}, "not_in_room"),
+        ({"type": "leave"}, "not_in_room"),
+    ],
+)
+async def test_bad_room_requests_get_a_clear_error_and_change_nothing(tmp_path, message, code):
+    app = make_app(tmp_path)
+    async with app.test_app(), app.test_client().websocket("/ws") as ws:
+        await send(ws, **message, id="x")
+        error = await next_of(ws, "error")
+        assert (error["code"], error["reply_to"]) == (code, "x")
+        await send(ws, type="start", mode="free")  # and the socket plays on
+        assert (await next_of(ws, "round"))["mode"] == "free"
+
+
+async def test_a_seated_player_cannot_start_a_drawing_of_their_own(tmp_path):
+    app = make_app(tmp_path)
+    async with app.test_app(), app.test_client().websocket("/ws") as ws:
+        await seat(ws, "Ada")
+        await send(ws, type="start", mode="game")
+        assert (await next_of(ws, "error"))["code"] == "in_room"
+
+
+async def test_a_full_room_refuses_the_ninth_player(tmp_path):
+    app = make_app(tmp_path)
+    client = app.test_client()
+    async with app.test_app():
+        sockets = [client.websocket("/ws") for _ in range(rooms.MAX_PLAYERS + 1)]
+        opened = [await socket.__aenter__() for socket in sockets]
+        try:
+            code = (await seat(opened[0], "p0"))["code"]
+            for i, ws in enumerate(opened[1:-1], start=1):
+                await seat(ws, f"p{i}", code)
+            await send(opened[-1], type="join", room=code, name="late")
+            assert (await next_of(opened[-1], "error"))["code"] == "room_full"
+        finally:
+            for socket in reversed(sockets):
+                await socket.__aexit__(None, None, None)
+
+
+async def test_players_on_two_instances_share_a_room_through_redis(tmp_path, redis_server):
+    shared = {"REDIS_URL": redis_server.url, "SECRET": "both instances", "GAME_TIME_LIMIT_S": 8.0}
+    one, two = make_app(tmp_path / "one", **shared), make_app(tmp_path / "two", **shared)
+    async with one.test_app(), two.test_app():
+        async with one.test_client().websocket("/ws") as ada, two.test_client().websocket("/ws") as bob:
+            room = await seat(ada, "Ada")
+            bob_seat = await seat(bob, "Bob", room["code"])
+            assert len(bob_seat["players"]) == 2
+            assert len((await next_of(ada, "room", version=bob_seat["version"]))["players"]) == 2
+            await send(ada, type="room_start")
+            await next_of(bob, "round", mode="room")
+            await next_of(ada, "round", mode="room")
+            await send(bob, type="stroke", **LINE)
+            seen = await both(ada, "peer_drawing", "peer_guess")  # drawn on one instance, seen on the other
+            assert seen["peer_drawing"]["player"] == bob_seat["you"]
+        async with one.test_client().websocket("/ws") as bob_again:  # Bob's seat, taken back on the other one
+            await send(bob_again, type="join", room=room["code"], player=bob_seat["you"], token=bob_seat["token"])
+            assert (await next_of(bob_again, "room"))["you"] == bob_seat["you"]
+
+
+async def test_rooms_say_so_politely_when_redis_is_down_and_single_play_goes_on(tmp_path):
+    from tests.serving import free_port
+
+    app = make_app(tmp_path, REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
+    async with app.test_app(), app.test_client().websocket("/ws") as ws:
+        await send(ws, type="join", name="Ada", id=1)
+        error = await next_of(ws, "error")
+        assert (error["code"], error["reply_to"]) == ("rooms_unavailable", 1) and "single play" in error["message"]
+        await send(ws, type="start", mode="game", word="cat")
+        assert (await next_of(ws, "round"))["word"] == "cat"
