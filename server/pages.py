@@ -10,6 +10,7 @@ from pathlib import Path
 from quart import Blueprint, Response, abort, current_app, render_template, request
 
 from core import sketch
+from server import rooms
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "assets" if (HERE / "assets").is_dir() else HERE.parent / "static"  # an installed wheel; a checkout
@@ -34,6 +35,18 @@ async def game():
     mode = "free" if request.args.get("mode") == "free" else "game"
     limit = _services().settings.game_time_limit_s
     return await render_template("index.html", mode=mode, time_limit_s=f"{limit:g}")
+
+
+@blueprint.get("/room")
+@blueprint.get("/room/<code>")
+async def room(code: str | None = None):
+    """Play with friends: create a room (no code) or join one; the socket does the rest (``server.roomplay``)."""
+    if code is not None:
+        code = code.upper()
+        if not rooms.CODE_PATTERN.fullmatch(code):
+            abort(404, "A room code is five letters and digits, like K7QXM.")
+    limit = _services().settings.game_time_limit_s
+    return await render_template("room.html", code=code, time_limit_s=f"{limit:g}", max_name=rooms.MAX_NAME)
 
 
 @blueprint.get("/gallery")

@@ -73,7 +73,7 @@ class LocalHub:
     async def close(self) -> None:
         pass
 
-    async def create(self, time_limit_ms: int) -> Room:
+    async def create(self, time_limit_ms: int, break_ms: int = 5000) -> Room:
         """A new, empty room under a fresh code.
 
         Raises:
@@ -85,7 +85,7 @@ class LocalHub:
         code = new_code()
         while code in self.rooms:
             code = new_code()
-        room = self.rooms[code] = Room(code, time_limit_ms)
+        room = self.rooms[code] = Room(code, time_limit_ms, break_ms)
         self.touched[code] = self.clock()
         return room
 
@@ -167,10 +167,10 @@ class RedisHub:
             await self.pubsub.aclose()
         await self.redis.aclose()
 
-    async def create(self, time_limit_ms: int) -> Room:
+    async def create(self, time_limit_ms: int, break_ms: int = 5000) -> Room:
         async with self._reachable():
             while True:
-                room = Room(new_code(), time_limit_ms)
+                room = Room(new_code(), time_limit_ms, break_ms)
                 if await self.redis.set(_key(room.code), json.dumps(room.to_json()), nx=True, ex=ROOM_TTL_S):
                     return room
 

@@ -57,6 +57,7 @@ def view(room: Room, you: str, token: str, reply_to: protocol.RequestId = None) 
         "round": min(room.round, ROUNDS),
         "rounds": ROUNDS,
         "word": room.word,
+        "words": room.words[: min(room.round, ROUNDS)],  # the words of the rounds begun so far
         "starts_in_ms": room.round_started_ms - now_ms() if room.state == "playing" else None,
         "time_limit_s": room.time_limit_ms / 1000,
         "players": [{"id": p, "name": name, "score": scores.get(p, 0)} for p, name in room.players.items()],
@@ -104,7 +105,9 @@ async def join(connection, message: protocol.Join) -> "Seat":
         name = display_name(message.name)
         player = secrets.token_hex(4)
         if message.room is None:
-            code = (await hub.create(round(services.settings.game_time_limit_s * 1000))).code
+            settings = services.settings
+            limit_ms, break_ms = round(settings.game_time_limit_s * 1000), round(settings.room_break_s * 1000)
+            code = (await hub.create(limit_ms, break_ms)).code
         else:
             code = message.room.strip().upper()
 

@@ -23,7 +23,6 @@ MIN_PLAYERS, MAX_PLAYERS = 2, 8
 MAX_NAME = 24  # characters of a display name, after trimming
 ROUNDS = 6
 GRACE_MS = 1500  # past the time limit, for the guesses still owed to the last strokes
-BREAK_MS = 5000  # before each round: "get ready", and the last round's drawings side by side
 MIN_POINTS, MAX_POINTS = 10, 100  # a drawing recognized at the last moment, and one recognized at once
 
 
@@ -76,6 +75,7 @@ class Result:
 class Room:
     code: str
     time_limit_ms: int
+    break_ms: int = 5000  # before each round: "get ready", and the last round's drawings side by side
     version: int = 0  # one more at every stored change: the newest state wins on every screen
     players: dict[str, str] = field(default_factory=dict)  # player id → display name, in joining order
     host: str | None = None  # the player who starts the game; the next to join takes over when they leave
@@ -138,7 +138,7 @@ class Room:
         if len(words) != ROUNDS:
             raise ValueError(f"a game has {ROUNDS} words, not {len(words)}")
         self.words = list(words)
-        self._begin_round(1, now_ms + BREAK_MS)
+        self._begin_round(1, now_ms + self.break_ms)
 
     def finish(self, player: str, recognized: bool, now_ms: int, drawing: str | None = None) -> Result | None:
         """Record a player's drawing for the current round (once; the first word counts) and score it.
@@ -172,7 +172,7 @@ class Room:
         """End the current round (players without a result are not recognized); the next begins after a break."""
         for player in self.players:
             self.results[-1].setdefault(player, Result(False))
-        self._begin_round(self.round + 1, now_ms + BREAK_MS)
+        self._begin_round(self.round + 1, now_ms + self.break_ms)
 
     def _begin_round(self, number: int, now_ms: int) -> None:
         self.round = number

@@ -8,6 +8,7 @@ conftest starts them and kills any left running).
 import asyncio
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -240,6 +241,54 @@ class RedisServer:
                 return probe.recv(16).startswith(b"+PONG")
         except OSError:
             return False
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+class Balancer:
+    """Debian's nginx running deploy/nginx.conf on a free port, in front of instances on ``upstreams``."""
+
+    def __init__(self, tmp_path: Path, upstreams: list[int]):
+        self.port = free_port()
+        self.url, self.http = f"ws://127.0.0.1:{self.port}/ws", f"http://127.0.0.1:{self.port}"
+        config = self.config(tmp_path, upstreams)
+        options = f"daemon off; pid {tmp_path}/nginx.pid; error_log {tmp_path}/nginx-error.log;"
+        self.process = subprocess.Popen(
+            [NGINX, "-c", str(config), "-p", str(tmp_path), "-g", options],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                with urllib.request.urlopen(self.http + "/healthz", timeout=2) as answer:
+                    assert json.load(answer)["ready"]
+                return
+            except OSError:
+                error_log = Path(tmp_path, "nginx-error.log")
+                assert self.process.poll() is None and time.monotonic() < deadline, error_log.read_text()
+                time.sleep(0.1)
+
+    def config(self, tmp_path: Path, upstreams: list[int]) -> Path:
+        """deploy/nginx.conf with these ports, and its pid, logs and temporary files under ``tmp_path``."""
+        text = (ROOT / "deploy" / "nginx.conf").read_text()
+        servers = re.findall(r"server 127\.0\.0\.1:\d+", text)
+        assert len(servers) == len(upstreams)
+        for old, new in zip(servers, upstreams):
+            text = text.replace(old, f"server 127.0.0.1:{new}", 1)
+        text = text.replace("listen 8080;", f"listen 127.0.0.1:{self.port};")
+        temp = " ".join(
+            f"{kind}_temp_path {tmp_path / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        )
+        text = text.replace("http {", f"http {{\n    access_log off;\n    {temp}", 1)
+        path = Path(tmp_path) / "nginx.conf"
+        path.write_text(text)
+        return path
 
     def stop(self) -> None:
         self.process.terminate()

@@ -9,6 +9,7 @@ import json
 import os
 import re
 import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -868,3 +869,69 @@ def test_the_focus_ring_stands_out_at_three_to_one_on_the_header_and_the_page(pa
         style, width, ring, behind = page.evaluate(ring_on, target)
         assert style == "solid" and width >= 2, (target, style, width)
         assert contrast(ring, behind) >= 3, (target, ring, behind)
+
+
+def test_two_friends_race_in_a_room_across_two_instances_behind_nginx(
+    browser, redis_server, simplified_drawings, tmp_path, artifacts
+):
+    from tests.serving import NGINX, Balancer
+
+    if not Path(NGINX).is_file():
+        skip_unless_required("nginx", "no nginx (install Debian's nginx-light: `make browser` as root)")
+    shared = {"secret": SECRET, "redis_url": redis_server.url, "room_break_s": 0.5}
+    instances = [start_server(tmp_path / "saved", time_limit_s=3, **shared) for _ in range(2)]
+    balancer = Balancer(tmp_path, [server.port for server in instances])
+    pages, contexts, errors = [], [], []
+    try:
+        path = "/room"  # Ada creates the room, Bob follows its link
+        for name in ("Ada", "Bob"):
+            context = browser.new_context(viewport=LAPTOP)
+            context.set_default_timeout(WAIT_MS)
+            contexts.append(context)
+            page = context.new_page()
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(balancer.http + path)
+            page.locator("#name").fill(name)
+            page.locator("#join-form button").click()
+            expect(page.locator("#lobby")).to_be_visible()
+            path = f"/room/{page.locator('#room-code').inner_text()}"
+            pages.append(page)
+        ada, bob = pages
+        expect(ada.locator("#lobby-players li")).to_have_count(2)  # Ada sees Bob arrive
+        # Each page's socket went to its own instance (least_conn), so the room lives in Redis.
+        assert all(open_sockets(server) == 1 for server in instances)
+        ada.get_by_role("button", name="Start the game").click()
+        for page in pages:
+            expect(page.locator("#play")).to_be_visible()
+        expect(ada.locator(".prompt-word")).to_have_text(bob.locator(".prompt-word").inner_text())
+        page_drawing = pick(simplified_drawings, "house", min_strokes=2)[0]
+        ada.wait_for_function("() => !document.getElementById('sketch').classList.contains('disabled')")
+        for points in fit(page_drawing, ada.locator("#sketch").bounding_box())[:2]:
+            draw_stroke(ada, points)
+        # Bob sees Ada's strokes as she draws them, with the network's guess under them.
+        peer = bob.locator(".peer").filter(has_text="Ada")
+        expect(peer.locator("canvas")).to_have_attribute("data-strokes", re.compile(r"[12]"))
+        expect(peer.locator(".peer-guess")).not_to_be_empty()
+        bob.screenshot(path=artifacts / "room-race.png")
+        for page in pages:  # six rounds of 3 s: the game ends by itself
+            expect(page.locator("#over")).to_be_visible(timeout=90_000)
+        boards = [
+            [line.replace(" (you)", "") for line in page.locator("#scoreboard li").all_inner_texts()] for page in pages
+        ]
+        assert boards[0] == boards[1] and len(boards[0]) == 2  # both screens agree
+        expect(ada.locator("#rounds li")).to_have_count(6)
+        ada.screenshot(path=artifacts / "room-scoreboard.png", full_page=True)
+        assert not errors, f"script errors on the pages: {errors}"
+    finally:
+        for context in contexts:
+            context.close()
+        balancer.stop()
+        for server in instances:
+            server.stop()
+
+
+def open_sockets(server) -> int:
+    """The instance's own count of open sockets, from its Prometheus metrics."""
+    with urllib.request.urlopen(server.http + "/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return int(float(re.search(r"^quickdraw_open_connections (\S+)$", text, re.M).group(1)))

@@ -9,12 +9,8 @@ stored once, whole.
 
 import asyncio
 import json
-import re
-import shutil
 import signal
-import subprocess
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -22,31 +18,13 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from tests.conftest import skip_unless_required
-from tests.serving import ANSWER_S, MODEL, ROOT, Server, free_port
+from tests.serving import ANSWER_S, MODEL, NGINX, Balancer, Server
 
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 if not Path(NGINX).is_file():
     skip_unless_required("nginx", "no nginx (install Debian's nginx-light: `make browser` as root)")
 
 SECRET = "one secret for both instances"
 PLAYERS = 6
-
-
-def nginx_config(tmp_path: Path, port: int, upstreams: list[int]) -> Path:
-    """deploy/nginx.conf with this test's ports, and its pid, logs and temporary files under ``tmp_path``."""
-    text = (ROOT / "deploy" / "nginx.conf").read_text()
-    servers = re.findall(r"server 127\.0\.0\.1:\d+", text)
-    assert len(servers) == len(upstreams)
-    for old, new in zip(servers, upstreams):
-        text = text.replace(old, f"server 127.0.0.1:{new}", 1)
-    text = text.replace("listen 8080;", f"listen 127.0.0.1:{port};")
-    temp = " ".join(
-        f"{kind}_temp_path {tmp_path / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
-    )
-    text = text.replace("http {", f"http {{\n    access_log off;\n    {temp}", 1)
-    path = tmp_path / "nginx.conf"
-    path.write_text(text)
-    return path
 
 
 @pytest.fixture
@@ -57,33 +35,9 @@ def balanced(tmp_path):
         Server(tmp_path, saved, secret=SECRET, recognition_threshold=1.0, game_time_limit_s=120).start()
         for _ in range(2)
     ]
-    port = free_port()
-    config = nginx_config(tmp_path, port, [server.port for server in instances])
-    nginx = subprocess.Popen(
-        [
-            NGINX,
-            "-c",
-            str(config),
-            "-p",
-            str(tmp_path),
-            "-g",
-            f"daemon off; pid {tmp_path}/nginx.pid; error_log {tmp_path}/nginx-error.log;",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as answer:
-                assert json.load(answer)["ready"]
-            break
-        except OSError:
-            assert nginx.poll() is None and time.monotonic() < deadline, (tmp_path / "nginx-error.log").read_text()
-            time.sleep(0.1)
-    yield f"ws://127.0.0.1:{port}/ws", instances, saved
-    nginx.terminate()
-    nginx.wait(10)
+    balancer = Balancer(tmp_path, [server.port for server in instances])
+    yield balancer.url, instances, saved
+    balancer.stop()
     for server in instances:
         server.stop()
 

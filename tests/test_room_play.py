@@ -14,8 +14,8 @@ WAIT_S = 15
 
 @pytest.fixture(autouse=True)
 def quick_rounds(monkeypatch):
-    monkeypatch.setattr(rooms, "BREAK_MS", 300)
     monkeypatch.setattr(rooms, "GRACE_MS", 300)
+    monkeypatch.setenv("QUICKDRAW_ROOM_BREAK_S", "0.3")
 
 
 async def next_of(ws, kind: str, **match) -> dict:

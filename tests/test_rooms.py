@@ -77,7 +77,7 @@ def test_only_the_host_starts_and_only_with_two_players():
 
 def test_the_first_recognized_scores_most_later_less_unrecognized_nothing():
     room = lobby("ada", "bob", "cy")
-    room.start("id-ada", WORDS, -rooms.BREAK_MS)  # the round itself begins at 0
+    room.start("id-ada", WORDS, -room.break_ms)  # the round itself begins at 0
     first = room.finish("id-bob", True, 2_000)
     second = room.finish("id-ada", True, 9_000)
     missed = room.finish("id-cy", False, 20_000)
@@ -90,19 +90,19 @@ def test_the_first_recognized_scores_most_later_less_unrecognized_nothing():
 
 def test_a_recognition_after_the_clock_and_its_grace_scores_nothing():
     room = lobby("ada", "bob")
-    room.start("id-ada", WORDS, -rooms.BREAK_MS)
+    room.start("id-ada", WORDS, -room.break_ms)
     assert room.finish("id-ada", True, LIMIT + rooms.GRACE_MS + 1).points == 0
 
 
 def test_a_round_is_over_when_everyone_has_a_result_or_the_time_is_up():
     room = lobby("ada", "bob")
-    room.start("id-ada", WORDS, -rooms.BREAK_MS)
+    room.start("id-ada", WORDS, -room.break_ms)
     room.finish("id-ada", True, 1_000)
     assert not room.round_over(1_000)
     assert room.round_over(LIMIT + rooms.GRACE_MS)  # bob never finished
     room.advance(LIMIT + rooms.GRACE_MS)
     assert room.results[0]["id-bob"] == rooms.Result(False)
-    next_start = LIMIT + rooms.GRACE_MS + rooms.BREAK_MS  # after a break with the round's drawings side by side
+    next_start = LIMIT + rooms.GRACE_MS + room.break_ms  # after a break with the round's drawings side by side
     assert (room.round, room.word, room.round_started_ms) == (2, "cat", next_start)
     room.finish("id-ada", False, 30_000)
     room.finish("id-bob", True, 30_000)
