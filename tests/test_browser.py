@@ -656,7 +656,7 @@ async def save_rounds(url: str) -> None:
                 pass
 
 
-@pytest.mark.parametrize("path", ["/", "/?mode=free", "/gallery", "/drawing/", "/gallery?page=999"])
+@pytest.mark.parametrize("path", ["/", "/?mode=free", "/gallery", "/drawing/", "/gallery?page=999", "/room"])
 def test_axe_finds_no_serious_accessibility_violation(browser, server, path):
     from axe_playwright_python.sync_playwright import Axe
 

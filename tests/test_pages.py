@@ -78,7 +78,7 @@ async def test_unknown_mode_falls_back_to_the_game(client):
 
 async def test_pages_have_a_content_security_policy_and_no_inline_code(client, saved_dir):
     [drawing_id] = save_drawings(saved_dir, 1)
-    for path in ("/", "/?mode=free", "/gallery", f"/drawing/{drawing_id}"):
+    for path in ("/", "/?mode=free", "/gallery", f"/drawing/{drawing_id}", "/room", "/room/K7QXM"):
         response = await client.get(path)
         html = await text_of(response)
         policy = response.headers["Content-Security-Policy"]
@@ -251,3 +251,16 @@ def test_a_long_drawing_is_replayed_in_at_most_max_steps_ending_whole():
     assert pages.step_counts(3) == [1, 2, 3]
     counts = pages.step_counts(200, most=24)
     assert len(counts) == 24 and counts[-1] == 200 and counts == sorted(set(counts)) and counts[0] >= 1
+
+
+async def test_the_friends_page_creates_or_joins_a_room(client):
+    html = await text_of(await client.get("/room"))
+    assert "Create a room" in html and "/assets/js/room.js" in html and 'data-code=""' in html
+    joining = await text_of(await client.get("/room/k7qxm"))  # codes are read without regard to case
+    assert 'data-code="K7QXM"' in joining and "Join the room" in joining
+
+
+@pytest.mark.parametrize("code", ["K7QX", "K7QXMM", "K0QXM", "<b>x</b>", "..%2Fetc"])
+async def test_a_room_code_that_cannot_be_is_the_sites_own_404(client, code):
+    response = await client.get(f"/room/{code}")
+    assert response.status_code == 404 and "Nothing here" in await text_of(response)
