@@ -161,18 +161,21 @@ class Ping:
 
 @dataclass(frozen=True)
 class Join:
-    """Join the room ``room`` as ``name``, or create one (no ``room``); ``player`` and ``token`` take back a seat."""
+    """Join the room ``room`` as ``name``, or create one (no ``room``); ``player`` and ``token`` take back a seat,
+    and ``drawing`` with its ``drawing_token`` (the round's ``resume_token``) carries the round's drawing on."""
 
     type: ClassVar[str] = "join"
     room: str | None = None
     name: str | None = None
     player: str | None = None
     token: str | None = None
+    drawing: str | None = None
+    drawing_token: str | None = None
     id: RequestId = None
 
     @classmethod
     def from_json(cls, data: dict, limits: sketch.Limits) -> "Join":
-        values = {key: data.get(key) for key in ("room", "name", "player", "token")}
+        values = {key: data.get(key) for key in ("room", "name", "player", "token", "drawing", "drawing_token")}
         for key, value in values.items():
             if value is not None and not (isinstance(value, str) and len(value) <= 200):
                 raise ProtocolError(ErrorCode.BAD_FIELD, f'"{key}" must be a string (or absent)')
@@ -180,6 +183,10 @@ class Join:
             raise ProtocolError(ErrorCode.BAD_FIELD, '"player" and "token" come together')
         if values["player"] is None and values["name"] is None:
             raise ProtocolError(ErrorCode.BAD_FIELD, 'a new player needs a "name"')
+        if values["drawing"] is not None and not (
+            records.ID_PATTERN.fullmatch(values["drawing"]) and values["drawing_token"] and values["player"]
+        ):
+            raise ProtocolError(ErrorCode.BAD_FIELD, '"drawing" is a drawing id, with its "drawing_token" and a seat')
         return cls(**values, id=data.get("id"))
 
 

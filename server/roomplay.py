@@ -117,6 +117,8 @@ async def join(connection, message: protocol.Join) -> "Seat":
     if not CODE_PATTERN.fullmatch(code):
         raise RoomError("no_room", "a room code is five letters and digits, like K7QXM")
     seat = Seat(connection, code, player)
+    if message.drawing is not None:
+        seat.resume = (message.drawing, message.drawing_token)
     try:
         await hub.ready(seat.listener)  # our own join's event must reach us
         room = await seat.change(rule)
@@ -141,6 +143,7 @@ class Seat:
         self.ops: list[list] = []  # this player's drawing operations the others have not seen yet
         self.flusher: asyncio.Task | None = None
         self.clock: asyncio.Task | None = None  # starts a round's drawing, then ends the round when time is up
+        self.resume: tuple[str, str] | None = None  # (id, resume token) of the round's drawing, after a reconnect
         self.follower = asyncio.create_task(self.follow())
 
     async def change(self, rule: Callable[[Room], object]) -> Room:
@@ -177,10 +180,23 @@ class Seat:
         """Start this player's drawing when the round begins; end the round when its time (and grace) is up."""
         number = room.round
         await asyncio.sleep(max(0, room.round_started_ms - now_ms()) / 1000)
-        drawing = self.connection.begin(protocol.Start("room", room.word))
-        self.rounds[drawing.id] = (number, now_ms())
+        drawing = self.begin(room)
+        self.rounds[drawing.id] = (number, room.round_started_ms)
         await asyncio.sleep((room.time_limit_ms + rooms.GRACE_MS) / 1000)
         await self.safely(self.change(advance_if_over(number)))
+
+    def begin(self, room: Room):
+        """Open this player's drawing of the round: the one they were drawing before a reconnect, if it can be
+        carried on here (same id, the round's clock), else a fresh one."""
+        resume, self.resume = self.resume, None
+        if resume is not None:
+            elapsed = max(0, now_ms() - room.round_started_ms)
+            carried = protocol.Start("room", room.word, None, resume[0], resume[1], elapsed)
+            try:
+                return self.connection.begin(carried)
+            except protocol.ProtocolError as error:  # bad_resume: a fresh drawing instead
+                log.info("room %s: a drawing could not be carried on: %s", self.code, error.message)
+        return self.connection.begin(protocol.Start("room", room.word))
 
     def note(self, op: list) -> None:
         """A drawing operation of this player (``["points", xs, ys]``, ``["stroke_end"]``, ``["undo"]``,

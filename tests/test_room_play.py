@@ -1,6 +1,7 @@
 """Rooms over the socket (server/roomplay.py): join, start, race, see the others draw, scores, leave."""
 
 import asyncio
+import json
 
 import pytest
 
@@ -209,3 +210,56 @@ async def test_rooms_say_so_politely_when_redis_is_down_and_single_play_goes_on(
         assert (error["code"], error["reply_to"]) == ("rooms_unavailable", 1) and "single play" in error["message"]
         await send(ws, type="start", mode="game", word="cat")
         assert (await next_of(ws, "round"))["word"] == "cat"
+
+
+async def test_a_player_who_drops_mid_round_carries_their_drawing_on_and_it_is_saved_once(tmp_path):
+    app = make_app(tmp_path, GAME_TIME_LIMIT_S=8.0, RECOGNITION_THRESHOLD=1.0)
+    client = app.test_client()
+    async with app.test_app(), client.websocket("/ws") as ada:
+        code = (await seat(ada, "Ada"))["code"]
+        async with client.websocket("/ws") as bob:
+            bob_seat = await seat(bob, "Bob", code)
+            await send(ada, type="room_start")
+            first = await next_of(bob, "round", mode="room")
+            await send(bob, type="stroke", **LINE)
+            await next_of(bob, "guess", live=False)
+        async with client.websocket("/ws") as bob:  # back, with the seat and the round's drawing
+            await send(
+                bob,
+                type="join",
+                room=code,
+                player=bob_seat["you"],
+                token=bob_seat["token"],
+                drawing=first["id"],
+                drawing_token=first["resume_token"],
+            )
+            again = await next_of(bob, "round", mode="room")
+            assert again["id"] == first["id"] and again["elapsed_ms"] > 0  # the same drawing, the round's clock
+            for _ in range(2):  # the stroke drawn before the drop (replayed from the screen), and one more
+                await send(bob, type="stroke", **LINE)
+            await send(bob, type="end")
+            saved = await next_of(bob, "saved")
+            assert saved["id"] == first["id"] and saved["strokes"] == 2
+        await send(ada, type="end")
+        over = await next_of(ada, "room", round=2)
+    assert over["results"][0][bob_seat["you"]]["drawing"] == first["id"]
+    records = sorted((tmp_path / "saved").glob("*.ndjson"))
+    bob_records = [r for r in records if r.stem == first["id"]]
+    assert len(bob_records) == 1 and json.loads(bob_records[0].read_text())["mode"] == "room"
+    assert len(json.loads(bob_records[0].read_text())["drawing"]) == 2  # the later, whole version
+
+
+async def test_a_drawing_that_cannot_be_carried_on_starts_afresh(tmp_path):
+    app = make_app(tmp_path, GAME_TIME_LIMIT_S=8.0)
+    client = app.test_client()
+    async with app.test_app(), client.websocket("/ws") as ada:
+        code = (await seat(ada, "Ada"))["code"]
+        async with client.websocket("/ws") as bob:
+            bob_seat = await seat(bob, "Bob", code)
+            await send(ada, type="room_start")
+            first = await next_of(bob, "round", mode="room")
+        async with client.websocket("/ws") as bob:
+            fields = {"player": bob_seat["you"], "token": bob_seat["token"], "drawing": first["id"]}
+            await send(bob, type="join", room=code, drawing_token="f" * 32, **fields)
+            fresh = await next_of(bob, "round", mode="room")
+            assert fresh["id"] != first["id"] and fresh["elapsed_ms"] == 0

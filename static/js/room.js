@@ -29,6 +29,7 @@ let code = root.dataset.code || null;
 let name = null; // what the player typed, until the room knows them
 let room = null; // the newest "room" message
 let drawing = null; // the id of this player's open drawing in the current round
+let drawingToken = null; // its resume_token: after a reconnect the drawing carries on under the same id
 let drawnRound = 0; // the round the canvas holds
 const peers = new Map(); // player id → {strokes, current, guess}
 
@@ -36,11 +37,15 @@ function seat() {
   return code ? JSON.parse(sessionStorage.getItem(SEAT + code) ?? "null") : null;
 }
 
-/** (Re)connected: take the seat back, or join with the name given. */
+/** (Re)connected: take the seat back (and the round's drawing with it), or join with the name given. */
 function rejoin() {
   const held = seat();
-  if (held) connection.send({ type: "join", room: code, player: held.player, token: held.token });
-  else if (name) connection.send({ type: "join", name, ...(code ? { room: code } : {}) });
+  if (held) {
+    const carried = drawing ? { drawing, drawing_token: drawingToken } : {};
+    connection.send({ type: "join", room: code, player: held.player, token: held.token, ...carried });
+  } else if (name) {
+    connection.send({ type: "join", name, ...(code ? { room: code } : {}) });
+  }
 }
 
 $("join-form").addEventListener("submit", (event) => {
@@ -185,6 +190,7 @@ function showOver() {
 function onDrawing(message) {
   if (message.mode !== "room") return;
   drawing = message.id;
+  drawingToken = message.resume_token;
   hideBanner();
   if (room.round !== drawnRound) {
     drawnRound = room.round;
@@ -196,7 +202,7 @@ function onDrawing(message) {
     for (const [x, y, t] of canvas.snapshot()) connection.send(messages.stroke(x, y, t)); // after a reconnect
   }
   canvas.setEnabled(true);
-  countdown.start(message.time_limit_s, () => {});
+  countdown.start(message.time_limit_s - (message.elapsed_ms ?? 0) / 1000, () => {});
 }
 
 function finish(text, tone) {
