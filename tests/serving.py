@@ -130,6 +130,12 @@ class Server:
         except OSError:
             return False
 
+    def open_sockets(self) -> int:
+        """This instance's own count of open sockets, from its Prometheus metrics."""
+        with urllib.request.urlopen(self.http + "/metrics", timeout=5) as response:
+            text = response.read().decode()
+        return int(float(re.search(r"^quickdraw_open_connections (\S+)$", text, re.M).group(1)))
+
     def guess(self, drawing) -> list[dict]:
         """The server's own verdict on a drawing (POST /api/guess)."""
         body = json.dumps({"drawing": [stroke[:2] for stroke in drawing]}).encode()

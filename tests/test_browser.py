@@ -9,7 +9,6 @@ import json
 import os
 import re
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -899,7 +898,7 @@ def test_two_friends_race_in_a_room_across_two_instances_behind_nginx(
         ada, bob = pages
         expect(ada.locator("#lobby-players li")).to_have_count(2)  # Ada sees Bob arrive
         # Each page's socket went to its own instance (least_conn), so the room lives in Redis.
-        assert all(open_sockets(server) == 1 for server in instances)
+        assert all(server.open_sockets() == 1 for server in instances)
         ada.get_by_role("button", name="Start the game").click()
         for page in pages:
             expect(page.locator("#play")).to_be_visible()
@@ -928,10 +927,3 @@ def test_two_friends_race_in_a_room_across_two_instances_behind_nginx(
         balancer.stop()
         for server in instances:
             server.stop()
-
-
-def open_sockets(server) -> int:
-    """The instance's own count of open sockets, from its Prometheus metrics."""
-    with urllib.request.urlopen(server.http + "/metrics", timeout=5) as response:
-        text = response.read().decode()
-    return int(float(re.search(r"^quickdraw_open_connections (\S+)$", text, re.M).group(1)))
