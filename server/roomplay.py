@@ -200,13 +200,17 @@ class Seat:
 
     def note(self, op: list) -> None:
         """A drawing operation of this player (``["points", xs, ys]``, ``["stroke_end"]``, ``["undo"]``,
-        ``["clear"]``), for the others in the next batch."""
+        ``["clear"]``), for the others: points in the next batch, the rest (a stroke's end…) at once."""
         self.ops.append(op)
-        if self.flusher is None:
-            self.flusher = asyncio.create_task(self.flush())
+        if op[0] != "points":
+            if self.flusher is not None:
+                self.flusher.cancel()
+            self.flusher = asyncio.create_task(self.flush(0))
+        elif self.flusher is None:
+            self.flusher = asyncio.create_task(self.flush(PEER_BATCH_S))
 
-    async def flush(self) -> None:
-        await asyncio.sleep(PEER_BATCH_S)
+    async def flush(self, after_s: float) -> None:
+        await asyncio.sleep(after_s)
         ops, self.ops, self.flusher = self.ops, [], None
         event = {"type": "peer_drawing", "player": self.player, "round": self.round, "ops": ops}
         await self.safely(self.hub.publish(self.code, event))
