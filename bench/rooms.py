@@ -53,10 +53,11 @@ class Player:
     def __init__(self, url: str, drawings: dict[str, list[dict]], stats: dict):
         self.url, self.drawings, self.stats = url, drawings, stats
         self.messages: asyncio.Queue = asyncio.Queue()
-        self.sent_ends: list[float] = []  # when each of this player's stroke_ends left, in order
+        self.sent_ends: dict[int, list[float]] = {}  # round → when each of this player's stroke_ends left
+        self.round = 0
         self.owed: dict[int, float] = {}  # request id → when sent
         self.next_id = 0
-        self.peers_seen: dict[str, int] = {}  # player id → stroke_ends seen in their peer_drawing events
+        self.peers_seen: dict[tuple, int] = {}  # (player id, round) → stroke_ends seen in their peer_drawing
         self.over = False  # this round's drawing was recognized (or timed out): stop drawing
 
     async def run(self, room: dict | None, rounds: int, ready: asyncio.Event, started: asyncio.Event, peers):
@@ -71,13 +72,29 @@ class Player:
                 await started.wait()
                 for _ in range(rounds):
                     round_message = await self.wait_for("round")
-                    self.over = False
+                    self.over, self.round = False, self.round + 1
                     await self.draw(random.choice(self.drawings[round_message["word"]]))
                     await self.send(type="end")
                     await self.wait_for("saved", "not_saved")
                     self.stats["drawings"] += 1
                 await self.send(type="leave")
                 await asyncio.sleep(0.5)
+            finally:
+                reader.cancel()
+
+    async def run_solo(self, words: list[str]) -> None:
+        """The baseline: the same drawings as single-player game rounds, nobody else to show them to."""
+        async with connect(self.url, max_size=2**20) as self.ws:
+            reader = asyncio.create_task(self.read({}))
+            try:
+                for word in words:
+                    await self.send(type="start", mode="game", word=word)
+                    await self.wait_for("round")
+                    self.over, self.round = False, self.round + 1
+                    await self.draw(random.choice(self.drawings[word]))
+                    await self.send(type="end")
+                    await self.wait_for("saved", "not_saved")
+                    self.stats["drawings"] += 1
             finally:
                 reader.cancel()
 
@@ -102,7 +119,7 @@ class Player:
             request = await self.send(type="stroke_end")
             now = time.perf_counter()
             self.owed[request] = now
-            self.sent_ends.append(now)
+            self.sent_ends.setdefault(self.round, []).append(now)
 
     async def read(self, peers) -> None:
         async for frame in self.ws:
@@ -119,18 +136,25 @@ class Player:
                 self.stats["own"].append(now - self.owed.pop(message["reply_to"]))
             elif kind == "peer_drawing":
                 source = peers.get(message["player"])
+                key = (message["player"], message["round"])  # a stroke refused after the round ended is never shared
                 for op in message["ops"]:
                     if op[0] == "stroke_end" and source is not None:
-                        k = self.peers_seen.get(message["player"], 0)
-                        self.peers_seen[message["player"]] = k + 1
-                        if k < len(source.sent_ends):
-                            self.stats["peers"].append(now - source.sent_ends[k])
+                        k = self.peers_seen.get(key, 0)
+                        self.peers_seen[key] = k + 1
+                        sent = source.sent_ends.get(message["round"], [])
+                        if k < len(sent):
+                            self.stats["peers"].append(now - sent[k])
             self.messages.put_nowait(message)
 
     async def wait_for(self, *kinds: str) -> dict:
         while (message := await asyncio.wait_for(self.messages.get(), 120))["type"] not in kinds:
             pass
         return message
+
+
+async def play_solo(url, players: int, rounds: int, drawings, stats) -> None:
+    words = random.sample(sorted(drawings), rounds)  # one "room"'s words, each player on their own
+    await asyncio.gather(*(Player(url, drawings, stats).run_solo(words) for _ in range(players)))
 
 
 async def play_room(url, players: int, rounds: int, drawings, stats) -> None:
@@ -159,6 +183,13 @@ async def main() -> int:
     parser.add_argument("--players", type=int, default=4, help="per room (2-8)")
     parser.add_argument("--rounds", type=int, default=2, help="rounds played before everyone leaves (1-6)")
     parser.add_argument("--instances", type=int, default=2)
+    parser.add_argument("--solo", action="store_true", help="the baseline: the same players in single-player rounds")
+    parser.add_argument(
+        "--redis",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="rooms in Redis (else in process: one instance)",
+    )
     args = parser.parse_args()
     if not shutil.which("redis-server") or not shutil.which("nginx"):
         sys.exit("needs Debian's redis-server and nginx (make browser, as root)")
@@ -167,27 +198,37 @@ async def main() -> int:
         tmp = Path(folder)
         redis = RedisServer(tmp)
         saved = tmp / "saved"
-        settings = {"secret": "bench", "redis_url": redis.url, "max_connections": 2 * args.rooms * args.players}
+        settings = {"secret": "bench", "max_connections": 2 * args.rooms * args.players}
+        if args.redis:
+            settings["redis_url"] = redis.url
+        elif args.instances != 1:
+            sys.exit("rooms in process need one instance (--instances 1)")
         instances = [Server(tmp, saved, **settings).start(seconds=120) for _ in range(args.instances)]
         words = set((ROOT / "model" / "labels.txt").read_text().splitlines())
         drawings: dict[str, list[dict]] = {}
         for record in raw:
             if record["word"] in words:
                 drawings.setdefault(record["word"], []).append(record)
-        balancer = Balancer(tmp, [server.port for server in instances])
+        balancer = Balancer(tmp, [server.port for server in instances]) if len(instances) > 1 else None
+        url = balancer.url if balancer else instances[0].url  # one instance: no balancer in front
         processes = server_processes(instances)
         rss_before = sum(p.memory_info().rss for p in processes)
         cpu_before = sum(sum(p.cpu_times()[:2]) for p in processes)
+        me = psutil.Process()
+        own_before = sum(me.cpu_times()[:2])
         stats = {"own": [], "peers": [], "errors": [], "drawings": 0, "late": 0}
         began = time.monotonic()
         try:
-            rooms = [play_room(balancer.url, args.players, args.rounds, drawings, stats) for _ in range(args.rooms)]
+            play = play_solo if args.solo else play_room
+            rooms = [play(url, args.players, args.rounds, drawings, stats) for _ in range(args.rooms)]
             results = await asyncio.gather(*rooms, return_exceptions=True)
             rss_peak = sum(p.memory_info().rss for p in processes)
         finally:
             seconds = time.monotonic() - began
             cpu = sum(sum(p.cpu_times()[:2]) for p in processes) - cpu_before
-            balancer.stop()
+            own_cpu = sum(me.cpu_times()[:2]) - own_before
+            if balancer:
+                balancer.stop()
             for server in instances:
                 server.stop()
             redis.stop()
@@ -195,7 +236,11 @@ async def main() -> int:
         files = list(saved.glob("*.ndjson"))
         drawn = sum(1 for f in files if json.loads(f.read_text())["drawing"])
         players = args.rooms * args.players
-        print(f"| {args.rooms} rooms × {args.players} players, {args.rounds} rounds, {args.instances} instances | |")
+        where = "single-player rounds (baseline)" if args.solo else "Redis" if args.redis else "in process"
+        title = (
+            f"{args.rooms} rooms × {args.players} players, {args.rounds} rounds, {args.instances} instances, {where}"
+        )
+        print(f"| {title} | |")
         print("|---|---:|")
         for name, values in (("stroke → own guess", stats["own"]), ("stroke → peers' screens", stats["peers"])):
             if values:
@@ -207,6 +252,7 @@ async def main() -> int:
         print(f"| drawings ended / stored (ids unique) | {stats['drawings']} / {drawn} |")
         print(f"| CPU per player (servers) | {100 * cpu / seconds / players:.2f} % of a core |")
         print(f"| memory per room (servers' RSS) | {(rss_peak - rss_before) / args.rooms / 2**20:.2f} MB |")
+        print(f"| the load generator's own CPU (one process) | {100 * own_cpu / seconds:.0f} % of a core |")
         print(f"| wall time | {seconds:.0f} s |")
         return 1 if failures or stats["errors"] else 0
 

@@ -103,7 +103,7 @@ function dispatch(message) {
       onPeerDrawing(message);
       break;
     case "peer_guess":
-      if (message.round === room?.round) peer(message.player).guess = message.guesses[0] ?? null;
+      if (message.round === drawnRound) peer(message.player).guess = message.guesses[0] ?? null;
       renderPeers();
       break;
     case "error":
@@ -135,8 +135,7 @@ function onRoom(message) {
   if (message.state === "lobby") return showLobby();
   if (message.state === "over") return showOver();
   if (newRound) {
-    peers.clear();
-    drawing = null;
+    drawing = null; // the last round's drawings stay up through the break, side by side
     canvas.setEnabled(false);
     countdown.hide();
   }
@@ -175,9 +174,15 @@ function showOver() {
       item.append(word(room.words?.[i] ?? `Round ${i + 1}`), " ");
       for (const [player, result] of Object.entries(rnd)) {
         const part = document.createElement(result.drawing ? "a" : "span");
-        if (result.drawing) part.href = `/drawing/${encodeURIComponent(result.drawing)}`;
-        part.className = `verdict ${result.recognized ? "good" : "bad"}`;
-        part.textContent = `${names.get(player) ?? "someone"} ${result.recognized ? `✓ ${result.points}` : "✗"}`;
+        part.className = `room-result ${result.recognized ? "good" : "bad"}`;
+        const who = `${names.get(player) ?? "someone"} ${result.recognized ? `✓ ${result.points}` : "✗"}`;
+        if (result.drawing) {
+          part.href = `/drawing/${encodeURIComponent(result.drawing)}`;
+          const picture = Object.assign(document.createElement("img"), { width: 96, height: 96, alt: "" });
+          picture.src = `/gallery/${encodeURIComponent(result.drawing)}.png`;
+          part.append(picture);
+        }
+        part.append(Object.assign(document.createElement("span"), { className: "verdict", textContent: who }));
         item.append(part, " ");
       }
       return item;
@@ -194,6 +199,8 @@ function onDrawing(message) {
   hideBanner();
   if (room.round !== drawnRound) {
     drawnRound = room.round;
+    peers.clear();
+    $("peers").replaceChildren();
     canvas.clear();
     batcher.drop();
     guesses.reset();
@@ -219,7 +226,7 @@ function peer(player) {
 }
 
 function onPeerDrawing(message) {
-  if (message.round !== room?.round) return;
+  if (message.round !== drawnRound) return;
   const state = peer(message.player);
   for (const [op, xs, ys] of message.ops) {
     if (op === "points") {
@@ -244,7 +251,7 @@ function renderPeers() {
   if (!room) return;
   const list = $("peers");
   const others = room.players.filter((p) => p.id !== room.you);
-  const result = room.results.at(-1) ?? {};
+  const result = room.results[drawnRound - 1] ?? {}; // in the break, the round just played
   for (const p of others) {
     let item = list.querySelector(`[data-player="${CSS.escape(p.id)}"]`);
     if (!item) {
