@@ -263,3 +263,21 @@ async def test_a_drawing_that_cannot_be_carried_on_starts_afresh(tmp_path):
             await send(bob, type="join", room=code, drawing_token="f" * 32, **fields)
             fresh = await next_of(bob, "round", mode="room")
             assert fresh["id"] != first["id"] and fresh["elapsed_ms"] == 0
+
+
+async def test_a_player_who_floods_is_closed_and_the_room_plays_on(tmp_path):
+    app = make_app(tmp_path, GAME_TIME_LIMIT_S=8.0, MESSAGES_PER_SECOND=20.0, MESSAGE_BURST=40, MAX_REFUSED_MESSAGES=5)
+    client = app.test_client()
+    async with app.test_app(), client.websocket("/ws") as ada, client.websocket("/ws") as bob:
+        code = (await seat(ada, "Ada"))["code"]
+        await seat(bob, "Bob", code)
+        await send(ada, type="room_start")
+        await next_of(ada, "round", mode="room")
+        await next_of(bob, "round", mode="room")
+        for _ in range(60):  # far past the burst and the refusals
+            await send(bob, type="points", **LINE)
+        assert (await next_of(bob, "closing"))["code"] == 1008
+        await send(ada, type="stroke", **LINE)  # Ada draws on, answered as ever
+        assert (await next_of(ada, "guess", live=False))["strokes"] == 1
+        await send(ada, type="end")
+        assert (await next_of(ada, "saved"))["mode"] == "room"
