@@ -29,7 +29,7 @@ class Settings:
     saved_dir: str = "saved_pictures"  # the drawings, or with STORE_URL the spool for what the database cannot take yet
     store_url: str = ""  # postgresql://…: keep drawings in PostgreSQL (core/db.py) instead of SAVED_DIR
     redis_url: str = ""  # redis://…: rooms shared by every instance through Redis; empty: rooms in this process
-    max_rooms: int = 1000  # rooms open at once in this process (without REDIS_URL); ~8 sockets each at most
+    max_rooms: int = 1000  # rooms open at once (across instances, with REDIS_URL); ~8 sockets each at most
     room_break_s: float = 5.0  # before each room round: "get ready", and the last round's results
     max_frame_bytes: int = 64 * 1024  # a 1,000-point message is ~25 KB; larger frames are closed on the wire (1009)
     max_body_bytes: int = 1024 * 1024  # POST /api/guess carries a whole drawing

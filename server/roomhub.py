@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from typing import TypeVar
@@ -26,6 +27,7 @@ ROOM_TTL_S = 30 * 60  # a room nobody has changed for this long is gone (a game 
 LISTENER_QUEUE = 512  # events a listener may have waiting; past this it is marked overflowed and fed no more
 KEY_PREFIX = "quickdraw:room:"  # a room's state, JSON
 CHANNEL_PREFIX = "quickdraw:room-events:"  # its events
+OPEN_ROOMS = "quickdraw:rooms"  # a sorted set: every room's code, scored by when it was last changed
 
 
 class RoomsUnavailable(RuntimeError):
@@ -145,8 +147,10 @@ class LocalHub:
 class RedisHub:
     """Rooms in Redis, shared by every instance that points at the same server."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, max_rooms: int = 1000):
         import redis.asyncio  # only where REDIS_URL is set: one instance needs no Redis client
+
+        self.max_rooms = max_rooms  # rooms open at once across every instance
 
         self.redis = redis.asyncio.from_url(url, decode_responses=True, socket_timeout=5, socket_connect_timeout=2)
         self.errors = (redis.RedisError, OSError)
@@ -169,9 +173,14 @@ class RedisHub:
 
     async def create(self, time_limit_ms: int, break_ms: int = 5000) -> Room:
         async with self._reachable():
+            now = time.time()
+            await self.redis.zremrangebyscore(OPEN_ROOMS, "-inf", now - ROOM_TTL_S)  # the expired ones
+            if await self.redis.zcard(OPEN_ROOMS) >= self.max_rooms:
+                raise RoomError("rooms_full", "the game has as many rooms as it can hold; try again later")
             while True:
                 room = Room(new_code(), time_limit_ms, break_ms)
                 if await self.redis.set(_key(room.code), json.dumps(room.to_json()), nx=True, ex=ROOM_TTL_S):
+                    await self.redis.zadd(OPEN_ROOMS, {room.code: now})
                     return room
 
     async def get(self, code: str) -> Room | None:
@@ -195,8 +204,10 @@ class RedisHub:
                     pipe.multi()
                     if room.players:
                         pipe.set(key, json.dumps(room.to_json()), ex=ROOM_TTL_S)
+                        pipe.zadd(OPEN_ROOMS, {code: time.time()})
                     else:
                         pipe.delete(key)
+                        pipe.zrem(OPEN_ROOMS, code)
                     await pipe.execute()
                     return room, value
                 except self.watch_error:

@@ -46,7 +46,9 @@ class Services:
             self.drawings = PostgresStore(settings.store_url, self.store, self.saver, self.metrics.spooled)
         else:
             self.drawings = DirectoryStore(self.store, self.saver)
-        self.rooms = RedisHub(settings.redis_url) if settings.redis_url else LocalHub(settings.max_rooms)
+        self.rooms = (
+            RedisHub(settings.redis_url, settings.max_rooms) if settings.redis_url else LocalHub(settings.max_rooms)
+        )
 
     async def predict(self, drawing: list, owner: str = "") -> Prediction:
         """The classifier's answer for a drawing, in ``owner``'s fair turn (a connection, a client address),

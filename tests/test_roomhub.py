@@ -141,13 +141,22 @@ async def test_an_unreachable_redis_is_said_plainly():
         await hub.close()
 
 
-async def test_one_process_holds_at_most_max_rooms():
-    hub = LocalHub(max_rooms=2)
-    await hub.create(20_000)
-    await hub.create(20_000)
-    with pytest.raises(RoomError) as error:
+@pytest.mark.parametrize("where", ["local", "redis"])
+async def test_the_game_holds_at_most_max_rooms(where, request):
+    hub = LocalHub(max_rooms=2) if where == "local" else RedisHub(request.getfixturevalue("redis_server").url, 2)
+    try:
+        if where == "redis":
+            await hub.redis.flushdb()  # the module's other tests left rooms behind
+        first = await hub.create(20_000)
+        await hub.change(first.code, lambda r: r.join("p1", "ada"))
         await hub.create(20_000)
-    assert error.value.code == "rooms_full"
+        with pytest.raises(RoomError) as error:
+            await hub.create(20_000)
+        assert error.value.code == "rooms_full"
+        await hub.change(first.code, lambda r: r.leave("p1"))  # a room that empties makes room for another
+        await hub.create(20_000)
+    finally:
+        await hub.close()
 
 
 async def test_a_redis_room_expires_when_nobody_touches_it(redis_server):
