@@ -243,10 +243,10 @@ async def test_a_player_who_drops_mid_round_carries_their_drawing_on_and_it_is_s
         await send(ada, type="end")
         over = await next_of(ada, "room", round=2)
     assert over["results"][0][bob_seat["you"]]["drawing"] == first["id"]
-    records = sorted((tmp_path / "saved").glob("*.ndjson"))
-    bob_records = [r for r in records if r.stem == first["id"]]
-    assert len(bob_records) == 1 and json.loads(bob_records[0].read_text())["mode"] == "room"
-    assert len(json.loads(bob_records[0].read_text())["drawing"]) == 2  # the later, whole version
+    # Only Bob drew: one record, under the round's id, the later and whole version (saved at the drop, then again).
+    assert [path.stem for path in (tmp_path / "saved").glob("*.ndjson")] == [first["id"]]
+    record = json.loads((tmp_path / "saved" / f"{first['id']}.ndjson").read_text())
+    assert record["mode"] == "room" and len(record["drawing"]) == 2
 
 
 async def test_a_drawing_that_cannot_be_carried_on_starts_afresh(tmp_path):
