@@ -23,6 +23,8 @@ import secrets
 import time
 from collections.abc import Callable
 
+import numpy as np
+
 from server import protocol, rooms
 from server.roomhub import RoomsUnavailable
 from server.rooms import CODE_PATTERN, ROUNDS, Room, RoomError, display_name
@@ -199,8 +201,10 @@ class Seat:
         return self.connection.begin(protocol.Start("room", room.word))
 
     def note(self, op: list) -> None:
-        """A drawing operation of this player (``["points", xs, ys]``, ``["stroke_end"]``, ``["undo"]``,
+        """A drawing operation of this player (``["points", array]``, ``["stroke_end"]``, ``["undo"]``,
         ``["clear"]``), for the others: points in the next batch, the rest (a stroke's end…) at once."""
+        if op[0] == "points":  # as the others' screens draw them: x and y, 0.1 px is plenty
+            op = ["points", *(np.round(op[1][:2], 1).tolist())]
         self.ops.append(op)
         if op[0] != "points":
             if self.flusher is not None:

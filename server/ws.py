@@ -236,7 +236,7 @@ class Connection:
                 self.begin(message)
             case Points(type="points", points=points):
                 session.add_points(points)
-                self.share(["points", *_xy(points)])
+                self.share(["points", points])
                 self.live_wanted = True
                 self.slot.poke()
             case StrokeEnd():
@@ -244,7 +244,7 @@ class Connection:
                 self.share(["stroke_end"])
             case Points(type="stroke", points=points):
                 await self.owe(session.add_stroke(points), message.id)
-                self.share(["points", *_xy(points)], ["stroke_end"])
+                self.share(["points", points], ["stroke_end"])
             case Undo():
                 await self.owe(session.undo(), message.id)
                 self.share(["undo"])
@@ -480,8 +480,3 @@ class Connection:
                     await self.send(item)
         self.open = False
         await self.socket.close(code, reason)
-
-
-def _xy(points) -> tuple[list, list]:
-    """A points array's x and y rows, as the others' screens draw them (0.1 px is plenty)."""
-    return [round(float(v), 1) for v in points[0]], [round(float(v), 1) for v in points[1]]
