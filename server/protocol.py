@@ -258,8 +258,10 @@ def parse_drawing(body, limits: sketch.Limits = sketch.Limits()) -> list[np.ndar
         raise ProtocolError(ErrorCode.TOO_MANY_STROKES, f"more than {limits.max_strokes} strokes")
     if sum(_length(stroke) for stroke in strokes) > limits.max_points:
         raise ProtocolError(ErrorCode.TOO_MANY_POINTS, f"more than {limits.max_points} points in the drawing")
-    if any(_length(stroke) > limits.max_points_per_stroke for stroke in strokes):
-        raise ProtocolError(ErrorCode.TOO_MANY_POINTS, f"more than {limits.max_points_per_stroke} points in a stroke")
+    # Each stroke comes whole, as in a socket's ``stroke`` message: at most MAX_POINTS_PER_MESSAGE points.
+    longest = min(limits.max_points_per_stroke, limits.max_points_per_message)
+    if any(_length(stroke) > longest for stroke in strokes):
+        raise ProtocolError(ErrorCode.TOO_MANY_POINTS, f"more than {longest} points in a stroke")
     try:
         return sketch.validate(strokes, limits)
     except sketch.SketchError as error:

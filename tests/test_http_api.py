@@ -197,6 +197,16 @@ async def test_a_body_under_the_limit_is_still_guessed(tmp_path):
     assert (await response.get_json())["guesses"][0] == {"word": "banana", "p": 0.9}
 
 
+async def test_a_guess_stroke_over_the_message_limit_is_400_too_many_points(client):
+    """A stroke comes whole, as in a socket's ``stroke`` message: 1,024 points at most, not the 4,096 of a stroke."""
+    stroke = list(range(1025))
+    response = await client.post("/api/guess", json={"drawing": [[stroke, stroke]]})
+    body = await error_of(response, 400, protocol.ErrorCode.TOO_MANY_POINTS)
+    assert "1024" in body["message"]
+    response = await client.post("/api/guess", json={"drawing": [[stroke[:1024], stroke[:1024]]]})
+    assert response.status_code == 200
+
+
 @pytest.mark.parametrize(
     "method, path, allowed",
     [("GET", "/api/guess", "POST"), ("POST", "/api/labels", "GET"), ("DELETE", f"/api/drawings/{UNSAVED}", "GET")],
