@@ -6,7 +6,7 @@ start-up so a bad value fails before the first player connects.
 
 import json
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Mapping
 
 from core import sketch
@@ -48,7 +48,7 @@ class Settings:
     classify_points_burst: int = 60_000  # at least MAX_POINTS: any drawing can be classified
     api_points_per_second: float = 10_000.0  # the same budget for POST /api/guess, per client address
     live_guess_max_backlog: int = 1  # live guesses only when no inference is waiting: owed guesses come first
-    game_time_limit_s: float = 20.0  # Quick, Draw!'s own limit
+    game_time_limit_s: float = 20.0  # Quick, Draw!'s own limit; load() caps it at MAX_DRAWING_S, which ends any drawing
     recognition_threshold: float = 0.5  # p(prompt) at or above this counts as recognized ...
     first_stroke_threshold: float = 0.9  # ... but a drawing of one stroke needs this (bench/recognition_rule.py)
     ping_interval_s: float = 20.0  # WebSocket pings keep idle sockets alive through proxies ...
@@ -126,7 +126,9 @@ def load(overrides: Mapping | None = None, environ: Mapping | None = None) -> Se
     for name, value in values.items():
         if _TYPES[name] is float and isinstance(value, int) and not isinstance(value, bool):
             values[name] = float(value)  # 20 means 20.0
-    return Settings(**values).check()
+    settings = Settings(**values).check()
+    # A round is a drawing, so MAX_DRAWING_S ends it too: the limit announced (hello, round, room, page) is the one kept.
+    return replace(settings, game_time_limit_s=min(settings.game_time_limit_s, settings.max_drawing_s))
 
 
 _TYPES = {field.name: field.type for field in fields(Settings)}

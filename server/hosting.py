@@ -3,8 +3,9 @@
 Uvicorn's sans-I/O WebSocket protocol (the ``websockets`` library) reads a
 frame's length from its header and closes an oversized frame with 1009
 before buffering it, pings every socket and closes one whose peer stops
-answering. ``SocketProtocol`` adds one thing: it tells the app when a client
-pings, so a pinging client counts as alive.
+answering (1011). ``SocketProtocol`` tells the app when a client pings, so a
+pinging client counts as alive, and notes those closes the app never makes
+itself, so they are counted (``quickdraw_closes_total``) and logged by code.
 
 A process runs its Python work (socket frames, JSON, the sketch pipeline's
 numpy calls) under one GIL, so it uses about one core however many there are.
@@ -48,19 +49,44 @@ from server import config, logs, recovery
 log = logging.getLogger("server")
 
 CLIENT_PINGS = "quickdraw.client_pings"  # the scope extension where SocketProtocol notes a client's last ping
+WIRE_CLOSE = "quickdraw.wire_close"  # ... and where it notes a close it made itself (1009, the keepalive's 1011)
 
 
 class SocketProtocol(WebSocketsSansIOProtocol):
-    """Uvicorn's WebSocket protocol, noting when the client last sent a WebSocket ping (``client_pinged_at``)."""
+    """Uvicorn's WebSocket protocol, noting when the client last sent a WebSocket ping (``client_pinged_at``)
+    and the code of a close the WebSocket layer made itself (``closed_on_the_wire``)."""
 
     def handle_connect(self, event) -> None:
         super().handle_connect(event)
         if hasattr(self, "scope"):  # a refused handshake has none
             self.scope["extensions"][CLIENT_PINGS] = {"last": None}
+            self.scope["extensions"][WIRE_CLOSE] = {"code": None}
 
     def handle_ping(self) -> None:
         super().handle_ping()
         self.scope["extensions"][CLIENT_PINGS]["last"] = time.monotonic()
+
+    def handle_parser_exception(self) -> None:
+        """A frame refused as it arrives: over MAX_FRAME_BYTES (1009), or malformed (1002, 1007)."""
+        was_open = self._open()
+        super().handle_parser_exception()
+        if was_open:
+            self._note_close()
+
+    def keepalive_timeout(self) -> None:
+        """A ping unanswered for PING_TIMEOUT_S: 1011 "keepalive ping timeout"."""
+        was_open = self._open()
+        super().keepalive_timeout()
+        if was_open:
+            self._note_close()
+
+    def _open(self) -> bool:
+        """Accepted, and no side has begun to close it: a close now is the wire's, not the app's."""
+        return self.handshake_complete and not self.close_sent and not self.transport.is_closing()
+
+    def _note_close(self) -> None:
+        if self.conn.close_sent is not None:  # the close frame that went out
+            self.scope["extensions"][WIRE_CLOSE]["code"] = self.conn.close_sent.code
 
 
 class HttpProtocol(H11Protocol):
@@ -97,6 +123,25 @@ def client_pinged_at(scope) -> float | None:
     return scope.get("extensions", {}).get(CLIENT_PINGS, {}).get("last")
 
 
+def closed_on_the_wire(scope) -> int | None:
+    """The close code of a socket that the WebSocket layer closed by itself (1009, 1011…), not the app."""
+    return (scope.get("extensions") or {}).get(WIRE_CLOSE, {}).get("code")
+
+
+def counting_wire_closes(app):
+    """ASGI middleware: a socket closed on the wire counts in ``quickdraw_closes_total`` as the app's closes do."""
+
+    async def wrapped(scope, receive, send):
+        try:
+            return await app(scope, receive, send)
+        finally:  # the socket's handler has ended: a close on the wire came before it
+            code = closed_on_the_wire(scope)
+            if code is not None:
+                app.extensions["metrics"].closes.labels(str(code)).inc()
+
+    return wrapped
+
+
 def with_both_frame_keys(app):
     """ASGI middleware: a ``websocket.receive`` event with both ``bytes`` and ``text``.
 
@@ -127,7 +172,7 @@ def uvicorn_config(app, settings: config.Settings) -> uvicorn.Config:
         head_timeout_s = settings.head_timeout_s
 
     return uvicorn.Config(
-        with_both_frame_keys(app),
+        with_both_frame_keys(counting_wire_closes(app)),
         host=settings.host,
         port=settings.port,
         http=Http,

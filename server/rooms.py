@@ -46,11 +46,14 @@ def display_name(name) -> str:
     """
     if not isinstance(name, str):
         raise RoomError("bad_name", "the name must be a string")
-    name = " ".join(unicodedata.normalize("NFC", name).split())
+    name = unicodedata.normalize("NFC", name)
+    # Before spaces are collapsed, which would turn a newline or a tab into a space: controls, format marks,
+    # unassigned code points, and the line and paragraph separators.
+    if any(unicodedata.category(c)[0] == "C" or unicodedata.category(c) in ("Zl", "Zp") for c in name):
+        raise RoomError("bad_name", "the name may not hold control or invisible characters")
+    name = " ".join(name.split())
     if not 1 <= len(name) <= MAX_NAME:
         raise RoomError("bad_name", f"the name must have 1 to {MAX_NAME} characters")
-    if any(unicodedata.category(c)[0] == "C" for c in name):  # controls, format marks, unassigned
-        raise RoomError("bad_name", "the name may not hold control or invisible characters")
     return name
 
 

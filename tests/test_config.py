@@ -1,10 +1,14 @@
 """Settings: defaults, then QUICKDRAW_* environment, then explicit overrides; bad values fail at start-up."""
 
+import asyncio
+import json
+
 import pytest
 
 from core import sketch
-from server import config
+from server import config, create_app
 from server.config import ConfigError, load
+from tests.conftest import FakeClassifier
 
 
 def test_defaults():
@@ -29,6 +33,21 @@ def test_environment_values_are_parsed_and_overrides_win():
     }
     settings = load({"port": 7000}, environ)
     assert settings.port == 7000 and settings.game_time_limit_s == 5.0 and settings.model_dir == "123"
+
+
+def test_max_drawing_s_caps_the_game_time_limit():
+    """MAX_DRAWING_S ends any drawing, a round too: the game's limit is never announced longer."""
+    assert load({"MAX_DRAWING_S": 8.0}, environ={}).game_time_limit_s == 8.0
+    assert load({"MAX_DRAWING_S": 8.0, "GAME_TIME_LIMIT_S": 5.0}, environ={}).game_time_limit_s == 5.0
+
+
+async def test_hello_and_round_announce_the_capped_limit(tmp_path):
+    app = create_app({"SAVED_DIR": str(tmp_path / "saved"), "MAX_DRAWING_S": 8.0}, FakeClassifier())
+    async with app.test_app(), app.test_client().websocket("/ws") as ws:
+        hello = json.loads(await asyncio.wait_for(ws.receive(), 5))
+        await ws.send(json.dumps({"type": "start", "mode": "game"}))
+        started = json.loads(await asyncio.wait_for(ws.receive(), 5))
+    assert hello["game_time_limit_s"] == started["time_limit_s"] == hello["limits"]["max_drawing_s"] == 8.0
 
 
 def test_unknown_override_is_refused():

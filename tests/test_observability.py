@@ -1,6 +1,7 @@
 """GET /metrics in Prometheus text format, and one structured log line per connection at open and close."""
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -9,9 +10,11 @@ import subprocess
 import sys
 import time
 
+import uvicorn
 from prometheus_client.parser import text_string_to_metric_families
 
-from server import logs, protocol
+from server import create_app, hosting, logs, protocol
+from tests.conftest import FakeClassifier
 from tests.serving import MODEL, ROOT, free_port, make_app, receive, send
 
 LINE = {"x": [0, 50, 100], "y": [0, 40, 80]}
@@ -80,6 +83,75 @@ async def test_metrics_count_closes_by_code(tmp_path):
                     break
         after = await scrape(app)
     assert after[("quickdraw_closes_total", frozenset({("code", str(protocol.CloseCode.POLICY_VIOLATION))}))] == 1
+
+
+@contextlib.asynccontextmanager
+async def served(app):
+    """``app`` served by Uvicorn in this process, set up as ``python -m server`` sets it up; yields the port."""
+    server = uvicorn.Server(hosting.uvicorn_config(app, app.extensions["quickdraw"].settings))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        assert not serving.done(), "Uvicorn did not start"
+        await asyncio.sleep(0.01)
+    try:
+        yield server.servers[0].sockets[0].getsockname()[1]
+    finally:
+        server.should_exit = True
+        await serving
+
+
+async def closed_socket(port: int, frame: bytes = b"") -> bytes:
+    """Open /ws by hand, send ``frame`` once accepted, answer nothing (no pong), read until the server hangs up."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    try:
+        await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)  # the handshake's answer
+        writer.write(frame)
+        return await asyncio.wait_for(reader.read(), 10)
+    finally:
+        writer.close()
+
+
+def close_code(data: bytes) -> int | None:
+    """The code of the close frame among the server's (unmasked) frames in ``data``."""
+    while len(data) >= 2:
+        length, at = data[1] & 0x7F, 2
+        if length >= 126:
+            at = 4 if length == 126 else 10
+            length = int.from_bytes(data[2:at])
+        if data[0] & 0x0F == 0x8:
+            return int.from_bytes(data[at : at + 2])
+        data = data[at + length :]
+    return None
+
+
+async def closes_counted(app, code: int) -> float:
+    """``quickdraw_closes_total{code}``, waited for: a close on the wire is counted as the socket's handler ends."""
+    key = ("quickdraw_closes_total", frozenset({("code", str(code))}))
+    for _ in range(500):
+        if count := (await scrape(app)).get(key, 0):
+            return count
+        await asyncio.sleep(0.01)
+    return 0
+
+
+async def test_a_frame_over_the_limit_closed_by_uvicorn_counts_as_1009(tmp_path):
+    app = create_app({"SAVED_DIR": str(tmp_path), "PORT": 0, "MAX_FRAME_BYTES": 1000}, FakeClassifier())
+    async with served(app) as port:
+        header = bytes([0x81, 0x80 | 126]) + (5000).to_bytes(2) + b"mask"  # a text frame of 5,000 bytes, no payload
+        assert close_code(await closed_socket(port, header)) == protocol.CloseCode.MESSAGE_TOO_BIG
+        assert await closes_counted(app, protocol.CloseCode.MESSAGE_TOO_BIG) == 1
+
+
+async def test_a_peer_closed_for_unanswered_pings_counts_as_1011(tmp_path):
+    overrides = {"SAVED_DIR": str(tmp_path), "PORT": 0, "PING_INTERVAL_S": 0.2, "PING_TIMEOUT_S": 0.2}
+    app = create_app(overrides, FakeClassifier())
+    async with served(app) as port:
+        assert close_code(await closed_socket(port)) == protocol.CloseCode.INTERNAL_ERROR
+        assert await closes_counted(app, protocol.CloseCode.INTERNAL_ERROR) == 1
 
 
 async def test_each_app_has_its_own_counters(tmp_path):

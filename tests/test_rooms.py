@@ -23,13 +23,24 @@ def test_codes_are_short_unambiguous_and_valid():
 
 
 @pytest.mark.parametrize(
-    "raw,shown", [("  Ada  ", "Ada"), ("Ada   Lovelace", "Ada Lovelace"), ("Zoë", "Zoë"), ("a" * 24, "a" * 24)]
+    "raw,shown",
+    [
+        ("  Ada  ", "Ada"),
+        ("Ada   Lovelace", "Ada Lovelace"),
+        ("Zoë", "Zoë"),
+        ("a" * 24, "a" * 24),
+        ("Ada\u00a0L", "Ada L"),
+    ],
 )
 def test_display_names_are_trimmed(raw, shown):
     assert rooms.display_name(raw) == shown
 
 
-@pytest.mark.parametrize("bad", ["", "   ", "a" * 25, "Ada\u200b", "A\x00da", "evil\u202e", None, 5, ["Ada"]])
+@pytest.mark.parametrize(
+    "bad",
+    ["", "   ", "a" * 25, "Ada\u200b", "A\x00da", "evil\u202e", None, 5, ["Ada"]]
+    + ["Ada\nLovelace", "Ada\tL", "Ada\r", "\x0bAda", "Ada\x1f", "Ada\u0085", "Ada\u2028L", "Ada\u2029"],  # not spaces
+)
 def test_bad_display_names_are_refused(bad):
     with pytest.raises(RoomError) as error:
         rooms.display_name(bad)
