@@ -4,6 +4,7 @@ FROM python:3.11-slim
 
 WORKDIR /app
 COPY pyproject.toml README.md ./
+COPY client client
 COPY core core
 COPY server server
 COPY static static

@@ -4,7 +4,7 @@
 
 Starts ``python -m server`` (LiteRT), the same with ``--workers 2`` and
 ``bench/keras_server.py`` (the same app calling Keras ``model.predict`` per
-guess, one process) on free ports, and drives each with ``server.client`` on
+guess, one process) on free ports, and drives each with ``quickdraw_client`` on
 this machine, replaying real raw drawings: time to first answered guess, one
 client, N clients at human speed (with the server's peak memory over all its
 processes) and saturation, once with point batches + ``stroke_end`` and once

@@ -3,7 +3,7 @@
     PYTHONPATH=. .venv/bin/python bench/soak.py [--clients 200] [--seconds 60] [--rounds 6] [--realtime] [--no-deflate]
 
 Starts the server on a free loopback port with its default limits and drives
-it with ``server.client``'s replay (raw Quick, Draw! drawings, free mode),
+it with ``server.replay`` (raw Quick, Draw! drawings, free mode),
 offering permessage-deflate as browsers do. The run is split into rounds;
 every round opens fresh connections, so both drawings and connections churn.
 It samples the server's RSS every second (split into glibc's main heap and

@@ -1,9 +1,9 @@
-"""``python -m server.replay``: replay Quick, Draw! drawings over ``/ws`` with ``server.client`` and measure.
+"""``python -m server.replay``: replay Quick, Draw! drawings over ``/ws`` with ``quickdraw_client`` and measure.
 
 Each drawing goes point by point (``points`` batches, then ``stroke_end``) or
 with ``--whole-strokes`` one ``stroke`` per stroke, timing each stroke's owed
 guess; ``--realtime`` keeps the drawings' own timing (raw files) or a human
-pace (simplified files). ``python -m server.client`` is the same command.
+pace (simplified files).
 """
 
 import argparse
@@ -19,8 +19,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 
+from quickdraw_client import Client, ServerClosed, ServerError
 from server import protocol
-from server.client import Client, ServerClosed, ServerError
 
 FRAME_MS = 16  # realtime: points are batched per ~60 Hz pointer frame
 PACE_MS = 16  # realtime without timings (simplified files): one point per frame ...
@@ -41,7 +41,7 @@ class Summary:
     saved: int = 0
     skipped: int = 0  # start refused (unknown word)
     missing_guesses: int = 0  # free mode: a stroke sent without its guess
-    late_errors: int = 0  # no_drawing for messages in flight when the round ended
+    late_errors: int = 0  # strokes and points cut off by the end of the round while on their way: no fault
     errors: dict = field(default_factory=dict)  # code → count
     closes: dict = field(default_factory=dict)  # abnormal close code → count
     latencies_ms: list = field(default_factory=list)
@@ -73,7 +73,7 @@ class Summary:
         return "\n".join(lines)
 
     def error(self, code: str) -> None:
-        if code == protocol.ErrorCode.NO_DRAWING:  # the replay only draws in a round: it ended meanwhile
+        if code in (protocol.ErrorCode.NO_DRAWING, "drawing_ended"):  # the replay only draws in a round: it ended
             self.late_errors += 1
         else:
             self.errors[code] = self.errors.get(code, 0) + 1
@@ -173,10 +173,9 @@ class Player:
             if client.round_over:
                 break
             self.sent_strokes += 1
-            try:
-                guess = await self.draw(stroke, began)
-            except ServerError as error:  # no_drawing: the round ended while this stroke was sent
-                summary.error(error.code)
+            guess = await self.draw(stroke, began)
+            if guess is None:  # the round ended while this stroke was on its way
+                summary.late_errors += 1
                 break
             summary.latencies_ms.append(client.round_trip_s * 1000)
             summary.strokes += 1
@@ -190,8 +189,8 @@ class Player:
         summary.saved += final["type"] == "saved"
         summary.correct += bool(self.last) and self.last[0]["word"] == record["word"]
 
-    async def draw(self, stroke: list, began: float) -> dict:
-        """Send one timed stroke as the replay is set to; returns its owed guess."""
+    async def draw(self, stroke: list, began: float) -> dict | None:
+        """Send one timed stroke as the replay is set to; returns its owed guess (None: the round had ended)."""
         realtime, limit = self.realtime, self.client.hello["limits"]["max_points_per_message"]
         if self.whole_strokes and len(stroke[0]) <= limit:  # one message once the stroke is drawn
             if realtime:

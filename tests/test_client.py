@@ -1,6 +1,6 @@
-"""``server.client.Client`` against a real ``python -m server``: its docstring example, answers matched
-to requests, errors, pacing, retries after rate_limited, the heartbeat, a server stop; and the replay
-sending real drawings' long strokes as batches."""
+"""``quickdraw_client.Client`` against a real ``python -m server``: its docstring example, answers matched
+to requests, errors, pacing, retries after rate_limited, the heartbeat, a server stop, rounds won mid-drawing;
+its import boundary; and the replay sending real drawings' long strokes as batches."""
 
 import asyncio
 import itertools
@@ -16,8 +16,9 @@ import urllib.request
 import pytest
 from websockets.asyncio.server import serve
 
-from server import client, protocol, replay
-from server.client import Client, ServerClosed, ServerError
+import quickdraw_client
+from quickdraw_client import Client, ServerClosed, ServerError
+from server import protocol, replay
 from tests.serving import LINE, MODEL, ROOT, Server
 
 RATE, BURST, MAX_REFUSED = 30, 5, 20  # a low rate limit: an unpaced script of 60 messages is closed (1008)
@@ -43,8 +44,8 @@ def server(tmp_path_factory):
 
 
 def example() -> str:
-    """The usage example in server.client's docstring: the indented block after its ``::``."""
-    block = client.__doc__.split("::\n", 1)[1].splitlines()
+    """The usage example in quickdraw_client's docstring: the indented block after its ``::``."""
+    block = quickdraw_client.__doc__.split("::\n", 1)[1].splitlines()
     return textwrap.dedent("\n".join(itertools.takewhile(lambda line: not line or line.startswith("    "), block)))
 
 
@@ -56,6 +57,12 @@ def record(server: Server, drawing_id: str) -> dict:
 async def events(talker: Client) -> list[dict]:
     """Every message that answered no call (read once the client has closed: the iterator then ends)."""
     return [message async for message in talker.events()]
+
+
+def stand_in_hello() -> str:
+    limits = {"messages_per_second": 200, "message_burst": 400, "max_points_per_message": 1024}
+    heartbeat = {"ping_interval_s": 20, "idle_timeout_s": 300}
+    return protocol.Hello(protocol.VERSION, "fake", ["apple"], 0.5, 0.9, 20.0, 100, heartbeat, limits).encode()
 
 
 def test_the_docstring_example_plays_a_game_round(server):
@@ -125,6 +132,9 @@ async def test_a_refused_request_raises_server_error_and_the_client_goes_on(serv
         await talker.points([0, 10], [0, 10], t=[0, -5])  # fire and forget: its error is an event
         guess = await talker.stroke(*LINE.values())
         saved = await talker.end()
+        with pytest.raises(ServerError) as refused:  # the script ended it, not the server: drawing on is a mistake
+            await talker.stroke(*LINE.values())
+        assert refused.value.code == protocol.ErrorCode.NO_DRAWING and talker.verdict is None
     assert guess["strokes"] == 1 and saved["type"] == "saved" and saved["id"] == drawing and saved["strokes"] == 1
     errors = [m for m in await events(talker) if m["type"] == "error"]
     assert [e["code"] for e in errors] == [protocol.ErrorCode.BAD_POINTS] and isinstance(errors[0]["reply_to"], int)
@@ -179,11 +189,93 @@ async def test_end_after_a_round_ended_by_itself_returns_its_saved_drawing(serve
             while not talker.round_over:
                 await asyncio.sleep(0.05)
         saved = await talker.end()
-        with pytest.raises(ServerError) as refused:
-            await talker.stroke(*LINE.values())
-    assert {"type": "timeout", "drawing": drawing, "word": "ladder"} in await events(talker)
+        late = await talker.stroke(*LINE.values())  # the round is over: nothing is drawn, nothing is wrong
+    timeout = {"type": "timeout", "drawing": drawing, "word": "ladder"}
+    assert timeout in await events(talker) and talker.verdict == timeout and late is None
     assert saved["type"] == "saved" and saved["id"] == drawing and saved["reply_to"] is None
-    assert not saved["recognized"] and refused.value.code == protocol.ErrorCode.NO_DRAWING
+    assert not saved["recognized"] and saved["strokes"] == 1
+
+
+def winning_stroke(server: Server, record: dict, thresholds: tuple[float, float]) -> int | None:
+    """The number of strokes after which the server recognizes ``record`` as its word, None if never."""
+    first, rest = thresholds
+    for k in range(1, len(record["drawing"]) + 1):
+        p = {g["word"]: g["p"] for g in server.guess(record["drawing"][:k])}.get(record["word"], 0.0)
+        if p >= (first if k == 1 else rest):
+            return k
+    return None
+
+
+async def test_a_round_won_mid_drawing_ends_the_drawing_calls_without_an_error(server, simplified_drawings):
+    """Real drawings played stroke by stroke with their word as the prompt, the plain loop of a script: the
+    strokes after the winning one return None, none raises, and ``verdict`` is the server's recognized."""
+    labels = set((MODEL / "labels.txt").read_text().splitlines())
+    by_word = {}  # the first drawing of each word with 3 strokes or more, each stroke one message
+    for d in simplified_drawings:
+        if d["word"] in labels and len(d["drawing"]) >= 3 and all(len(x) <= MESSAGE_POINTS for x, _ in d["drawing"]):
+            by_word.setdefault(d["word"], d)
+    fitting = list(by_word.values())[:10]
+    async with Client(server.url) as talker:
+        thresholds = talker.hello["first_stroke_threshold"], talker.hello["recognition_threshold"]
+    wins = [winning_stroke(server, d, thresholds) for d in fitting]  # before playing: a blocking HTTP call each
+    assert sum(k is not None and k < len(d["drawing"]) for k, d in zip(wins, fitting)) >= 3  # won mid-drawing
+    async with Client(server.url) as talker:
+        for record, won in zip(fitting, wins):
+            drawing = (await talker.start("game", word=record["word"]))["id"]
+            guesses = [await talker.stroke(x, y) for x, y in record["drawing"]]
+            final = await talker.end()
+            strokes = len(record["drawing"]) if won is None else won
+            assert [g is not None for g in guesses] == [k < strokes for k in range(len(guesses))], record["key_id"]
+            assert final["type"] == "saved" and final["id"] == drawing and final["strokes"] == strokes
+            assert final["recognized"] == (won is not None)
+            if won is not None:
+                assert talker.verdict["type"] == "recognized" and talker.verdict["drawing"] == drawing
+                assert talker.verdict["strokes"] == won and talker.round_over
+            else:
+                assert talker.verdict is None
+    assert not [m for m in await events(talker) if m["type"] == "error"]
+
+
+async def test_drawing_ended_answers_make_drawing_calls_return_none():
+    """A stand-in server that says ``drawing_ended`` without a verdict first (a room's round over, say)."""
+
+    async def ended(socket):
+        await socket.send(stand_in_hello())
+        async for frame in socket:
+            message = json.loads(frame)
+            if message["type"] == "start":
+                answer = {"type": "round", "id": "d1", "mode": "free", "word": None, "time_limit_s": None}
+            else:
+                answer = {"type": "error", "code": "drawing_ended", "message": "the drawing has ended"}
+            await socket.send(json.dumps({**answer, "reply_to": message["id"]}))
+
+    async with serve(ended, "127.0.0.1", 0, subprotocols=[protocol.SUBPROTOCOL]) as stand_in:
+        port = stand_in.sockets[0].getsockname()[1]
+        async with Client(f"ws://127.0.0.1:{port}/ws") as talker:
+            await talker.start()
+            assert not talker.round_over
+            await talker.points([0, 10], [0, 10])  # fire and forget: its answer is an event
+            answers = [await talker.stroke(*LINE.values()), await talker.stroke_end()]
+            answers += [await talker.undo(), await talker.clear()]
+            assert answers == [None] * 4 and talker.round_over and talker.verdict is None
+            with pytest.raises(ServerError) as refused:  # not a drawing call: the code is the caller's to read
+                await talker.ping()
+    assert refused.value.code == "drawing_ended"
+    assert [m["code"] for m in await events(talker) if m["type"] == "error"] == ["drawing_ended"]
+
+
+def test_the_client_imports_neither_the_server_nor_its_stack(tmp_path):
+    heavy = {"core", "server", "training", "quart", "uvicorn", "numpy", "cv2", "ai_edge_litert", "tensorflow"}
+    code = f"import quickdraw_client, sys; print(sorted(m for m in sys.modules if m.split('.')[0] in {heavy!r}))"
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_readme_scripts_with_the_docstring_example():
+    readme = (ROOT / "README.md").read_text()
+    assert f"```python\n{example().strip()}\n```" in readme
 
 
 async def test_a_server_stop_fails_pending_calls_with_server_closed(servers, tmp_path):
@@ -222,12 +314,9 @@ async def test_replay_sends_whole_strokes_over_the_message_limit_as_batches(serv
 async def test_a_call_waiting_when_the_socket_closes_raises_server_closed():
     """A stand-in server that reads a request and closes without answering: a real one rarely lets a call
     be caught waiting at its close."""
-    limits = {"messages_per_second": 200, "message_burst": 400, "max_points_per_message": 1024}
-    heartbeat = {"ping_interval_s": 20, "idle_timeout_s": 300}
-    hello = protocol.Hello(protocol.VERSION, "fake", ["apple"], 0.5, 0.9, 20.0, 100, heartbeat, limits).encode()
 
     async def take_one_and_leave(socket):
-        await socket.send(hello)
+        await socket.send(stand_in_hello())
         await socket.recv()
         await socket.close(protocol.CloseCode.GOING_AWAY, "going away")
 

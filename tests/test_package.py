@@ -1,4 +1,5 @@
-"""The project as a real package: a built wheel, installed into a fresh venv, serves from any directory."""
+"""The project as a real package: a built wheel, installed into a fresh venv, serves from any directory; and the
+client library's own wheel, which needs only websockets."""
 
 import json
 import os
@@ -7,6 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import zipfile
 
 import pytest
 from websockets.sync.client import connect
@@ -52,6 +54,7 @@ def test_the_wheel_carries_the_page_and_the_core(installed):
         "server/assets/css/app.css",
         "core/sketch.py",
         "training/train.py",
+        "quickdraw_client/client.py",
     ):
         assert os.path.isfile(os.path.join(target, part)), part
 
@@ -112,3 +115,18 @@ def test_the_installed_server_serves_page_assets_and_socket_from_any_directory(i
         process.terminate()
         process.wait(10)
         process.stderr.close()
+
+
+def test_the_client_wheel_holds_the_client_alone_and_needs_only_websockets(tmp_path):
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(ROOT / "client")],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("quickdraw_client-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        (metadata,) = [name for name in names if name.endswith(".dist-info/METADATA")]
+        requires = [line for line in archive.read(metadata).decode().splitlines() if line.startswith("Requires-Dist")]
+    assert requires == ["Requires-Dist: websockets>=13"]
+    assert {name.split("/")[0] for name in names if ".dist-info/" not in name} == {"quickdraw_client"}

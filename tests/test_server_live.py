@@ -1,4 +1,4 @@
-"""A real ``python -m server`` (Uvicorn) on a free port, driven by ``server.client`` and raw websockets."""
+"""A real ``python -m server`` (Uvicorn) on a free port, driven by ``quickdraw_client`` and raw websockets."""
 
 import asyncio
 import json
@@ -131,7 +131,7 @@ def test_a_bad_setting_is_a_start_up_error(tmp_path):
 
 def test_serving_does_not_import_tensorflow():
     code = (
-        "import sys, server.__main__, server.client; from server import create_app; "
+        "import sys, server.__main__, quickdraw_client; from server import create_app; "
         f"create_app({{'MODEL_DIR': {str(MODEL)!r}}}); print('tensorflow' in sys.modules, 'keras' in sys.modules)"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)

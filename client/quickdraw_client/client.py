@@ -1,34 +1,16 @@
-"""An async client for the ``/ws`` socket protocol (version 1).
+"""``Client``: one socket speaking protocol version 1, its requests matched to their answers.
 
-``Client`` connects asking for ``quickdraw.v1``, keeps the server's ``hello``
-and sends requests: each gets a fresh ``id``, and the awaited call returns the
-answer whose ``reply_to`` is that id, or raises ``ServerError``. It stays under
-the server's rate limit, re-sends a request refused as ``rate_limited`` after
+Each request gets a fresh ``id``, and the awaited call returns the answer whose
+``reply_to`` is that id, or raises ``ServerError``. The client stays under the
+server's rate limit, re-sends a request refused as ``rate_limited`` after
 ``retry_after``, and pings when it has sent nothing for a third of the idle
 timeout. Messages that answer no call (live guesses, ``recognized``,
 ``timeout``, a final message nobody asked for, ``closing``, errors about
-``points``) come from ``events()``. A game round from a script::
+``points``) come from ``events()``.
 
-    import asyncio
-
-    from server.client import Client
-
-
-    async def play():
-        async with Client("ws://127.0.0.1:5000/ws") as client:
-            game = await client.start("game", word="ladder")
-            print("draw", game["word"], "in", game["time_limit_s"], "s")
-            for x in (60, 180):  # the two rails, top to bottom
-                guess = await client.stroke([x, x], [0, 255])
-                print(", ".join(f"{g['word']} {g['p']:.2f}" for g in guess["guesses"][:3]))
-            final = await client.end()  # the saved drawing, also when the round was won already
-            print(final["type"], final["id"], "recognized" if final["recognized"] else "not recognized")
-
-
-    asyncio.run(play())
-
-``server.replay`` (``python -m server.replay``, also ``python -m server.client``)
-replays Quick, Draw! drawings with it and measures the answers.
+A drawing the server ended (recognized, timed out, a room's round over) is over
+for the client too: ``verdict`` holds the ``recognized`` or ``timeout``, and
+drawing calls send nothing more and return None instead of raising.
 """
 
 import asyncio
@@ -40,28 +22,20 @@ from dataclasses import dataclass
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from server import protocol
-from server.flow import TokenBucket
+from quickdraw_client.pacing import TokenBucket
+from quickdraw_client.wire import (
+    DRAWING_ENDED,
+    NO_DRAWING,
+    RATE_LIMITED,
+    SUBPROTOCOL,
+    VERSION,
+    ServerClosed,
+    ServerError,
+)
 
 ANSWER_TIMEOUT_S = 30.0  # a missing answer is a failure, not a hang
 PACE_MARGIN = 0.9  # pace at 90% of the server's rate and burst: its bucket and ours run on different clocks
 EVENTS_KEPT = 1000  # unread events beyond this drop the oldest: a client that never reads them stays small
-
-
-class ServerError(Exception):
-    """The server refused a request with an ``error``; ``code`` (a ``protocol.ErrorCode``) says why."""
-
-    def __init__(self, error: dict):
-        super().__init__(f"{error['code']}: {error['message']}")
-        self.code, self.message = error["code"], error["message"]
-
-
-class ServerClosed(ConnectionError):
-    """The server closed the socket; ``code`` is its close code (1000 idle, 1001 shutdown, 1008 flood…)."""
-
-    def __init__(self, code: int):
-        super().__init__(f"the server closed the connection with {code}")
-        self.code = code
 
 
 @dataclass(eq=False)
@@ -107,6 +81,7 @@ class Client:
         # Whether the last drawing started has ended or is about to: recognized, timeout or its final message
         # came, or a guess gave the prompt p ≥ the threshold (recognized follows). Drawing more is wasted then.
         self.round_over = False
+        self.verdict: dict | None = None  # the server's recognized or timeout for the last drawing started
         self._round: dict | None = None  # the last round started ...
         self._final: dict | None = None  # ... its saved or not_saved
         self._finished = asyncio.Event()  # ... set when that came or the socket closed
@@ -127,15 +102,15 @@ class Client:
         """
         compression = "deflate" if self.deflate else None
         self.socket = await connect(
-            self.url, subprotocols=[protocol.SUBPROTOCOL], max_size=2**22, open_timeout=30, compression=compression
+            self.url, subprotocols=[SUBPROTOCOL], max_size=2**22, open_timeout=30, compression=compression
         )
         first = json.loads(await asyncio.wait_for(self.socket.recv(), self.answer_timeout_s))
         if first["type"] == "closing":
             await self.socket.close()
             raise ServerClosed(first["code"])
-        if first["type"] != "hello" or first["protocol"] != protocol.VERSION:
+        if first["type"] != "hello" or first["protocol"] != VERSION:
             await self.socket.close()
-            raise ConnectionError(f"expected hello for protocol {protocol.VERSION}, got {first}")
+            raise ConnectionError(f"expected hello for protocol {VERSION}, got {first}")
         self.hello, limits = first, first["limits"]
         rate = limits["messages_per_second"] * PACE_MARGIN if self.max_rate is None else self.max_rate
         if rate:
@@ -159,22 +134,28 @@ class Client:
         """Begin a drawing (a drawing still open is finished first); returns the ``round``."""
         return await self.request("start", mode=mode, **({} if word is None else {"word": word}))
 
-    async def stroke(self, x: list, y: list, t: list | None = None) -> dict:
-        """One whole stroke (at most ``limits.max_points_per_message`` points); returns its owed ``guess``."""
-        return await self.request("stroke", **_points(x, y, t))
+    async def stroke(self, x: list, y: list, t: list | None = None) -> dict | None:
+        """One whole stroke (at most ``limits.max_points_per_message`` points); returns its owed ``guess``,
+        or None when the server had ended the drawing (see ``verdict``)."""
+        return await self._draw("stroke", **_points(x, y, t))
 
     async def points(self, x: list, y: list, t: list | None = None) -> None:
-        """Extend the open stroke; returns once sent (an error about it comes from ``events()``)."""
-        await self._send(_Sent({"type": "points", **_points(x, y, t)}, None))
+        """Extend the open stroke; returns once sent (an error about it comes from ``events()``).
+        Nothing is sent once the server has ended the drawing."""
+        if self.verdict is None:
+            await self._send(_Sent({"type": "points", **_points(x, y, t)}, None))
 
-    async def stroke_end(self) -> dict:
-        return await self.request("stroke_end")
+    async def stroke_end(self) -> dict | None:
+        """Complete the open stroke; returns its owed ``guess``, or None when the drawing had ended."""
+        return await self._draw("stroke_end")
 
-    async def undo(self) -> dict:
-        return await self.request("undo")
+    async def undo(self) -> dict | None:
+        """Take back the last stroke; returns the ``guess`` without it, or None when the drawing had ended."""
+        return await self._draw("undo")
 
-    async def clear(self) -> dict:
-        return await self.request("clear")
+    async def clear(self) -> dict | None:
+        """Take back every stroke; returns the empty ``guess``, or None when the drawing had ended."""
+        return await self._draw("clear")
 
     async def ping(self) -> dict:
         return await self.request("ping")
@@ -189,14 +170,27 @@ class Client:
         if self._final is None:
             try:
                 return await self.request("end")
-            except ServerError as error:  # no_drawing after a round: it ended by itself, its final came first
-                if error.code != protocol.ErrorCode.NO_DRAWING or self._round is None:
+            except ServerError as error:  # the drawing ended by itself: its final message comes (or came) alone
+                if error.code not in (NO_DRAWING, DRAWING_ENDED) or self._round is None:
                     raise
         async with asyncio.timeout(self.answer_timeout_s):
             await self._finished.wait()
         if self._final is None:
             raise ServerClosed(self.close_code or 1006)
         return self._final
+
+    async def _draw(self, kind: str, **fields) -> dict | None:
+        """A drawing request, or None for a drawing the server ended: that is the game, not a mistake."""
+        if self.verdict is not None:
+            return None
+        try:
+            return await self.request(kind, **fields)
+        except ServerError as error:
+            # A server older than drawing_ended says no_drawing; recognized or timeout came before that answer.
+            if error.code == DRAWING_ENDED or (error.code == NO_DRAWING and self.verdict is not None):
+                self.round_over = True
+                return None
+            raise
 
     # Rooms: ``room``, ``peer_drawing`` and ``peer_guess`` news, and a room's ``round``, come from ``events()``.
 
@@ -291,7 +285,7 @@ class Client:
         if isinstance(reply_to, int):
             for taken in [i for i in self._points if i < reply_to]:
                 del self._points[taken]
-            if kind == "error" and message["code"] == protocol.ErrorCode.RATE_LIMITED:
+            if kind == "error" and message["code"] == RATE_LIMITED:
                 refused = self._waiting.get(reply_to) or self._points.get(reply_to)
                 if refused is not None:  # it stays where it is until re-sent, so a close still fails it
                     self.retries += 1
@@ -316,7 +310,8 @@ class Client:
         """Keep track of the last round started: whether it is over, its final message."""
         kind, current = message["type"], self._round or {}
         if kind == "round":
-            self._round, self._final, self._finished, self.round_over = message, None, asyncio.Event(), False
+            self._round, self._final, self._finished = message, None, asyncio.Event()
+            self.round_over, self.verdict = False, None
         elif kind == "guess" and message["drawing"] == current.get("id") and current["mode"] in ("game", "room"):
             drawn = message["strokes"] + message["live"]  # a live guess sees the open stroke too
             rule = "first_stroke_threshold" if drawn <= 1 else "recognition_threshold"
@@ -324,7 +319,7 @@ class Client:
                 g["word"] == current["word"] and g["p"] >= self.hello[rule] for g in message["guesses"]
             )
         elif kind in ("recognized", "timeout") and message["drawing"] == current.get("id"):
-            self.round_over = True
+            self.round_over, self.verdict = True, message
         elif kind in ("saved", "not_saved") and message["id"] == current.get("id"):
             self._final, self.round_over = message, True
             self._finished.set()
@@ -358,11 +353,3 @@ class Client:
 
 def _points(x: list, y: list, t: list | None) -> dict:
     return {"x": x, "y": y} if t is None else {"x": x, "y": y, "t": t}
-
-
-if __name__ == "__main__":  # the replay CLI, under the name it had before it moved to server.replay
-    import sys
-
-    from server.replay import main
-
-    sys.exit(main())
