@@ -30,6 +30,7 @@ test: $(VENV)/.all browser  ## install everything; lint, check the layers, run t
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy  # strict on core/ and the rule modules: [tool.mypy] in pyproject.toml
 	$(PY) -m pytest  # no tests collected (exit 5) fails too: a suite that runs nothing proves nothing
 
 model: $(VENV)/.all  ## retrain the shipped model from ../shared/quickdraw, seed baseline first (~35 min on 2 cores)
@@ -42,4 +43,4 @@ mutation: $(VENV)/.all  ## mutation-test core/ and the protocol, session, guard 
 	$(VENV)/bin/mutmut results
 
 clean:
-	rm -rf $(VENV) .pytest_cache mutants
+	rm -rf $(VENV) .pytest_cache .mypy_cache mutants

@@ -9,6 +9,7 @@ interpreter must be used from one thread at a time.
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
@@ -29,7 +30,7 @@ class Guess:
     word: str
     p: float
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"word": self.word, "p": round(self.p, 4)}
 
 
@@ -56,7 +57,7 @@ class Prediction:
 class Classifier:
     """A loaded model: ``probabilities`` of a bitmap, ``classify`` of a drawing (both blocking)."""
 
-    def __init__(self, model_dir: Path | str, card: dict | None = None):
+    def __init__(self, model_dir: Path | str, card: dict[str, Any] | None = None):
         """Load and check the model in ``model_dir``; ``card`` stands in for its model_card.json (a training run
         evaluates its model before it writes the card).
 
@@ -89,7 +90,8 @@ class Classifier:
         batch = image.reshape(self._input["shape"]).astype(self._input["dtype"])
         self._interpreter.set_tensor(self._input["index"], batch)
         self._interpreter.invoke()
-        return self._interpreter.get_tensor(self._output["index"])[0].copy()
+        probabilities: np.ndarray = self._interpreter.get_tensor(self._output["index"])[0].copy()
+        return probabilities
 
     def classify(self, drawing: list[np.ndarray]) -> Prediction:
         """Run a validated drawing through the sketch pipeline and the model. Blocking."""

@@ -12,10 +12,11 @@ import mmap
 import re
 import secrets
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -32,8 +33,8 @@ def new_id(now: datetime | None = None) -> str:
 
 
 def raw_record(
-    drawing_id: str, word: str | None, strokes: list[np.ndarray], began_at: datetime, recognized: bool, **extra
-) -> dict:
+    drawing_id: str, word: str | None, strokes: list[np.ndarray], began_at: datetime, recognized: bool, **extra: Any
+) -> dict[str, Any]:
     """A drawing in the dataset's raw format (strokes ``[[x…], [y…], [t…]]``), plus the game's ``extra`` keys.
 
     ``key_id`` is the id's random part as a decimal number, like the dataset's.
@@ -49,10 +50,11 @@ def raw_record(
     }
 
 
-def _numbers(row: np.ndarray) -> list:
+def _numbers(row: np.ndarray) -> list[int | float]:
     """Integers where the value is whole (the dataset's style), floats otherwise."""
     if (row == np.floor(row)).all():  # the common case (times, pixel grids) in one step; values are ≤ 1e9
-        return row.astype(np.int64).tolist()
+        whole: list[int | float] = row.astype(np.int64).tolist()
+        return whole
     return [int(v) if v.is_integer() else float(v) for v in row.tolist()]
 
 
@@ -74,7 +76,7 @@ class ReadStats:
     """How many records were read and why the others were skipped."""
 
     read: int = 0
-    skipped: Counter = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)
 
     @property
     def n_skipped(self) -> int:
@@ -88,7 +90,7 @@ def read_bitmaps(path: Path | str) -> np.ndarray:
         ValueError: not a readable .npy of uint8 rows of 784 pixels.
     """
     try:
-        rows = np.load(path, mmap_mode="r", allow_pickle=False)
+        rows: np.ndarray = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError) as error:
         raise ValueError(f"{path}: not a readable .npy file ({error})") from error
     if rows.dtype != np.uint8 or rows.ndim != 2 or rows.shape[1] != SIDE * SIDE:
@@ -96,7 +98,7 @@ def read_bitmaps(path: Path | str) -> np.ndarray:
     return rows.reshape(-1, SIDE, SIDE)
 
 
-def unmap(rows: np.ndarray) -> None:
+def unmap(rows: np.ndarray | None) -> None:
     """Let go of the pages a memory-mapped array has touched (they stay in the page cache; a no-op in memory).
 
     Rows are read a few at a time from all over a file, and the kernel maps in
@@ -106,10 +108,10 @@ def unmap(rows: np.ndarray) -> None:
     while rows is not None and not isinstance(rows, np.memmap):
         rows = rows.base
     if rows is not None and getattr(rows, "_mmap", None) is not None and hasattr(mmap, "MADV_DONTNEED"):
-        rows._mmap.madvise(mmap.MADV_DONTNEED)
+        rows._mmap.madvise(mmap.MADV_DONTNEED)  # type: ignore[attr-defined]  # numpy's own, private mmap
 
 
-def parse_record(record: dict) -> Sample:
+def parse_record(record: object) -> Sample:
     """One ndjson record (dataset or saved drawing) → a Sample.
 
     Raises:
@@ -133,7 +135,7 @@ def parse_record(record: dict) -> Sample:
     )
 
 
-def _parse_lines(lines, stats: ReadStats) -> Iterator[Sample]:
+def _parse_lines(lines: Iterable[str], stats: ReadStats) -> Iterator[Sample]:
     for line in lines:
         if not line.strip():
             continue

@@ -14,6 +14,7 @@ data package): ``simplify`` makes the dataset's "simplified" drawing and
 
 from dataclasses import dataclass
 from numbers import Real
+from typing import Any
 
 import cv2
 import numpy as np
@@ -50,7 +51,7 @@ class SketchError(ValueError):
     """A drawing that the pipeline refuses; ``str(error)`` says why."""
 
 
-def validate(strokes, limits: Limits = Limits()) -> list[np.ndarray]:
+def validate(strokes: object, limits: Limits = Limits()) -> list[np.ndarray]:
     """Check raw ``[[x…], [y…], [t…]?]`` strokes and return them as float arrays.
 
     Raises:
@@ -76,7 +77,7 @@ def point_count(drawing: list[np.ndarray]) -> int:
     return sum(stroke.shape[1] for stroke in drawing)
 
 
-def validate_stroke(stroke, limits: Limits = Limits(), name: str = "stroke") -> np.ndarray:
+def validate_stroke(stroke: object, limits: Limits = Limits(), name: str = "stroke") -> np.ndarray:
     """Check one ``[[x…], [y…], [t…]?]`` stroke and return it as a (2|3, n) float array.
 
     Raises:
@@ -111,7 +112,7 @@ def validate_stroke(stroke, limits: Limits = Limits(), name: str = "stroke") -> 
 _PLAIN_NUMBERS = {int, float}  # not bool: type(True) is bool
 
 
-def _is_number(value) -> bool:
+def _is_number(value: object) -> bool:
     return isinstance(value, Real) and not isinstance(value, bool)
 
 
@@ -185,7 +186,7 @@ def to_model_input(drawing: list[np.ndarray]) -> np.ndarray:
     return rasterize(simplify(drawing))
 
 
-def preprocessing_parameters() -> dict:
+def preprocessing_parameters() -> dict[str, Any]:
     """The constants above, stored in the model card and checked when a model loads."""
     return {
         "box": BOX,

@@ -5,9 +5,13 @@ import heapq
 import itertools
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import numpy as np
+
+T = TypeVar("T")  # what a FairQueue job gives back
 
 
 @dataclass(frozen=True, eq=False)
@@ -18,7 +22,7 @@ class Request:
     snapshot: list[np.ndarray]
     strokes: int
     epoch: int  # the drawing's epoch when asked: a live answer from an older one is stale
-    reply: asyncio.Future | None = None  # owed: resolved with the guess message; live: None
+    reply: asyncio.Future[Any] | None = None  # owed: resolved with the guess message; live: None
     reply_to: object = None  # the id of the client message it answers
     at: float = field(default_factory=time.perf_counter)  # when it was asked for: the guess latency starts here
 
@@ -31,7 +35,7 @@ class OwedSlot:
     """Owed requests of one connection in order, at most one waiting, so a slow classifier pauses the
     connection's reader instead of building a queue. ``wait`` also wakes on ``poke`` (a newer live state)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._item: Request | None = None
         self._closed = False
         self._changed = asyncio.Event()
@@ -77,7 +81,7 @@ class OwedSlot:
 class TokenBucket:
     """Allows ``rate`` messages per second on average and bursts of up to ``burst``."""
 
-    def __init__(self, rate: float, burst: int, clock=time.monotonic):
+    def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.rate, self.burst, self.clock = rate, burst, clock
         self._tokens, self._last = float(burst), clock()
 
@@ -103,7 +107,7 @@ class TokenBucket:
 class Budgets:
     """A TokenBucket per key (a client address), for the ``most`` keys seen last; older ones are forgotten."""
 
-    def __init__(self, rate: float, burst: int, most: int = 10_000):
+    def __init__(self, rate: float, burst: int, most: int = 10_000) -> None:
         self.rate, self.burst, self.most = rate, burst, most
         self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
 
@@ -127,19 +131,20 @@ class FairQueue:
     HALF_LIFE_S = 1.0
     FORGET_AFTER = 1000  # owners remembered before those with (almost) no recent use are forgotten
 
-    def __init__(self, clock=time.monotonic):
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
-        self._waiting: list = []  # heap of (owner's recent use + cost, arrival, future)
+        self._waiting: list[tuple[float, int, asyncio.Future[None]]] = []  # a heap: (recent use + cost, arrival, turn)
         self._arrivals = itertools.count()
         self._busy = False
-        self._use: dict = {}  # owner → (recent use, when it was last updated)
+        self._use: dict[Hashable, tuple[float, float]] = {}  # owner → (recent use, when it was last updated)
 
-    def recent_use(self, owner) -> float:
+    def recent_use(self, owner: Hashable) -> float:
         """The owner's use, decayed to now."""
         use, at = self._use.get(owner, (0.0, 0.0))
-        return use * 0.5 ** ((self.clock() - at) / self.HALF_LIFE_S)
+        decay: float = 0.5 ** ((self.clock() - at) / self.HALF_LIFE_S)  # typeshed: a float power may be complex
+        return use * decay
 
-    async def run(self, owner, cost: float, job):
+    async def run(self, owner: Hashable, cost: float, job: Callable[[], Awaitable[T]]) -> T:
         """``await job()`` when it is this owner's turn; ``cost`` is what the job takes (points)."""
         use = self.recent_use(owner)
         self._use[owner] = (use + cost, self.clock())

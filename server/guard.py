@@ -8,11 +8,16 @@ through it while a socket is open, and the shutdown trigger in
 import asyncio
 import logging
 import multiprocessing
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 from server import protocol
 from server.config import Settings
+
+if TYPE_CHECKING:
+    from multiprocessing.sharedctypes import Synchronized
 
 log = logging.getLogger("server.guard")
 
@@ -25,11 +30,19 @@ def allowed_origins(setting: str) -> frozenset[str]:
 def same_origin(origin: str, host: str | None) -> bool:
     """True when the Origin's host:port is the Host the socket was asked on (a page of this server)."""
     parts = urlsplit(origin)
-    return parts.scheme in ("http", "https") and bool(host) and parts.netloc.lower() == host.strip().lower()
+    if not host:
+        return False
+    return parts.scheme in ("http", "https") and parts.netloc.lower() == host.strip().lower()
 
 
 def _origin(text: str) -> str:
     return text.strip().rstrip("/").lower()
+
+
+class Closable(Protocol):
+    """What the gate needs of an open socket's connection (``server.ws.Connection``)."""
+
+    def close_soon(self, code: int, reason: str) -> "asyncio.Task[None]": ...
 
 
 class Gate:
@@ -39,10 +52,10 @@ class Gate:
     ``multiprocessing.Value`` they share); by default this process has its own.
     """
 
-    def __init__(self, settings: Settings, open_total=None):
+    def __init__(self, settings: Settings, open_total: "Synchronized[int] | None" = None) -> None:
         self.max_connections = settings.max_connections
         self.origins = allowed_origins(settings.allowed_origins)
-        self.open: set = set()  # this process's Connection objects, closed with 1001 at shutdown
+        self.open: set[Closable] = set()  # this process's Connection objects, closed with 1001 at shutdown
         self.open_total = open_total if open_total is not None else multiprocessing.Value("i", 0)
         self.closing = False
 
@@ -53,7 +66,7 @@ class Gate:
         return "*" in self.origins or _origin(origin) in self.origins or same_origin(origin, host)
 
     @contextmanager
-    def admission(self, connection):
+    def admission(self, connection: Closable) -> Iterator[tuple[int, str] | None]:
         """Yields None while ``connection`` holds a place, or the (close code, reason) it may not stay with."""
         with self.open_total.get_lock():  # check and take a place in one step: workers admit at the same time
             refusal = self._refusal()

@@ -15,6 +15,7 @@ import re
 import secrets
 import unicodedata
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I/L: codes are read aloud and typed on phones
 CODE_LENGTH = 5  # 31^5 ≈ 29 million codes: guessing a live one is hopeless at the server's message rate
@@ -38,7 +39,7 @@ def new_code() -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
 
 
-def display_name(name) -> str:
+def display_name(name: object) -> str:
     """A player's name as shown to the others: trimmed, inner spaces collapsed, 1–``MAX_NAME`` characters.
 
     Raises:
@@ -183,10 +184,10 @@ class Room:
             self.round_started_ms = now_ms
             self.results.append({})
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict) -> "Room":
+    def from_json(cls, data: dict[str, Any]) -> "Room":
         results = [{player: Result(**r) for player, r in rnd.items()} for rnd in data["results"]]
         return cls(**{**data, "results": results})
