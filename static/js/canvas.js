@@ -91,6 +91,21 @@ export class SketchCanvas {
     return all.map((s) => s.map((row) => row.slice()));
   }
 
+  /** The completed strokes and the canvas size they were drawn on: enough to put the drawing back after a reload. */
+  state() {
+    return { strokes: this.strokes.map((s) => s.map((row) => row.slice())), view: this.view && { ...this.view } };
+  }
+
+  /** Put back a drawing from `state()`; points drawn from now on carry on its clock. */
+  restore({ strokes, view }) {
+    this.#abandon();
+    this.strokes = strokes.map((s) => s.map((row) => row.slice()));
+    this.view = view ? { ...view } : null;
+    const last = this.strokes.at(-1)?.[2]?.at(-1);
+    this.origin = last === undefined ? null : performance.now() - last - 1;
+    this.redraw();
+  }
+
   /** Match the backing store to the displayed size × devicePixelRatio, then redraw. */
   resize() {
     const rect = this.canvas.getBoundingClientRect();

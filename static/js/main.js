@@ -58,7 +58,8 @@ const controller =
         timeLimit: Number(play.dataset.timeLimit) || 20,
       });
 
-const QUIET_ERRORS = new Set(["no_drawing", "no_stroke"]);
+// A stroke racing the end of a drawing: the server changed nothing, and the player has nothing to do about it.
+const QUIET_ERRORS = new Set(["no_drawing", "no_stroke", "drawing_ended"]);
 let drawingId = null; // the drawing on the server that guesses must be about
 
 function politely(error) {
@@ -102,7 +103,6 @@ function dispatch(message) {
         session.replay(false); // this server cannot carry the drawing on: it starts again, strokes and all
         break;
       }
-      // A stroke racing the end of a round is expected, not worth interrupting the player for.
       if (!QUIET_ERRORS.has(message.code)) notice.show(politely(message), { tone: "bad" });
       break;
     default:

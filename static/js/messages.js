@@ -22,11 +22,27 @@ export const undo = () => ({ type: "undo" });
 export const clear = () => ({ type: "clear" });
 export const end = () => ({ type: "end" });
 
-/** The "points" messages that carry [x, y, t] in batches of at most BATCH_POINTS. */
-export function batches([x, y, t]) {
+/**
+ * The messages that send a drawing's strokes again (after a reconnect or a reload): a `stroke` each, or
+ * `points` batches and a `stroke_end` for one longer than `limit` points (the server's points per message);
+ * an `open` stroke, still being drawn, goes as points only: its end comes when the pointer lifts.
+ */
+export function replay(strokes, open = null, limit = MAX_POINTS_PER_MESSAGE) {
   const messages = [];
-  for (let i = 0; i < x.length; i += BATCH_POINTS) {
-    messages.push(points(x.slice(i, i + BATCH_POINTS), y.slice(i, i + BATCH_POINTS), t.slice(i, i + BATCH_POINTS)));
+  const size = Math.min(BATCH_POINTS, limit);
+  for (const [x, y, t] of strokes) {
+    if (x.length <= limit) messages.push(stroke(x, y, t));
+    else messages.push(...batches([x, y, t], size), strokeEnd());
+  }
+  if (open) messages.push(...batches(open, size));
+  return messages;
+}
+
+/** The "points" messages that carry [x, y, t] in batches of at most `size` points. */
+export function batches([x, y, t], size = BATCH_POINTS) {
+  const messages = [];
+  for (let i = 0; i < x.length; i += size) {
+    messages.push(points(x.slice(i, i + size), y.slice(i, i + size), t.slice(i, i + size)));
   }
   return messages;
 }

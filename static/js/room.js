@@ -1,51 +1,74 @@
 // Play with friends: join a room, race on the same words, watch the others draw (docs/PROTOCOL.md, Rooms).
 
-import { renderThumbnail, SketchCanvas } from "./canvas.js";
-import { GuessPanel, percent } from "./guesses.js";
+import { SketchCanvas } from "./canvas.js";
+import { GuessPanel } from "./guesses.js";
+import * as keep from "./keep.js";
 import * as messages from "./messages.js";
+import { PeerBoard } from "./peers.js";
+import { label, playerItem, resultsLine, roundItems, small, word } from "./roomviews.js";
 import { Connection, PointBatcher, socketUrl } from "./socket.js";
 import { Countdown, Notice, showConnection } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
 const root = $("room");
-const SEAT = "quickdraw.seat."; // + room code: {player, token}, to take the seat back after a reconnect
-const PEER_SIZE = 120; // CSS pixels of a peer's canvas
+const sketch = $("sketch");
+const MIN_PLAYERS = 2; // the server's rule (too_few_players): the start button waits for a friend
 
 const notice = new Notice($("notice"));
 const countdown = new Countdown($("timer"));
 const guesses = new GuessPanel({ list: $("guess-list"), line: $("guess-line"), strip: $("canvas-guess"), mode: "game" });
+const peers = new PeerBoard($("peers"));
 const connection = new Connection(socketUrl(), {
   onMessage: (message) => dispatch(message),
   onOpen: () => rejoin(),
   onState: (state, detail) => showConnection($("connection"), state, detail),
 });
 const batcher = new PointBatcher((message) => connection.send(message));
-const canvas = new SketchCanvas($("sketch"), {
+const canvas = new SketchCanvas(sketch, {
   onPoint: (x, y, t) => drawing && batcher.add(x, y, t),
-  onStrokeEnd: () => drawing && batcher.end(),
+  onStrokeEnd: () => {
+    if (!drawing) return;
+    batcher.end();
+    keepDrawing();
+  },
 });
 
 let code = root.dataset.code || null;
 let name = null; // what the player typed, until the room knows them
 let room = null; // the newest "room" message
-let drawing = null; // the id of this player's open drawing in the current round
-let drawingToken = null; // its resume_token: after a reconnect the drawing carries on under the same id
-let drawnRound = 0; // the round the canvas holds
-const peers = new Map(); // player id → {strokes, current, guess}
-
-function seat() {
-  return code ? JSON.parse(sessionStorage.getItem(SEAT + code) ?? "null") : null;
-}
+let limits = {}; // the server's limits, from "hello"
+let drawing = null; // {id, token}: this player's open drawing in the current round (the token carries it on)
+let drawnRound = 0; // the round the canvas (and the others' drawings) belong to
+let kept = keep.drawing(code); // this tab's drawing from before a reload: put back once the room says its round
+let carried = kept?.open ? { id: kept.id, token: kept.token } : null; // and carried on, by the join, under its id
 
 /** (Re)connected: take the seat back (and the round's drawing with it), or join with the name given. */
 function rejoin() {
-  const held = seat();
+  const held = keep.seat(code);
   if (held) {
-    const carried = drawing ? { drawing, drawing_token: drawingToken } : {};
-    connection.send({ type: "join", room: code, player: held.player, token: held.token, ...carried });
+    const open = drawing ?? carried;
+    const resume = open ? { drawing: open.id, drawing_token: open.token } : {};
+    connection.send({ type: "join", room: code, player: held.player, token: held.token, ...resume });
   } else if (name) {
     connection.send({ type: "join", name, ...(code ? { room: code } : {}) });
   }
+}
+
+/** Keep the round's drawing in this tab at every change, so that a reload puts it back and carries it on. */
+function keepDrawing() {
+  const state = canvas.state();
+  sketch.dataset.strokes = String(state.strokes.length); // for the tests, as the others' canvases have
+  sketch.dataset.points = String(state.strokes.reduce((sum, s) => sum + s[0].length, 0));
+  if (!code || !drawnRound) return;
+  const open = drawing ?? carried;
+  const { id, token } = open ?? {};
+  keep.keepDrawing(code, { player: room?.you, round: drawnRound, id, token, open: Boolean(open), ...state });
+}
+
+function forget() {
+  keep.forgetSeat(code);
+  keep.forgetDrawing(code);
+  kept = carried = null;
 }
 
 $("join-form").addEventListener("submit", (event) => {
@@ -56,29 +79,49 @@ $("join-form").addEventListener("submit", (event) => {
 $("room-start").addEventListener("click", () => connection.send({ type: "room_start" }));
 $("room-leave").addEventListener("click", () => {
   connection.send({ type: "leave" });
-  sessionStorage.removeItem(SEAT + code);
+  forget();
   location.assign("/room");
 });
-$("undo").addEventListener("click", () => drawing && canvas.undo() && connection.send(messages.undo()));
+
+function undo() {
+  if (drawing && canvas.undo()) {
+    connection.send(messages.undo());
+    keepDrawing();
+  }
+}
+
+$("undo").addEventListener("click", undo);
 $("clear").addEventListener("click", () => {
   if (!drawing || canvas.drawing) return;
   canvas.clear();
   batcher.drop();
   connection.send(messages.clear());
+  keepDrawing();
+});
+document.addEventListener("keydown", (event) => {
+  if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "z" && drawing) {
+    event.preventDefault();
+    undo();
+  }
 });
 
 const POLITE = {
   no_room: "There is no room with this code any more. Create a new one?",
-  room_full: "This room is full (8 players).",
+  room_full: "This room is full.",
   name_taken: "Someone in this room has that name already: pick another.",
-  bad_name: "A name has 1 to 24 visible characters.",
+  bad_name: `A name has 1 to ${$("name").maxLength} visible characters.`, // the server's limit, in the page
   game_started: "This room's game has started already.",
+  bad_seat: "Your seat in this room is gone: join it again.",
   rooms_unavailable: "Rooms are unavailable right now. The single-player game still works.",
 };
+// A stroke racing the end of the drawing (recognized, time's up): nothing changed, nothing for the player to do.
+const QUIET = new Set(["drawing_ended", "no_drawing", "no_stroke"]);
 
 function dispatch(message) {
   switch (message.type) {
     case "hello":
+      limits = message.limits ?? {};
+      break;
     case "pong":
     case "closing":
     case "saved":
@@ -91,36 +134,45 @@ function dispatch(message) {
       onDrawing(message);
       break;
     case "guess":
-      if (message.drawing === drawing) guesses.accept(message);
+      if (message.drawing === drawing?.id) guesses.accept(message);
       break;
     case "recognized":
-      if (message.drawing === drawing) finish(`Oh, I know, it's ${message.word}!`, "good");
+      if (message.drawing === drawing?.id) finish(`Oh, I know, it's ${message.word}!`, "good");
       break;
     case "timeout":
-      if (message.drawing === drawing) finish("Time's up!", "bad");
+      if (message.drawing === drawing?.id) finish("Time's up!", "bad");
       break;
     case "peer_drawing":
-      onPeerDrawing(message);
+      reached(message.round);
+      if (peers.draw(message)) peers.render(room);
       break;
     case "peer_guess":
-      if (message.round === drawnRound) peer(message.player).guess = message.guesses[0] ?? null;
-      renderPeers();
+      reached(message.round);
+      if (peers.guess(message)) peers.render(room);
       break;
     case "error":
-      if (message.code === "bad_seat") {
-        sessionStorage.removeItem(SEAT + code); // the seat is gone: join again by name
-        show("join");
-      }
-      notice.show(POLITE[message.code] ?? `Sorry: ${message.message}`, { tone: "bad", ms: 6000 });
+      onError(message);
       break;
     default:
       throw new Error(`Unknown message type from the server: ${JSON.stringify(message.type)}`);
   }
 }
 
+function onError(message) {
+  if (QUIET.has(message.code)) {
+    console.info(`Refused, nothing changed: ${message.code}`);
+    return;
+  }
+  if (message.code === "bad_seat" || (message.code === "no_room" && keep.seat(code))) {
+    forget(); // the seat is gone: join again by name
+    show("join");
+  }
+  notice.show(POLITE[message.code] ?? `Sorry: ${message.message}`, { tone: "bad", ms: 6000 });
+}
+
 function show(state) {
   root.dataset.state = state;
-  for (const part of ["join", "lobby", "play", "over"]) $(part).hidden = part !== state;
+  for (const part of ["rejoin", "join", "lobby", "play", "over"]) $(part).hidden = part !== state;
 }
 
 function onRoom(message) {
@@ -128,22 +180,93 @@ function onRoom(message) {
   const newRound = !room || message.round !== room.round || message.state !== room.state;
   room = message;
   code = message.code;
-  if (message.players.some((p) => p.id === message.you)) {
-    sessionStorage.setItem(SEAT + code, JSON.stringify({ player: message.you, token: message.token }));
-  }
+  root.dataset.player = message.you;
+  if (message.players.some((p) => p.id === message.you)) keep.keepSeat(code, message.you, message.token);
   if (location.pathname !== `/room/${code}`) history.replaceState(null, "", `/room/${code}`);
-  if (message.state === "lobby") return showLobby();
-  if (message.state === "over") return showOver();
+  if (message.state !== "playing") {
+    keep.forgetDrawing(code);
+    kept = carried = null;
+    return message.state === "lobby" ? showLobby() : showOver();
+  }
   if (newRound) {
     drawing = null; // the last round's drawings stay up through the break, side by side
     canvas.setEnabled(false);
     countdown.hide();
   }
+  if (kept) putBack();
   show("play");
-  $("prompt").replaceChildren(label("Draw:"), " ", word(message.word), " ", small(`${message.round}/${message.rounds}`));
+  const me = message.players.find((p) => p.id === message.you);
+  const score = Object.assign(small(`· ${me?.score ?? 0} points`), { id: "my-score" });
+  const shown = [label("Draw:"), " ", word(message.word), " ", small(`${message.round}/${message.rounds}`), " ", score];
+  $("prompt").replaceChildren(...shown);
   const last = message.results.length > 1 && message.starts_in_ms > 0 ? message.results.at(-2) : null;
-  if (!drawing && message.starts_in_ms > 0) banner(`${last ? results(last) + " · " : ""}Next: ${message.word}`);
-  renderPeers();
+  if (!drawing && message.starts_in_ms > 0) banner(`${last ? resultsLine(room, last) + " · " : ""}Next: ${message.word}`);
+  peers.render(room);
+}
+
+/** After a reload: the round's drawing goes back on the canvas; the `round` answer sends it to the server. */
+function putBack() {
+  const strokes = kept;
+  kept = null;
+  if (strokes.round !== room.round || room.starts_in_ms > 0) {
+    carried = null; // a round that is over
+    return;
+  }
+  enterRound(room.round);
+  canvas.restore(strokes);
+  keepDrawing();
+}
+
+/** The canvas and the others' drawings move on to round `number` (once): all empty. */
+function enterRound(number) {
+  if (number === drawnRound) return;
+  drawnRound = number;
+  peers.reset(number);
+  peers.render(room);
+  canvas.clear();
+  batcher.drop();
+  guesses.reset();
+  guesses.setTarget(room.word);
+  hideBanner();
+  keepDrawing();
+}
+
+/** The others' drawings of the room's current round arrive before this player's own: the round has begun. */
+function reached(round) {
+  if (room?.state === "playing" && round === room.round) enterRound(round);
+}
+
+/**
+ * The room opened this player's drawing: in a new round on an empty canvas; in the same round (after a
+ * reconnect or a reload) the server's copy starts empty, and so do the others' views of it (the server
+ * clears them), so the strokes on the canvas go to it again.
+ */
+function onDrawing(message) {
+  if (message.mode !== "room") return;
+  carried = null;
+  enterRound(room.round);
+  drawing = { id: message.id, token: message.resume_token };
+  hideBanner();
+  guesses.reset(); // a new socket counts its guesses from 1 again
+  guesses.setTarget(message.word);
+  const strokes = canvas.snapshot();
+  const open = canvas.drawing ? strokes.pop() : null;
+  if (strokes.length || open) {
+    batcher.drop(); // what it held is in `open`
+    for (const m of messages.replay(strokes, open, limits.max_points_per_message)) connection.send(m);
+  }
+  canvas.setEnabled(true);
+  keepDrawing();
+  countdown.start(Math.max(0, message.time_limit_s - (message.elapsed_ms ?? 0) / 1000)); // the round's clock
+}
+
+function finish(text, tone) {
+  batcher.drop(); // the server has ended the drawing: points not sent yet would only be refused
+  drawing = null;
+  canvas.setEnabled(false);
+  keepDrawing();
+  countdown.stop(tone === "bad");
+  banner(text, tone);
 }
 
 function showLobby() {
@@ -151,137 +274,21 @@ function showLobby() {
   $("room-code").textContent = room.code;
   const link = $("room-link");
   link.href = link.textContent = `${location.origin}/room/${room.code}`;
-  $("lobby-players").replaceChildren(...room.players.map((p) => playerItem(p, p.id === room.host ? "host" : "")));
+  $("lobby-players").replaceChildren(...room.players.map((p) => playerItem(room, p, p.id === room.host ? "host" : "")));
   const host = room.host === room.you;
+  const few = room.players.length < MIN_PLAYERS;
   $("room-start").hidden = !host;
-  $("room-start").disabled = room.players.length < 2;
-  $("lobby-hint").textContent = host
-    ? room.players.length < 2
-      ? "Waiting for a friend to join…"
-      : ""
-    : "The host starts the game.";
+  $("room-start").disabled = few;
+  $("lobby-hint").textContent = host ? (few ? "Waiting for a friend to join…" : "") : "The host starts the game.";
 }
 
 function showOver() {
   show("over");
   countdown.hide();
   const ranked = [...room.players].sort((a, b) => b.score - a.score);
-  $("scoreboard").replaceChildren(...ranked.map((p) => playerItem(p, `${p.score} points`)));
-  const names = new Map(room.players.map((p) => [p.id, p.name]));
-  $("rounds").replaceChildren(
-    ...room.results.map((rnd, i) => {
-      const item = document.createElement("li");
-      item.append(word(room.words?.[i] ?? `Round ${i + 1}`), " ");
-      for (const [player, result] of Object.entries(rnd)) {
-        const part = document.createElement(result.drawing ? "a" : "span");
-        part.className = `room-result ${result.recognized ? "good" : "bad"}`;
-        const who = `${names.get(player) ?? "someone"} ${result.recognized ? `✓ ${result.points}` : "✗"}`;
-        if (result.drawing) {
-          part.href = `/drawing/${encodeURIComponent(result.drawing)}`;
-          const picture = Object.assign(document.createElement("img"), { width: 96, height: 96, alt: "" });
-          picture.src = `/gallery/${encodeURIComponent(result.drawing)}.png`;
-          part.append(picture);
-        }
-        part.append(Object.assign(document.createElement("span"), { className: "verdict", textContent: who }));
-        item.append(part, " ");
-      }
-      return item;
-    }),
-  );
+  $("scoreboard").replaceChildren(...ranked.map((p) => playerItem(room, p, `${p.score} points`)));
+  $("rounds").replaceChildren(...roundItems(room));
   $("over-title").focus();
-}
-
-/** The room opened this player's drawing: a new round clears the canvas; a reopened one gets its strokes again. */
-function onDrawing(message) {
-  if (message.mode !== "room") return;
-  drawing = message.id;
-  drawingToken = message.resume_token;
-  hideBanner();
-  if (room.round !== drawnRound) {
-    drawnRound = room.round;
-    peers.clear();
-    $("peers").replaceChildren();
-    canvas.clear();
-    batcher.drop();
-    guesses.reset();
-    guesses.setTarget(message.word);
-  } else {
-    for (const [x, y, t] of canvas.snapshot()) connection.send(messages.stroke(x, y, t)); // after a reconnect
-  }
-  canvas.setEnabled(true);
-  countdown.start(message.time_limit_s - (message.elapsed_ms ?? 0) / 1000, () => {});
-}
-
-function finish(text, tone) {
-  batcher.flush();
-  drawing = null;
-  canvas.setEnabled(false);
-  countdown.stop(tone === "bad");
-  banner(text, tone);
-}
-
-function peer(player) {
-  if (!peers.has(player)) peers.set(player, { strokes: [], current: null, guess: null });
-  return peers.get(player);
-}
-
-function onPeerDrawing(message) {
-  if (message.round !== drawnRound) return;
-  const state = peer(message.player);
-  for (const [op, xs, ys] of message.ops) {
-    if (op === "points") {
-      state.current ??= [[], []];
-      state.current[0].push(...xs);
-      state.current[1].push(...ys);
-    } else if (op === "stroke_end" && state.current) {
-      state.strokes.push(state.current);
-      state.current = null;
-    } else if (op === "undo") {
-      if (state.current) state.current = null;
-      else state.strokes.pop();
-    } else if (op === "clear") {
-      state.strokes = [];
-      state.current = null;
-    }
-  }
-  renderPeers();
-}
-
-function renderPeers() {
-  if (!room) return;
-  const list = $("peers");
-  const others = room.players.filter((p) => p.id !== room.you);
-  const result = room.results[drawnRound - 1] ?? {}; // in the break, the round just played
-  for (const p of others) {
-    let item = list.querySelector(`[data-player="${CSS.escape(p.id)}"]`);
-    if (!item) {
-      item = document.createElement("li");
-      item.className = "peer";
-      item.dataset.player = p.id;
-      item.innerHTML = '<canvas class="thumb" role="img"></canvas><span class="peer-name"></span><span class="peer-guess"></span>';
-      list.append(item);
-    }
-    const state = peer(p.id);
-    const done = result[p.id];
-    item.classList.toggle("good", Boolean(done?.recognized));
-    item.querySelector(".peer-name").textContent = `${p.name} · ${p.score}${done?.recognized ? " ✓" : ""}`;
-    item.querySelector(".peer-guess").textContent = state.guess ? `${state.guess.word} ${percent(state.guess.p)}` : "";
-    const shown = state.current ? [...state.strokes, state.current] : state.strokes;
-    const thumb = item.querySelector("canvas");
-    thumb.setAttribute("aria-label", `${p.name}'s drawing`);
-    thumb.dataset.strokes = String(state.strokes.length);
-    renderThumbnail(thumb, shown, PEER_SIZE);
-  }
-  for (const item of list.querySelectorAll("[data-player]")) {
-    if (!others.some((p) => p.id === item.dataset.player)) item.remove();
-  }
-}
-
-function results(rnd) {
-  const names = new Map(room.players.map((p) => [p.id, p.name]));
-  return Object.entries(rnd)
-    .map(([player, r]) => `${names.get(player) ?? "someone"} ${r.recognized ? `✓ ${r.points}` : "✗"}`)
-    .join(", ");
 }
 
 function banner(text, tone = "") {
@@ -295,25 +302,14 @@ function hideBanner() {
   $("banner").hidden = true;
 }
 
-function playerItem(p, note) {
-  const item = document.createElement("li");
-  item.append(Object.assign(document.createElement("strong"), { textContent: p.name }));
-  if (p.id === room.you) item.append(" (you)");
-  if (note) item.append(" ", small(note));
-  return item;
+/** Take this tab's seat back (a reload) or a closed tab's (the room's link again), else ask for a name. */
+async function main() {
+  if (code) $("rejoin-code").textContent = code;
+  show(keep.known(code) ? "rejoin" : "join");
+  const held = await keep.findSeat(code);
+  if (!held) show("join");
+  if (kept?.player !== held?.player) kept = carried = null; // another seat's drawing (a duplicated tab)
+  connection.connect(); // on open, rejoin() takes the seat (and the round's drawing) back
 }
 
-const label = (text) => Object.assign(document.createElement("span"), { className: "prompt-label", textContent: text });
-const word = (text) => Object.assign(document.createElement("strong"), { className: "prompt-word", textContent: text });
-const small = (text) => Object.assign(document.createElement("span"), { className: "prompt-round", textContent: text });
-
-document.addEventListener("keydown", (event) => {
-  if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "z" && drawing && canvas.undo()) {
-    event.preventDefault();
-    connection.send(messages.undo());
-  }
-});
-
-if (seat()) name = null; // a seat in this tab already: the socket takes it back on open
-show("join");
-connection.connect();
+main();

@@ -75,15 +75,7 @@ export class DrawingSession {
     this.send(messages.start(mode, word, id ? { resume: id, token, elapsed_ms: elapsed } : null));
     const strokes = this.canvas.snapshot();
     const open = this.canvas.drawing ? strokes.pop() : null;
-    for (const [x, y, t] of strokes) {
-      if (x.length <= messages.MAX_POINTS_PER_MESSAGE) {
-        this.send(messages.stroke(x, y, t));
-      } else {
-        messages.batches([x, y, t]).forEach((message) => this.send(message)); // one message has a points limit
-        this.send(messages.strokeEnd());
-      }
-    }
-    if (open) messages.batches(open).forEach((message) => this.send(message));
+    for (const message of messages.replay(strokes, open)) this.send(message);
   }
 
   // Canvas callbacks: only a drawing the server knows about streams.
