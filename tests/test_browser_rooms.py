@@ -169,6 +169,8 @@ def test_a_closed_tab_opened_again_takes_its_seat_back_with_its_score(context, s
         bob_id = bob.locator("#room").get_attribute("data-player")
         for page in (bob, ada):  # both recognized: round 1 ends at once, with points for each
             score_with(page, simplified_drawings)
+        for page in (bob, ada):  # recognized mid-stroke: the stroke's last points came too late, and nobody says so
+            expect(page.locator("#notice")).to_be_hidden()
         for page in (ada, bob):
             expect(page.locator("#prompt .prompt-round").first).to_have_text(re.compile(r"^2/"), timeout=WAIT_MS)
             wait_for_drawing(page)
