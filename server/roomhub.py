@@ -5,12 +5,14 @@ Both hubs offer the same four things: ``create`` a room under a fresh code, ``ch
 event to everyone in a room, and ``listen`` to a room's events. ``LocalHub`` (the default, one instance)
 keeps rooms in a dict behind a lock per room. ``RedisHub`` (``REDIS_URL``) keeps each room as JSON under a
 key that expires when nobody has touched the room for ``ROOM_TTL_S``, changes it in a WATCH/MULTI
-transaction, and carries events over pub/sub, so players of one room may be connected to different
-instances.
+transaction, creates it in one Lua script (so ``max_rooms`` holds across instances), and carries events
+over pub/sub: one pattern subscription per instance, one ordered publisher, so players of one room may be
+connected to different instances and see each player's news in the order it was made.
 """
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import time
@@ -28,6 +30,23 @@ LISTENER_QUEUE = 512  # events a listener may have waiting; past this it is mark
 KEY_PREFIX = "quickdraw:room:"  # a room's state, JSON
 CHANNEL_PREFIX = "quickdraw:room-events:"  # its events
 OPEN_ROOMS = "quickdraw:rooms"  # a sorted set: every room's code, scored by when it was last changed
+READY_S = 2.0  # how long ``ready`` waits for the instance's subscription before saying rooms are out
+RECONNECT_S = (0.1, 10.0)  # the reader's wait after losing Redis: first, then doubled up to this
+PING_AFTER_S = 15.0  # a subscription silent this long is pinged; silent as long again, it is taken for dead
+OUTBOX = 10_000  # events waiting to be published; past this Redis is too slow and publishing says so
+BATCH = 256  # events sent in one pipeline: in order, one round trip
+
+# Count the open rooms and create one in a single step, so that instances creating at once cannot pass
+# max_rooms together. KEYS: the open rooms, the new room's key. ARGV: now, ROOM_TTL_S, max_rooms, the
+# room's JSON, its code. Returns 1 (created), 0 (full) or -1 (the code is taken: draw another).
+CREATE_ROOM = """
+local now, ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
+redis.call("ZREMRANGEBYSCORE", KEYS[1], "-inf", now - ttl)
+if redis.call("ZCARD", KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+if not redis.call("SET", KEYS[2], ARGV[4], "NX", "EX", ttl) then return -1 end
+redis.call("ZADD", KEYS[1], now, ARGV[5])
+return 1
+"""
 
 
 class RoomsUnavailable(RuntimeError):
@@ -40,7 +59,7 @@ class Listener:
     def __init__(self, hub, code: str):
         self.hub, self.code = hub, code
         self.queue: asyncio.Queue = asyncio.Queue(LISTENER_QUEUE)
-        self.overflowed = False  # the reader fell this far behind: its connection should close
+        self.overflowed = False  # it missed events (fell behind, or the hub lost Redis): its connection should close
 
     def deliver(self, event: dict) -> None:
         if self.overflowed:
@@ -50,6 +69,13 @@ class Listener:
         except asyncio.QueueFull:
             self.overflowed = True
             log.warning("a room listener fell behind", extra={"room": self.code})
+
+    def lost(self) -> None:
+        """Events may have been lost on their way here (the hub's subscription dropped): mark it, wake its reader."""
+        if not self.overflowed:
+            self.overflowed = True
+            with contextlib.suppress(asyncio.QueueFull):  # a full queue wakes the reader anyway
+                self.queue.put_nowait({"type": "events_lost"})
 
     async def get(self) -> dict:
         return await self.queue.get()
@@ -144,6 +170,33 @@ class LocalHub:
         self.locks.pop(code, None)
 
 
+def _own_task(method):
+    """Run a hub method in a task of its own, and wait for it there. redis-py bounds each write with
+    ``asyncio.wait_for``, which on Python 3.11 can swallow a cancellation of the task that awaits it
+    (redis/redis-py#2028): a closing socket's task would live on. Here the caller is cancelled for sure,
+    and the method as surely as redis-py lets it be."""
+
+    @functools.wraps(method)
+    async def run(self, *args, **kwargs):
+        task = asyncio.ensure_future(method(self, *args, **kwargs))
+        self.tasks.add(task)
+        task.add_done_callback(self._forget)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+
+    return run
+
+
+async def _stop(task: asyncio.Task) -> None:
+    """Cancel ``task`` and wait for its end: again, if redis-py swallowed the cancellation (see ``_own_task``)."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait([task], timeout=0.1)
+
+
 class RedisHub:
     """Rooms in Redis, shared by every instance that points at the same server."""
 
@@ -151,43 +204,58 @@ class RedisHub:
         import redis.asyncio  # only where REDIS_URL is set: one instance needs no Redis client
 
         self.max_rooms = max_rooms  # rooms open at once across every instance
-
-        self.redis = redis.asyncio.from_url(url, decode_responses=True, socket_timeout=5, socket_connect_timeout=2)
+        timeouts = {"socket_timeout": 5, "socket_connect_timeout": 2}
+        self.redis = redis.asyncio.from_url(url, decode_responses=True, **timeouts)
+        self.events = redis.asyncio.from_url(url, **timeouts)  # bytes: a payload that is not UTF-8 is one bad event
         self.errors = (redis.RedisError, OSError)
         self.watch_error = redis.WatchError
+        self.create_room = self.redis.register_script(CREATE_ROOM)
         self.listeners: defaultdict[str, set[Listener]] = defaultdict(set)
-        self.pubsub = None
+        self.subscribed = asyncio.Event()  # Redis has confirmed the subscription to every room's channel
         self.reader: asyncio.Task | None = None
+        self.outbox: asyncio.Queue[tuple[str, str, asyncio.Future]] = asyncio.Queue(OUTBOX)
+        self.sender: asyncio.Task | None = None
+        self.tasks: set[asyncio.Task] = set()  # the ``_own_task`` ones still running
 
     async def open(self) -> None:
-        self.pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
         self.reader = asyncio.create_task(self._read())
 
     async def close(self) -> None:
-        if self.reader is not None:
-            self.reader.cancel()
-            await asyncio.gather(self.reader, return_exceptions=True)
-        if self.pubsub is not None:
-            await self.pubsub.aclose()
+        for task in [self.reader, self.sender, *self.tasks]:
+            if task is not None:
+                await _stop(task)
+        while not self.outbox.empty():
+            *_, done = self.outbox.get_nowait()
+            if not done.done():
+                done.set_exception(RoomsUnavailable("the room hub is closed"))
         await self.redis.aclose()
+        await self.events.aclose()
 
+    @_own_task
     async def create(self, time_limit_ms: int, break_ms: int = 5000) -> Room:
+        """A new, empty room under a fresh code.
+
+        Raises:
+            RoomError: ``rooms_full`` at ``max_rooms`` rooms across every instance.
+            RoomsUnavailable: Redis is out of reach.
+        """
         async with self._reachable():
-            now = time.time()
-            await self.redis.zremrangebyscore(OPEN_ROOMS, "-inf", now - ROOM_TTL_S)  # the expired ones
-            if await self.redis.zcard(OPEN_ROOMS) >= self.max_rooms:
-                raise RoomError("rooms_full", "the game has as many rooms as it can hold; try again later")
             while True:
                 room = Room(new_code(), time_limit_ms, break_ms)
-                if await self.redis.set(_key(room.code), json.dumps(room.to_json()), nx=True, ex=ROOM_TTL_S):
-                    await self.redis.zadd(OPEN_ROOMS, {room.code: now})
+                args = [repr(time.time()), ROOM_TTL_S, self.max_rooms, json.dumps(room.to_json()), room.code]
+                created = await self.create_room(keys=[OPEN_ROOMS, _key(room.code)], args=args)
+                if created == 1:
                     return room
+                if created == 0:
+                    raise RoomError("rooms_full", "the game has as many rooms as it can hold; try again later")
 
+    @_own_task
     async def get(self, code: str) -> Room | None:
         async with self._reachable():
             raw = await self.redis.get(_key(code))
         return None if raw is None else Room.from_json(json.loads(raw))
 
+    @_own_task
     async def change(self, code: str, rule: Callable[[Room], T]) -> tuple[Room, T]:
         """As ``LocalHub.change``, in a WATCH/MULTI transaction retried when another instance got there first."""
         key = _key(code)
@@ -216,64 +284,141 @@ class RedisHub:
                     await pipe.reset()
 
     async def publish(self, code: str, event: dict) -> None:
+        """Send ``event`` to the room on every instance, after every event this instance published before it.
+
+        The event is queued at once, before this coroutine first waits, so tasks started one after another
+        publish in the order they were started (one sender, one connection at a time).
+
+        Raises:
+            RoomsUnavailable: Redis is out of reach, or so slow that ``OUTBOX`` events are waiting.
+        """
+        done = asyncio.get_running_loop().create_future()
+        try:
+            self.outbox.put_nowait((CHANNEL_PREFIX + code, json.dumps(event), done))
+        except asyncio.QueueFull:
+            raise RoomsUnavailable("the room store is too slow: too many events wait to be published") from None
+        if self.sender is None or self.sender.done():
+            self.sender = asyncio.create_task(self._send())
         async with self._reachable():
-            await self.redis.publish(CHANNEL_PREFIX + code, json.dumps(event))
+            await done
 
     def listen(self, code: str) -> Listener:
         listener = Listener(self, code)
-        if not self.listeners[code]:
-            asyncio.get_running_loop().create_task(self._subscribe(CHANNEL_PREFIX + code))
         self.listeners[code].add(listener)
         return listener
 
     async def ready(self, listener: Listener) -> None:
-        """Wait until this instance receives the listener's room's events (a subscription takes a round trip)."""
-        channel = (CHANNEL_PREFIX + listener.code).encode()
-        for _ in range(200):
-            if channel in self.pubsub.channels or channel.decode() in self.pubsub.channels:
-                return
-            await asyncio.sleep(0.01)
-        raise RoomsUnavailable("no subscription to the room's events")
+        """Wait until this instance receives the listener's room's events (its subscription is confirmed).
+
+        Raises:
+            RoomsUnavailable: Redis has not confirmed the subscription within ``READY_S``.
+        """
+        if self.subscribed.is_set():
+            return
+        try:
+            async with asyncio.timeout(READY_S):  # not wait_for: on 3.11 it can swallow the caller's cancellation
+                await self.subscribed.wait()
+        except TimeoutError:
+            raise RoomsUnavailable("no subscription to the rooms' events") from None
 
     def _drop(self, listener: Listener) -> None:
         listeners = self.listeners.get(listener.code)
-        if listeners is None:
-            return
-        listeners.discard(listener)
-        if not listeners:
-            del self.listeners[listener.code]
-            asyncio.get_running_loop().create_task(self._unsubscribe(CHANNEL_PREFIX + listener.code))
+        if listeners is not None:
+            listeners.discard(listener)
+            if not listeners:
+                del self.listeners[listener.code]
 
-    async def _subscribe(self, channel: str) -> None:
-        try:
-            await self.pubsub.subscribe(channel)
-        except self.errors as error:
-            log.error("cannot subscribe to %s: %s", channel, error)
+    def _forget(self, task: asyncio.Task) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled():
+            task.exception()  # its caller was cancelled and will not hear of it: no "never retrieved" warning
 
-    async def _unsubscribe(self, channel: str) -> None:
-        try:
-            await self.pubsub.unsubscribe(channel)
-        except self.errors as error:
-            log.warning("cannot unsubscribe from %s: %s", channel, error)
+    async def _send(self) -> None:
+        """Publish the queued events in the order they were queued: a batch at a time, each in one pipeline."""
+        while True:
+            batch = [await self.outbox.get()]
+            while len(batch) < BATCH and not self.outbox.empty():
+                batch.append(self.outbox.get_nowait())
+            try:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for channel, payload, _ in batch:
+                        pipe.publish(channel, payload)
+                    await pipe.execute()
+            except Exception as error:  # the callers hear of it; the next batch tries again
+                outcome = error
+            else:
+                outcome = None
+            for *_, done in batch:
+                if done.done():  # its caller was cancelled
+                    continue
+                if outcome is None:
+                    done.set_result(None)
+                else:
+                    done.set_exception(outcome)
 
     async def _read(self) -> None:
-        """Hand every event this instance receives to the room's local listeners."""
+        """The instance's one subscription, to every room's channel by pattern: each event to its room's
+        listeners. Neither a bad message nor a dropped connection ends it: it logs, and subscribes again."""
+        wait = RECONNECT_S[0]
         while True:
-            if not self.pubsub.subscribed:
-                await asyncio.sleep(0.05)
-                continue
+            pubsub = self.events.pubsub()
             try:
-                message = await self.pubsub.get_message(timeout=1.0)
-            except self.errors as error:
-                log.error("room events lost: %s", error)
-                await asyncio.sleep(1.0)
-                continue
-            if message is None or message.get("type") != "message":
-                continue
-            code = message["channel"].removeprefix(CHANNEL_PREFIX)
-            event = json.loads(message["data"])
-            for listener in list(self.listeners.get(code, ())):
+                await pubsub.psubscribe(CHANNEL_PREFIX + "*")
+                pinged = False  # the subscription was silent for PING_AFTER_S, and pinged
+                while True:
+                    message = await pubsub.get_message(timeout=PING_AFTER_S)
+                    if message is None:
+                        if pinged:
+                            raise TimeoutError(f"no answer from Redis in {2 * PING_AFTER_S:g} s")
+                        await pubsub.ping()
+                        pinged = True
+                        continue
+                    pinged = False
+                    if message["type"] == "psubscribe":
+                        if self.subscribed.is_set():  # redis-py reconnected on its own: what came between is lost
+                            log.warning("room events: the subscription to Redis was taken again; events may be lost")
+                            self._lose()
+                        self.subscribed.set()
+                        wait = RECONNECT_S[0]
+                    elif message["type"] == "pmessage":
+                        self._dispatch(message["channel"], message["data"])
+            except Exception as error:
+                log.warning(
+                    "room events: the subscription to Redis is lost (%s); subscribing again in %.1f s",
+                    error,
+                    wait,
+                    exc_info=not isinstance(error, self.errors),
+                )
+                self.subscribed.clear()
+                self._lose()
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+            await asyncio.sleep(wait)
+            wait = min(2 * wait, RECONNECT_S[1])
+
+    def _dispatch(self, channel: bytes, data: bytes) -> None:
+        """One message of a room's channel, to the room's listeners on this instance; a bad one is logged."""
+        name = channel.decode(errors="replace")
+        try:
+            event = json.loads(data)
+            if not isinstance(event, dict) or not isinstance(event.get("type"), str):
+                raise ValueError("not an event (a JSON object with a type)")
+        except Exception as error:  # not JSON, not UTF-8, nested too deep, not an event
+            log.warning("room events: a bad payload on %s is skipped: %.200s", name, error)
+            return
+        code = name.removeprefix(CHANNEL_PREFIX)
+        for listener in list(self.listeners.get(code, ())):
+            try:
                 listener.deliver(event)
+            except Exception:
+                log.warning("room events: a listener failed on an event of %s", name, exc_info=True)
+
+    def _lose(self) -> None:
+        """Tell every listener on this instance that events may have been lost."""
+        for listeners in list(self.listeners.values()):
+            for listener in list(listeners):
+                listener.lost()
 
     @contextlib.asynccontextmanager
     async def _reachable(self):
