@@ -2,8 +2,9 @@
 
 One row per drawing: its id, the record exactly as a directory store keeps it
 in ``<id>.ndjson`` (the raw format plus ``mode``, ``guesses``, ``ended_ms``),
-and its PNG. Saving the same id again keeps the version that ended last, so a
-drawing resumed after a reconnect is stored once, whole.
+and its PNG. Saving the same id again keeps the version with the most points
+(a tie goes to the later save), so a drawing resumed after a reconnect is
+stored once, whole, whatever the client's clock said.
 """
 
 from typing import Iterator
@@ -17,12 +18,13 @@ CREATE TABLE IF NOT EXISTS drawings (
     png bytea NOT NULL,
     ended_ms bigint,
     saved_at timestamptz NOT NULL DEFAULT now()
-)"""
+);
+ALTER TABLE drawings ADD COLUMN IF NOT EXISTS points integer"""
 UPSERT = """
-INSERT INTO drawings (id, record, png, ended_ms) VALUES (%s, %s, %s, %s)
+INSERT INTO drawings (id, record, png, ended_ms, points) VALUES (%s, %s, %s, %s, %s)
 ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record, png = EXCLUDED.png, ended_ms = EXCLUDED.ended_ms,
-    saved_at = now()
-WHERE drawings.ended_ms IS NULL OR EXCLUDED.ended_ms >= drawings.ended_ms"""
+    points = EXCLUDED.points, saved_at = now()
+WHERE drawings.points IS NULL OR EXCLUDED.points >= drawings.points"""
 RECENT = "SELECT id, record FROM drawings ORDER BY id DESC LIMIT %s OFFSET %s"
 RECENT_OF_WORD = "SELECT id, record FROM drawings WHERE record->>'word' = %s ORDER BY id DESC LIMIT %s OFFSET %s"
 RECORD = "SELECT record FROM drawings WHERE id = %s"

@@ -50,6 +50,12 @@ def raw_record(
     }
 
 
+def points_in(record: dict[str, Any]) -> int:
+    """How many points a raw record's drawing holds: what decides which of two saves of one drawing stays."""
+    drawing = record.get("drawing") or []
+    return sum(len(stroke[0]) for stroke in drawing if stroke)
+
+
 def _numbers(row: np.ndarray) -> list[int | float]:
     """Integers where the value is whole (the dataset's style), floats otherwise."""
     if (row == np.floor(row)).all():  # the common case (times, pixel grids) in one step; values are ≤ 1e9

@@ -26,7 +26,8 @@ class ErrorCode(StrEnum):
     BAD_POINTS = "bad_points"  # x/y/t not lists of finite numbers of one length, or empty
     TOO_MANY_POINTS = "too_many_points"  # over the points per message / stroke / drawing
     TOO_MANY_STROKES = "too_many_strokes"  # over the strokes per drawing
-    NO_DRAWING = "no_drawing"  # a drawing message with no open drawing (before start, after the round ended)
+    NO_DRAWING = "no_drawing"  # a drawing message with no open drawing (before any start, after the client's end)
+    DRAWING_ENDED = "drawing_ended"  # a drawing message after the server ended the drawing (won, timed out): ignore
     NO_STROKE = "no_stroke"  # stroke_end with no open stroke, undo with nothing to undo
     UNKNOWN_WORD = "unknown_word"  # start with a word the model does not know
     SAVE_FAILED = "save_failed"  # the drawing could not be stored; the game goes on
@@ -44,7 +45,7 @@ class ErrorCode(StrEnum):
     NOT_HOST = "not_host"  # room_start by a player who is not the host
     TOO_FEW_PLAYERS = "too_few_players"  # room_start alone
     NOT_IN_ROOM = "not_in_room"  # room_start or leave without having joined
-    IN_ROOM = "in_room"  # start while seated in a room: its rounds start the drawings
+    IN_ROOM = "in_room"  # start, or a second join, while seated in a room: leave it first
     BAD_SEAT = "bad_seat"  # join with a player id and token that do not match
     ROOMS_UNAVAILABLE = "rooms_unavailable"  # the room store (Redis) is out of reach; single play goes on
     NOT_FOUND = "not_found"  # HTTP 404: no such path under /api, or no saved drawing with that id
@@ -104,10 +105,10 @@ class Start:
         if word is not None and not isinstance(word, str):
             raise ProtocolError(ErrorCode.BAD_FIELD, '"word" must be a string or null')
         resume, token, elapsed_ms = data.get("resume"), data.get("token"), data.get("elapsed_ms", 0)
-        if resume is not None and not (
-            isinstance(resume, str) and records.ID_PATTERN.fullmatch(resume) and isinstance(token, str)
-        ):
+        if resume is not None and not (isinstance(resume, str) and records.ID_PATTERN.fullmatch(resume)):
             raise ProtocolError(ErrorCode.BAD_FIELD, '"resume" must be a drawing id, with its "token"')
+        if resume is not None and not isinstance(token, str):  # the id is fine; what proves it is missing
+            raise ProtocolError(ErrorCode.BAD_RESUME, '"resume" needs the round\'s "resume_token" as "token"')
         if not isinstance(elapsed_ms, int) or isinstance(elapsed_ms, bool) or not 0 <= elapsed_ms <= MAX_ID_INT:
             raise ProtocolError(ErrorCode.BAD_FIELD, '"elapsed_ms" must be a whole number of milliseconds, ≥ 0')
         return cls(mode, word, data.get("id"), resume, token[:200] if token else None, elapsed_ms)
@@ -423,16 +424,69 @@ class Closing(_ServerMessage):
 
 
 @dataclass(frozen=True)
-class Relayed:
-    """A room message built as JSON by ``server.roomplay`` (``room``, ``peer_drawing``, ``peer_guess``), sent as is."""
+class RoomState(_ServerMessage):
+    """A room as one player sees it, after every change (``server.roomplay.view`` builds it)."""
 
-    data: dict
+    type: ClassVar[str] = "room"
+    code: str
+    version: int  # grows with every change: show the newest
+    you: str  # this player's id ...
+    token: str  # ... and what takes the seat back after a reconnect
+    host: str | None
+    state: str  # "lobby", "playing" or "over"
+    round: int
+    rounds: int
+    word: str | None
+    words: list[str]  # of the rounds begun so far
+    starts_in_ms: int | None  # until the round's clock starts; negative once it runs
+    time_limit_s: float
+    players: list[dict]  # [{"id", "name", "score", "away"}] in joining order
+    results: list[dict]  # per round played: player id → {"recognized", "elapsed_ms", "points", "drawing"}
+    reply_to: RequestId = None
 
-    def to_json(self) -> dict:
-        return self.data
 
-    def encode(self) -> str:
-        return json.dumps(self.data, separators=(",", ":"))
+PEER_OPS = ("points", "stroke_end", "undo", "clear")
+
+
+@dataclass(frozen=True)
+class PeerDrawing(_ServerMessage):
+    """Another player's drawing operations in round ``round``: ``["points", [x…], [y…]]``, ``["stroke_end"]``,
+    ``["undo"]``, ``["clear"]``."""
+
+    type: ClassVar[str] = "peer_drawing"
+    player: str
+    round: int
+    ops: list[list]
+
+    @classmethod
+    def from_json(cls, data: dict) -> "PeerDrawing":
+        """Raises: KeyError, TypeError or ValueError for an event that is not one."""
+        ops = data["ops"]
+        if not isinstance(ops, list) or not all(isinstance(op, list) and op and op[0] in PEER_OPS for op in ops):
+            raise ValueError("peer_drawing ops must be lists that name an operation")
+        return cls(str(data["player"]), int(data["round"]), ops)
+
+
+@dataclass(frozen=True)
+class PeerGuess(_ServerMessage):
+    """The network's top guesses after another player's completed strokes."""
+
+    type: ClassVar[str] = "peer_guess"
+    player: str
+    round: int
+    strokes: int
+    guesses: list[dict]
+
+    @classmethod
+    def from_json(cls, data: dict) -> "PeerGuess":
+        """Raises: KeyError, TypeError or ValueError for an event that is not one."""
+        guesses = data["guesses"]
+        if not isinstance(guesses, list):
+            raise ValueError("peer_guess guesses must be a list")
+        return cls(str(data["player"]), int(data["round"]), int(data["strokes"]), guesses)
+
+
+PEER_MESSAGES = {"peer_drawing": PeerDrawing, "peer_guess": PeerGuess}
 
 
 @dataclass(frozen=True)

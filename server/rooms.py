@@ -87,6 +87,7 @@ class Room:
     round: int = 0  # 0: the lobby; 1..ROUNDS: playing; ROUNDS + 1: over
     round_started_ms: int = 0  # wall clock (ms since the epoch): instances agree on it
     results: list[dict[str, Result]] = field(default_factory=list)  # per round played: player id → result
+    online: dict[str, str] = field(default_factory=dict)  # player id → the socket holding their seat now
 
     @property
     def state(self) -> str:
@@ -121,9 +122,23 @@ class Room:
         self.players[player] = name
         self.host = self.host or player
 
+    def connect(self, player: str, socket: str) -> None:
+        """``socket`` holds ``player``'s seat now (a join, or a seat taken back)."""
+        if player in self.players:
+            self.online[player] = socket
+
+    def disconnect(self, player: str, socket: str) -> None:
+        """``socket`` is gone; the player is away unless another socket took their seat meanwhile."""
+        if self.online.get(player) == socket:
+            del self.online[player]
+
+    def away(self, player: str) -> bool:
+        return player not in self.online
+
     def leave(self, player: str) -> None:
         """Remove a player; the host's role passes to the player who joined next."""
         self.players.pop(player, None)
+        self.online.pop(player, None)
         if self.host == player:
             self.host = next(iter(self.players), None)
 
@@ -166,10 +181,12 @@ class Room:
         return result
 
     def round_over(self, now_ms: int) -> bool:
-        """Every player has a result, or the round's time (and grace) has run out."""
+        """Every connected player has a result (a round does not wait for a player who is gone), or the
+        round's time (and grace) has run out."""
         if self.state != "playing":
             return False
-        everyone = all(player in self.results[-1] for player in self.players)
+        connected = [player for player in self.players if player in self.online]
+        everyone = bool(connected) and all(player in self.results[-1] for player in connected)
         return everyone or now_ms >= self.round_started_ms + self.time_limit_ms + GRACE_MS
 
     def advance(self, now_ms: int) -> None:

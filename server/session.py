@@ -44,6 +44,7 @@ class Drawing:
     ended: bool = False
     last_owed: object = None  # the future of the last guess owed for it: its end waits for that guess
     resume_token: str = ""
+    elapsed_ms: int = 0  # how long it had been open when it began here: a resumed drawing, a room round joined late
     ended_ms: int | None = None  # ms from its start to its end, by the session's clock (resumed: the client's start)
     timed_by_client: bool | None = None  # whether its points carry the client's t (decided by the first ones)
     points: int = 0  # in the whole drawing, open stroke included (kept as a count: messages come often)
@@ -53,8 +54,10 @@ class Drawing:
         """The drawing as it looks now, open stroke included (arrays are never mutated)."""
         return self.strokes + ([np.concatenate(self.open, axis=1)] if self.open else [])
 
-    def round_message(self, elapsed_ms: int = 0, reply_to: protocol.RequestId = None) -> protocol.Round:
-        return protocol.Round(self.id, self.mode, self.word, self.time_limit_s, elapsed_ms, self.resume_token, reply_to)
+    def round_message(self, reply_to: protocol.RequestId = None) -> protocol.Round:
+        return protocol.Round(
+            self.id, self.mode, self.word, self.time_limit_s, self.elapsed_ms, self.resume_token, reply_to
+        )
 
     def record(self) -> dict:
         """The Quick, Draw! raw-format record (plus mode and guesses) to save."""
@@ -98,41 +101,80 @@ class Session:
         self.clock, self.rng, self.new_id = clock, rng or random.Random(), new_id
         self.secret, self.max_resume_s = secret, max_resume_s
         self.drawing: Drawing | None = None
+        self.over: Drawing | None = None  # the drawing the server ended (won, timed out) until the next one begins
 
-    def resume_token(self, drawing_id: str) -> str:
-        """What proves a client started ``drawing_id``: an HMAC of the id with the server's secret."""
-        return hmac.new(self.secret, drawing_id.encode(), hashlib.sha256).hexdigest()[:32]
+    def resume_token(self, drawing_id: str, mode: str, word: str | None) -> str:
+        """What proves a client started ``drawing_id`` in ``mode`` with ``word``: an HMAC of the three with the
+        server's secret, so a resume cannot change the prompt or the mode."""
+        message = f"{drawing_id}|{mode}|{word or ''}".encode()
+        return hmac.new(self.secret, message, hashlib.sha256).hexdigest()[:32]
 
     def start(self, message: protocol.Start) -> tuple[Drawing | None, Drawing]:
-        """Begin a drawing; returns (the previous drawing, now finished, or None; the new one)."""
+        """Begin a drawing, or carry one on (``resume``); returns (the previous drawing, now finished, or None;
+        the new one).
+
+        Raises:
+            ProtocolError: ``unknown_word``; ``bad_resume`` for a token that is not this drawing's, mode's and
+                word's, or a drawing too old to resume.
+        """
         if message.word is not None and message.word not in self.labels:
             raise ProtocolError(protocol.ErrorCode.UNKNOWN_WORD, f"the model does not know {message.word!r}"[:200])
+        if message.resume is not None:
+            self._check_resume(message.resume, message.token or "", message.mode, message.word, message.elapsed_ms)
+            return self._begin(
+                message.resume, message.mode, message.word, self._time_limit(message.mode), message.elapsed_ms
+            )
         word = message.word
         if message.mode in protocol.ROUND_MODES and word is None:
             word = self.rng.choice(self.labels)
-        drawing_id, elapsed_s = self.new_id(), 0.0
-        if message.resume is not None:
-            self._check_resume(message)
-            drawing_id, elapsed_s = message.resume, message.elapsed_ms / 1000
+        return self._begin(self.new_id(), message.mode, word, self._time_limit(message.mode), 0)
+
+    def start_round(
+        self, word: str, time_limit_s: float, elapsed_ms: int, carry: tuple[str, str] | None = None
+    ) -> tuple[Drawing | None, Drawing]:
+        """Begin a room round's drawing on the room's clock (``elapsed_ms`` since the round began), carrying on
+        ``carry`` = (id, resume token) of the player's drawing before a reconnect.
+
+        Raises:
+            ProtocolError: ``bad_resume`` when ``carry`` is not this round's drawing (nothing changes).
+        """
+        drawing_id = self.new_id()
+        if carry is not None:
+            self._check_resume(carry[0], carry[1], "room", word, elapsed_ms)
+            drawing_id = carry[0]
+        return self._begin(drawing_id, "room", word, time_limit_s, elapsed_ms)
+
+    def _time_limit(self, mode: str) -> float | None:
+        return self.time_limit_s if mode in protocol.ROUND_MODES else None
+
+    def _begin(
+        self, drawing_id: str, mode: str, word: str | None, time_limit_s: float | None, elapsed_ms: int
+    ) -> tuple[Drawing | None, Drawing]:
         previous = self.finish()
+        elapsed_s = elapsed_ms / 1000
         self.drawing = Drawing(
             drawing_id,
-            message.mode,
+            mode,
             word,
-            self.time_limit_s if message.mode in protocol.ROUND_MODES else None,
+            time_limit_s,
             self.clock() - elapsed_s,
             datetime.now(timezone.utc) - timedelta(seconds=elapsed_s),
-            resume_token=self.resume_token(drawing_id),
+            resume_token=self.resume_token(drawing_id, mode, word),
+            elapsed_ms=elapsed_ms,
         )
         return previous, self.drawing
 
-    def _check_resume(self, message: protocol.Start) -> None:
-        """A resumed drawing must carry its own token and could still be open (its id holds its start time)."""
-        if not hmac.compare_digest(message.token, self.resume_token(message.resume)):
-            raise ProtocolError(protocol.ErrorCode.BAD_RESUME, "this drawing cannot be resumed here: start a new one")
-        started = datetime.strptime(message.resume[:15], "%Y%m%dT%H%M%S").replace(tzinfo=timezone.utc)
+    def _check_resume(self, drawing_id: str, token: str, mode: str, word: str | None, elapsed_ms: int) -> None:
+        """A resumed drawing must carry its own token (for its mode and word) and could still be open (its id
+        holds its start time)."""
+        if not hmac.compare_digest(token, self.resume_token(drawing_id, mode, word)):
+            raise ProtocolError(
+                protocol.ErrorCode.BAD_RESUME,
+                "this drawing cannot be resumed here (a resume keeps its id, mode and word): start a new one",
+            )
+        started = datetime.strptime(drawing_id[:15], "%Y%m%dT%H%M%S").replace(tzinfo=timezone.utc)
         age_s = (datetime.now(timezone.utc) - started).total_seconds()
-        if age_s > self.max_resume_s or message.elapsed_ms / 1000 > self.max_resume_s:
+        if age_s > self.max_resume_s or elapsed_ms / 1000 > self.max_resume_s:
             raise ProtocolError(protocol.ErrorCode.BAD_RESUME, "this drawing is too old to resume: start a new one")
 
     def add_points(self, points: np.ndarray) -> None:
@@ -196,6 +238,7 @@ class Session:
         if self.drawing is not drawing:
             return False
         self.finish()
+        self.over = drawing
         return True
 
     def current(self, drawing: Drawing, epoch: int) -> bool:
@@ -231,11 +274,13 @@ class Session:
         if self.drawing is not drawing:
             return drawing.guesses, False
         self.finish()
+        self.over = drawing
         return drawing.guesses, True
 
     def finish(self) -> Drawing | None:
-        """Close the open drawing (disconnect, new start); returns it, or None if none was open."""
-        drawing, self.drawing = self.drawing, None
+        """Close the open drawing (the client's end, a new start, a disconnect); returns it, or None if none was
+        open."""
+        drawing, self.drawing, self.over = self.drawing, None, None
         if drawing is not None:
             drawing.ended = True
             drawing.ended_ms = round((self.clock() - drawing.began) * 1000)
@@ -246,6 +291,9 @@ class Session:
         return drawing
 
     def _open(self) -> Drawing:
+        if self.drawing is None and self.over is not None:
+            message = "the drawing has ended (recognized or out of time): nothing changed; wait for the next round"
+            raise ProtocolError(protocol.ErrorCode.DRAWING_ENDED, message)
         if self.drawing is None:
             raise ProtocolError(protocol.ErrorCode.NO_DRAWING, "no open drawing: send start first")
         return self.drawing

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from core import db
-from core.records import ID_PATTERN, new_id
+from core.records import ID_PATTERN, new_id, points_in
 
 log = logging.getLogger("server.store")
 
@@ -41,8 +41,8 @@ class SavedDrawingStore:
         """
         drawing_id = drawing_id or new_id()
         self._check(drawing_id)
-        kept = self._read(drawing_id)  # a resumed drawing is saved again: the version that ended last stays
-        if kept is not None and (kept.get("ended_ms") or 0) > (record.get("ended_ms") or 0):
+        kept = self._read(drawing_id)  # a resumed drawing is saved again: the version with the most points stays
+        if kept is not None and points_in(kept) > points_in(record):
             return drawing_id
         self.directory.mkdir(parents=True, exist_ok=True)
         line = json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n"
@@ -262,7 +262,8 @@ class PostgresStore:
         from psycopg.types.json import Jsonb
 
         async with self.pool.connection(timeout=5) as connection:
-            await connection.execute(db.UPSERT, (drawing_id, Jsonb(record), png, record.get("ended_ms")))
+            values = (drawing_id, Jsonb(record), png, record.get("ended_ms"), points_in(record))
+            await connection.execute(db.UPSERT, values)
 
     async def _query(self, sql: str, parameters: tuple) -> list:
         async with self.pool.connection(timeout=5) as connection:

@@ -1,10 +1,11 @@
 """The ``/ws`` route: receive → parse → session → classify → send, in the order the client asked.
 
-Each connection runs three tasks. The reader applies messages to its Session
-and queues their answers in the outbox: a message, or a future that the
-classifier task (an owed guess) or a save task (a drawing's end) resolves.
-The writer sends the outbox in order, so answers come in the order of the
-messages they answer. Live guesses go straight to the outbox when computed.
+A ``Connection`` routes. It runs three tasks: its reader applies each message
+to the ``Session`` (the drawing's rules, ``server.session``) and queues the
+answers in its ``Outbox`` (``server.outbox``), its ``Guesser``
+(``server.guesser``) classifies what the session owes or what is being drawn,
+and the outbox's writer sends the answers in order. In a room, the
+connection is the ``Player`` its ``Seat`` (``server.roomplay``) plays through.
 """
 
 import asyncio
@@ -16,10 +17,13 @@ import time
 from quart import Blueprint, current_app, websocket
 
 from core import sketch
+from core.model import Prediction
 from server import protocol, roomplay
-from server.flow import OwedSlot, Request, TokenBucket
+from server.flow import Request, TokenBucket
 from server.guard import Gate
-from server.hosting import client_pinged_at
+from server.guesser import Guesser
+from server.hosting import client_pinged_at, closed_on_the_wire
+from server.outbox import Outbox
 from server.protocol import (
     Clear,
     End,
@@ -42,10 +46,8 @@ from server.session import Drawing, Session
 log = logging.getLogger("server.ws")
 blueprint = Blueprint("ws", __name__)
 
-OUTBOX_LIMIT = 64  # answers waiting for a client that does not read: beyond this its reader waits
 CLOSE_FLUSH_S = 2.0  # at a server-side close, how long the last answers (saved, closing) may take to go out
-LIVE_POLL_S = 0.01  # a live guess held back by a busy classifier is retried this often
-REFUSED_WINDOW_S = 10.0  # a client may have MAX_REFUSED_MESSAGES refused (rate_limited) per this many seconds
+REFUSED_WINDOW_S = 10.0  # a client may have MAX_REFUSED_MESSAGES refused messages per this many seconds
 
 
 @blueprint.websocket("/ws")
@@ -72,7 +74,7 @@ async def play():
 
 
 class Connection:
-    """One player's socket: its session, its outbox, its game timer."""
+    """One player's socket: routes its messages to its session, guesser, outbox and seat."""
 
     def __init__(self, services: Services, socket):
         self.services, self.socket = services, socket
@@ -89,21 +91,17 @@ class Connection:
             secret=services.secret,
             max_resume_s=settings.max_drawing_s,
         )
-        self.slot = OwedSlot()
-        self.outbox: asyncio.Queue = asyncio.Queue()  # messages, and futures of messages, in sending order
-        self.owed: set[asyncio.Future] = set()  # owed guesses not computed yet
+        self.id, self.began = secrets.token_hex(4), time.monotonic()  # the id ties this socket's log lines together
+        self.outbox = Outbox()
+        self.guesser = Guesser(services, self.session, self.id)
         self.bucket = TokenBucket(settings.messages_per_second, settings.message_burst)
-        self.budget = TokenBucket(settings.classify_points_per_second, settings.classify_points_burst)
         # Refusals have their own bucket: MAX_REFUSED_MESSAGES at once, refilled over REFUSED_WINDOW_S.
         self.refusals = TokenBucket(settings.max_refused_messages / REFUSED_WINDOW_S, settings.max_refused_messages)
         self.seq = 0
-        self.last_live = float("-inf")
-        self.live_wanted = False  # the open stroke has points no guess has seen
         self.timer: asyncio.Task | None = None
         self.writer: asyncio.Task | None = None
         self.open = True
         self.metrics = services.metrics
-        self.id, self.began = secrets.token_hex(4), time.monotonic()  # the id ties this socket's log lines together
         self.drawings = self.errors = 0
         self.close_code: int | None = None
         self.seat: roomplay.Seat | None = None  # this player's place in a room, after ``join``
@@ -113,18 +111,17 @@ class Connection:
         self.metrics.connections_total.inc()
         # The client's address: behind nginx, the one X-Forwarded-For names (FORWARDED_ALLOW_IPS)
         log.info("connection open", extra={"conn": self.id, "client": self.socket.remote_addr})
-        self.outbox.put_nowait(self.hello())
-        tasks = [asyncio.create_task(work()) for work in (self.receive, self.classify, self.write)]
+        self.tell(self.hello())
+        work = (self.receive(), self.guesser.run(self.answered), self.outbox.write(self.send))
+        tasks = [asyncio.create_task(job) for job in work]
         self.writer = tasks[2]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 if not task.cancelled() and task.exception() is not None:
                     log.error("connection failed", exc_info=task.exception())
-                    self.forget_owed()  # they will not be computed: the writer must not wait for them
-                    self.outbox.put_nowait(
-                        protocol.Error(protocol.ErrorCode.INTERNAL_ERROR, "the server failed; please reconnect")
-                    )
+                    self.outbox.forget()  # they will not be computed: the writer must not wait for them
+                    self.tell(protocol.Error(protocol.ErrorCode.INTERNAL_ERROR, "the server failed; please reconnect"))
                     await self.close(protocol.CloseCode.INTERNAL_ERROR, "internal error")
         finally:
             self.open = False
@@ -132,11 +129,12 @@ class Connection:
             self.timer = self.writer = None  # a finished task keeps its traceback, and through it this connection
             for task in tasks:
                 task.cancel()
-            self.slot.close()
-            self.forget_owed()
+            self.guesser.close()
+            self.outbox.forget()
             self.conclude(self.session.finish(), "disconnected")  # the open drawing is saved too
             if self.seat is not None:
-                self.seat.close()  # the player keeps the seat: a reconnect takes it back
+                self.seat.close(away=True)  # the player keeps the seat: a reconnect takes it back
+                self.seat = None  # (a seat points back at its connection)
             self.metrics.connections.dec()
             log.info(
                 "connection closed",
@@ -144,7 +142,7 @@ class Connection:
                     "conn": self.id,
                     "drawings": self.drawings,
                     "errors": self.errors,
-                    "close": self.close_code or "peer",
+                    "close": self.close_code or closed_on_the_wire(self.socket.scope) or "peer",
                     "seconds": round(time.monotonic() - self.began, 1),
                 },
             )
@@ -194,24 +192,28 @@ class Connection:
             if len(frame.encode() if isinstance(frame, str) else frame) > limit:  # bytes, as on the wire
                 return await self.close(protocol.CloseCode.MESSAGE_TOO_BIG, f"frames are limited to {limit} bytes")
             message = None
-            within_rate = self.bucket.take()
-            if not within_rate and not self.refusals.take():
-                return await self.close(protocol.CloseCode.POLICY_VIOLATION, "too many messages")
             try:
+                within_rate = self.bucket.take()
                 message = protocol.parse(frame, self.limits)
                 if not within_rate:
                     wait = round(self.bucket.retry_after(), 3)
                     raise ProtocolError(
-                        protocol.ErrorCode.RATE_LIMITED,
+                        ErrorCode.RATE_LIMITED,
                         f"over {self.settings.messages_per_second:g} messages/s: refused, retry after {wait:g} s",
                         retry_after=wait,
                     )
                 await self.handle(message)
             except ProtocolError as error:
+                if error.code is ErrorCode.DRAWING_ENDED and _unasked_points(message):
+                    continue  # the rest of a stroke that crossed the round's end: nobody waits for an answer
+                # Every refusal counts but the ended drawing's (the client could not have known); one too many closes.
+                if error.code is not ErrorCode.DRAWING_ENDED and not self.refusals.take():
+                    flood = "too many messages" if error.code is ErrorCode.RATE_LIMITED else "too many refused messages"
+                    return await self.close(protocol.CloseCode.POLICY_VIOLATION, flood)
                 if error.reply_to is None and message is not None:  # parse sets it; the session cannot
                     error.reply_to = message.id
-                self.answer(protocol.Error.of(error))
-            while self.outbox.qsize() > OUTBOX_LIMIT:  # the client does not read: stop reading it too
+                self.tell(protocol.Error.of(error))
+            while self.outbox.full:  # the client does not read: stop reading it too
                 await asyncio.sleep(0.05)
 
     async def next_frame(self, idle_s: float):
@@ -233,12 +235,11 @@ class Connection:
             case Start():
                 if self.seat is not None:
                     raise ProtocolError(ErrorCode.IN_ROOM, "in a room, its rounds start the drawings: leave it first")
-                self.begin(message)
+                self.opened(*session.start(message), message.id)
             case Points(type="points", points=points):
                 session.add_points(points)
                 self.share(["points", points])
-                self.live_wanted = True
-                self.slot.poke()
+                self.guesser.drawn()
             case StrokeEnd():
                 await self.owe(session.end_stroke(), message.id)
                 self.share(["stroke_end"])
@@ -254,33 +255,54 @@ class Connection:
             case End():
                 self.conclude(session.end(), "ended", message.id)
             case Ping():
-                self.answer(protocol.Pong(message.id))
+                self.tell(protocol.Pong(message.id))
             case Join() | RoomStart() | Leave():
                 await self.room_request(message)
 
-    def begin(self, message: Start) -> Drawing:
-        """Open a drawing (the previous one ends) and answer ``round``: for a ``start``, or a room's round."""
-        previous, drawing = self.session.start(message)
+    def opened(self, previous: Drawing | None, drawing: Drawing, reply_to: protocol.RequestId = None) -> Drawing:
+        """A drawing began (the previous one ended): its clock runs, and ``round`` tells the client."""
         self.conclude(previous, "replaced")
         self.start_timer(drawing)
-        self.live_wanted = False
-        self.answer(drawing.round_message(message.elapsed_ms if message.resume else 0, message.id))
+        self.guesser.reset()
+        self.tell(drawing.round_message(reply_to))
         return drawing
+
+    # The Player a Seat plays through (server.roomplay.Player) ---------------------------------
+
+    def tell(self, message) -> None:
+        """Queue a message (or a future of one, or of a list) to go out after everything queued before it."""
+        self.outbox.put(message)
+
+    def open_round(self, word: str, time_limit_s: float, elapsed_ms: int, carry: tuple[str, str] | None) -> Drawing:
+        """Open this player's drawing of a room round, on the room's clock, carrying on ``carry`` if it can."""
+        if carry is not None:
+            try:
+                return self.opened(*self.session.start_round(word, time_limit_s, elapsed_ms, carry))
+            except ProtocolError as error:  # bad_resume: a fresh drawing instead
+                log.info("a room drawing could not be carried on: %s", error.message, extra={"conn": self.id})
+        return self.opened(*self.session.start_round(word, time_limit_s, elapsed_ms))
+
+    def close_soon(self, code: int, reason: str) -> asyncio.Task:
+        """``close`` from another task (shutdown, a room), run in this connection's context, where its socket is."""
+        return asyncio.get_running_loop().create_task(self.close(code, reason), context=self.context.copy())
+
+    # -------------------------------------------------------------------------------------------
 
     async def room_request(self, message: Join | RoomStart | Leave) -> None:
         """``join``, ``room_start`` and ``leave``: the room's rules decide; a refusal is an error with its code."""
         try:
             match message:
                 case Join():
-                    if self.seat is not None:  # one room at a time: the old seat stays for a reconnect
-                        self.seat.close()
-                        self.seat = None
-                    self.seat = await roomplay.join(self, message)
+                    if self.seat is not None:  # one room, one seat: a second join changes nothing
+                        raise ProtocolError(ErrorCode.IN_ROOM, f"already in room {self.seat.code}: leave it first")
+                    self.seat = await roomplay.join(self, self.services, message)
                 case RoomStart():
                     words = roomplay.pick_words(self.services.classifier.labels)
                     await self.seated().start_game(words, message.id)
                 case Leave():
                     seat, self.seat = self.seated(), None
+                    if seat.holds(self.session.drawing):  # the round's drawing ends with the seat: saved, unscored
+                        self.conclude(self.session.finish(), "left")
                     await seat.leave(message.id)
         except RoomError as error:
             raise ProtocolError(ErrorCode(error.code), str(error)) from None
@@ -294,71 +316,19 @@ class Connection:
         return self.seat
 
     def share(self, *ops: list) -> None:
-        """Pass what the player just drew in a room round to the others."""
-        drawing = self.session.drawing
-        if self.seat is not None and drawing is not None and drawing.mode == "room":
+        """Pass what the player just drew in their room round to the others in that room."""
+        if self.seat is not None and self.seat.holds(self.session.drawing):
             for op in ops:
                 self.seat.note(op)
 
-    def answer(self, message) -> None:
-        """Queue a message (or a future of one, or of a list) to go out after everything queued before it."""
-        self.outbox.put_nowait(message)
-
     async def owe(self, strokes: int, reply_to) -> None:
         """Queue the guess owed for a completed stroke, undo or clear; it covers the open stroke's points too."""
-        drawing = self.session.drawing
-        reply = asyncio.get_running_loop().create_future()
-        self.owed.add(reply)
-        drawing.last_owed = reply
-        self.live_wanted = False
-        self.answer(reply)
-        await self.slot.put(Request(drawing, list(drawing.strokes), strokes, drawing.epoch, reply, reply_to))
+        await self.guesser.owe(self.session.drawing, self.outbox.owe(), reply_to)
 
-    def forget_owed(self) -> None:
-        for reply in self.owed:
-            reply.cancel()
-        self.owed.clear()
-
-    async def classify(self) -> None:
-        """Owed requests first, in order; when none waits, the newest state of the open stroke, if no guess
-        has seen it, as soon as LIVE_GUESS_INTERVAL_MS has passed and the classifier keeps up."""
-        while True:
-            request = self.slot.take()
-            if request is None:
-                wait = self.live_wait()
-                if wait is None or wait > 0:
-                    await self.slot.wait(wait)
-                    continue
-                request = self.live_request()
-            await self.guess(request)
-
-    def live_wait(self) -> float | None:
-        """Seconds until a live guess may be asked for: None when none is wanted, 0 for now."""
-        if not self.live_wanted or self.session.drawing is None:
-            return None
-        left = self.last_live + self.settings.live_guess_interval_ms / 1000 - time.monotonic()
-        if left > 0:
-            return left
-        if (over := self.budget.retry_after(self.session.drawing.points)) > 0:
-            return over  # over its share of the classifier
-        if self.services.backlog >= self.settings.live_guess_max_backlog:
-            return LIVE_POLL_S
-        return 0.0
-
-    def live_request(self) -> Request:
-        self.last_live, self.live_wanted = time.monotonic(), False
-        drawing = self.session.drawing
-        return Request(drawing, drawing.snapshot(), len(drawing.strokes), drawing.epoch)
-
-    async def guess(self, request: Request) -> None:
+    def answered(self, request: Request, prediction: Prediction | None) -> None:
+        """The guesser's answer for a request: a guess to send (owed or live), which may win the round."""
         drawing, guesses, won = request.drawing, [], False
-        if request.snapshot:
-            cost = sketch.point_count(request.snapshot)
-            while not self.budget.take(cost):  # over its share: this connection waits, and stops being read
-                await asyncio.sleep(self.budget.retry_after(cost))
-            prediction = await self.services.predict(request.snapshot, self.id)
-            if request.live and not self.session.current(drawing, request.epoch):
-                return  # the drawing changed (undo, stroke end…) or ended meanwhile: its owed guess covers it
+        if prediction is not None:
             guesses, won = self.session.observe(drawing, prediction, request.strokes, len(request.snapshot))
         else:
             drawing.guesses = []
@@ -366,34 +336,14 @@ class Connection:
         message = protocol.GuessMessage(self.seq, drawing.id, request.strokes, request.live, guesses, request.reply_to)
         self.metrics.guesses.labels("live" if request.live else "stroke").inc()
         if request.live:
-            self.answer(message)
+            self.tell(message)
         else:
-            if drawing.mode == "room" and self.seat is not None:
+            if self.seat is not None and self.seat.holds(drawing):
                 self.seat.guessed(request.strokes, guesses)
             self.metrics.latency.observe(time.perf_counter() - request.at)
-            self.owed.discard(request.reply)
-            if not request.reply.done():
-                request.reply.set_result(message)
+            self.outbox.settle(request.reply, message)
         if won:
             self.conclude(drawing, "recognized")
-
-    async def write(self) -> None:
-        """Send the outbox in order, waiting for each future in turn."""
-        while True:
-            item = await self.outbox.get()
-            try:
-                if isinstance(item, asyncio.Future):
-                    await asyncio.wait([item])
-                    if item.cancelled():
-                        continue
-                    if item.exception() is not None:
-                        log.error("an answer failed", exc_info=item.exception())
-                        continue
-                    item = item.result()
-                for message in item if isinstance(item, list) else [item]:
-                    await self.send(message)
-            finally:
-                self.outbox.task_done()
 
     def start_timer(self, drawing: Drawing) -> None:
         if self.timer is not None:
@@ -412,11 +362,16 @@ class Connection:
         """Queue the end of a drawing that left the session: after the guesses still owed for it (which
         may still win its round), ``recognized`` or ``timeout`` for a round, as soon as they are known,
         then its one final message, ``saved`` or ``not_saved``. The save runs in a task Services
-        tracks: a disconnect cannot cancel it."""
+        tracks: a disconnect cannot cancel it. A room round's drawing is scored by its seat, unless the
+        player left or dropped (a dropped player may come back to it)."""
         if drawing is None:
             return
         owed = drawing.last_owed
-        seat = self.seat if drawing.mode == "room" and outcome not in ("disconnected", "closed") else None
+        score = None
+        if self.seat is not None and self.seat.holds(drawing):
+            self.seat.flush_now()  # the drawing's last points reach the others tagged with its own round
+            if outcome not in ("disconnected", "closed"):
+                score = self.seat.scorer(drawing)
         if drawing.strokes:
             self.drawings += 1
 
@@ -435,13 +390,13 @@ class Connection:
                 self.metrics.drawings.labels("recognized" if drawing.recognized else outcome).inc()
                 result = await self.services.save_async(drawing, reply_to)
                 self.metrics.saves.labels("ok" if isinstance(result, protocol.Saved) else "failed").inc()
-            if seat is not None:  # a room round: score it (a dropped player may still come back to it)
-                await seat.finished(drawing, result.id if isinstance(result, protocol.Saved) else None)
+            if score is not None:  # a room round: score it
+                await score(result.id if isinstance(result, protocol.Saved) else None)
             return result
 
         announced = asyncio.ensure_future(verdict())
-        self.answer(announced)
-        self.answer(self.services.spawn(finish()))
+        self.tell(announced)
+        self.tell(self.services.spawn(finish()))
 
     async def send(self, message) -> None:
         if isinstance(message, protocol.Error):
@@ -453,10 +408,6 @@ class Connection:
             except Exception:  # the peer is gone; the reader notices and ends the connection
                 self.open = False
 
-    def close_soon(self, code: int, reason: str) -> asyncio.Task:
-        """``close`` from another task (shutdown), run in this connection's context, where its socket is."""
-        return asyncio.get_running_loop().create_task(self.close(code, reason), context=self.context.copy())
-
     async def close(self, code: int, reason: str) -> None:
         """Close from the server's side: the open drawing ends (and is saved), its final message and a
         ``closing`` notice go out after everything queued, for at most CLOSE_FLUSH_S, then the close frame."""
@@ -466,17 +417,16 @@ class Connection:
         self.close_code = code
         self.metrics.closes.labels(str(code)).inc()
         self.conclude(self.session.finish(), "closed")
-        self.answer(protocol.Closing(code, reason))
+        self.tell(protocol.Closing(code, reason))
         if self.writer is not None and not self.writer.done():
-            try:
-                async with asyncio.timeout(CLOSE_FLUSH_S):
-                    await self.outbox.join()
-            except TimeoutError:
+            if not await self.outbox.drain(CLOSE_FLUSH_S):
                 log.warning("a closing socket did not take its last messages", extra={"conn": self.id})
         else:  # refused before serving: only ready messages wait (the notice)
-            while not self.outbox.empty():
-                item = self.outbox.get_nowait()
-                if not isinstance(item, asyncio.Future):
-                    await self.send(item)
+            await self.outbox.send_ready(self.send)
         self.open = False
         await self.socket.close(code, reason)
+
+
+def _unasked_points(message) -> bool:
+    """A ``points`` message without an id: nobody waits for its answer."""
+    return isinstance(message, Points) and message.type == "points" and message.id is None

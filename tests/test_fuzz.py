@@ -178,7 +178,15 @@ class Arena:
 
 @pytest.fixture
 async def arena(tmp_path):
-    app = make_app(tmp_path, LIVE_GUESS_INTERVAL_MS=100_000, MESSAGES_PER_SECOND=1e6, MESSAGE_BURST=10**6, **LIMITS)
+    # Every refusal counts towards MAX_REFUSED_MESSAGES: the fuzzed socket may have as many as it likes here.
+    app = make_app(
+        tmp_path,
+        LIVE_GUESS_INTERVAL_MS=100_000,
+        MESSAGES_PER_SECOND=1e6,
+        MESSAGE_BURST=10**6,
+        MAX_REFUSED_MESSAGES=10**6,
+        **LIMITS,
+    )
     async with app.test_app():
         client = app.test_client()
         async with client.websocket("/ws") as fuzzed, client.websocket("/ws") as neighbour:

@@ -98,15 +98,23 @@ async def test_end_right_after_the_last_stroke_still_wins_the_round(tmp_path, re
     check_saved(app, round_id, len(strokes), word, recognized=True)
 
 
-async def test_points_after_the_round_is_recognized_are_refused(tmp_path, recognizable):
+async def test_drawing_after_the_round_is_recognized_gets_drawing_ended_and_changes_nothing(tmp_path, recognizable):
     app = make_app(tmp_path, RECOGNITION_THRESHOLD=THRESHOLD)
     async with app.test_app(), app.test_client().websocket("/ws") as ws:
         await send(ws, type="start", mode="game", word=recognizable["word"])
         for stroke in recognizable["drawing"]:
             await send(ws, type="stroke", x=stroke[0], y=stroke[1])
-        await receive_type(ws, "saved")
-        await send(ws, type="points", **LINE)
-        assert (await receive_type(ws, "error"))["code"] == protocol.ErrorCode.NO_DRAWING
+        saved = await receive_type(ws, "saved")
+        await send(ws, type="points", **LINE)  # the rest of a stroke that crossed the win: dropped, no answer
+        await send(ws, type="ping", id="p")
+        assert await receive(ws) == {"type": "pong", "reply_to": "p"}
+        for kind in ("points", "stroke_end", "stroke", "undo", "clear", "end"):
+            await send(ws, type=kind, id=kind, **(LINE if kind in ("points", "stroke") else {}))
+            error = await receive(ws)
+            assert (error["type"], error["code"], error["reply_to"]) == ("error", "drawing_ended", kind)
+        await send(ws, type="start", mode="free")  # the next drawing opens as usual
+        assert (await receive(ws))["type"] == "round"
+    check_saved(app, saved["id"], saved["strokes"], recognizable["word"], recognized=True)
 
 
 async def test_timeout_ends_the_round_and_saves(tmp_path):
@@ -130,7 +138,7 @@ async def test_timeout_without_strokes_saves_nothing(tmp_path):
         assert (await receive(ws))["type"] == "timeout"
         assert await receive(ws) == {"type": "not_saved", "id": round_id, "reason": "empty", "reply_to": None}
         await send(ws, type="stroke", **LINE)
-        assert (await receive(ws))["code"] == protocol.ErrorCode.NO_DRAWING
+        assert (await receive(ws))["code"] == protocol.ErrorCode.DRAWING_ENDED
     assert saved_files(app) == []
 
 

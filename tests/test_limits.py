@@ -92,7 +92,7 @@ async def test_a_free_drawing_open_too_long_is_ended_and_saved(tmp_path):
         saved = await receive(ws)
         assert (saved["type"], saved["id"], saved["strokes"]) == ("saved", drawing_id, 1)
         await send(ws, type="stroke", **LINE)
-        assert (await receive(ws))["code"] == protocol.ErrorCode.NO_DRAWING  # the drawing is over, the socket is not
+        assert (await receive(ws))["code"] == protocol.ErrorCode.DRAWING_ENDED  # the drawing is over, the socket is not
 
 
 async def test_max_drawing_s_also_caps_a_longer_game_round(tmp_path):

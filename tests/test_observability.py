@@ -234,3 +234,14 @@ def test_uvicorn_says_where_it_listens_once_in_the_servers_log_format(tmp_path):
     assert len(listening) == 1, err
     assert json.loads(listening[0])["logger"] == "uvicorn.error"
     assert "color_message" not in listening[0]
+
+
+async def test_the_log_names_a_close_on_the_wire_by_its_code(tmp_path, caplog):
+    overrides = {"SAVED_DIR": str(tmp_path), "PORT": 0, "PING_INTERVAL_S": 0.2, "PING_TIMEOUT_S": 0.2}
+    app = create_app(overrides, FakeClassifier())
+    with caplog.at_level(logging.INFO, logger="server.ws"):
+        async with served(app) as port:
+            await closed_socket(port)
+            await closes_counted(app, protocol.CloseCode.INTERNAL_ERROR)
+    [closed] = [r for r in caplog.records if r.getMessage() == "connection closed"]
+    assert closed.close == protocol.CloseCode.INTERNAL_ERROR

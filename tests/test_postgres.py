@@ -93,15 +93,15 @@ async def test_the_app_keeps_drawings_in_postgres_and_serves_them_back(postgres,
     assert list((tmp_path / "saved").glob("*.ndjson")) == []  # nothing went to the directory
 
 
-async def test_saving_an_id_again_keeps_the_version_that_ended_last(postgres, tmp_path):
+async def test_saving_an_id_again_keeps_the_version_with_the_most_points(postgres, tmp_path):
     store = PostgresStore(postgres.url, SavedDrawingStore(tmp_path / "spool"), None)
     await store.open()
     try:
         drawing_id = records.new_id()
         whole = {"word": None, "drawing": [[[1], [2]], [[3], [4]]], "ended_ms": 9000}
         await store.save(whole, b"whole", drawing_id)
-        await store.save({"word": None, "drawing": [[[1], [2]]], "ended_ms": 4000}, b"partial", drawing_id)
-        assert (await store.record(drawing_id))["drawing"] == whole["drawing"]
+        await store.save({"word": None, "drawing": [[[1], [2]]], "ended_ms": 12000}, b"partial", drawing_id)
+        assert (await store.record(drawing_id))["drawing"] == whole["drawing"]  # its later clock does not count
         assert await store.png(drawing_id) == b"whole" and store.spooled() == 0
     finally:
         await store.close()

@@ -13,6 +13,7 @@ def lobby(*names: str) -> Room:
     room = Room(rooms.new_code(), LIMIT)
     for name in names:
         room.join(f"id-{name}", name)
+        room.connect(f"id-{name}", f"socket-{name}")
     return room
 
 
@@ -148,3 +149,32 @@ def test_a_room_survives_json():
     room.finish("id-bob", True, 3_000, drawing="d1")
     again = Room.from_json(room.to_json())
     assert again == room and again.scores() == room.scores()
+
+
+def test_a_round_does_not_wait_for_a_player_who_is_gone():
+    room = lobby("ada", "bob", "cy")
+    room.start("id-ada", WORDS, -room.break_ms)
+    room.finish("id-ada", True, 1_000)
+    room.disconnect("id-bob", "socket-bob")
+    assert room.away("id-bob") and not room.round_over(2_000)  # cy is still drawing
+    room.finish("id-cy", False, 3_000)
+    assert room.round_over(3_000)  # everyone connected has a result
+    room.advance(3_000)
+    assert room.results[0]["id-bob"] == rooms.Result(False)
+
+
+def test_a_late_disconnect_of_an_old_socket_does_not_mark_a_player_away():
+    room = lobby("ada", "bob")
+    room.connect("id-bob", "socket-bob-again")  # bob's page came back on another socket ...
+    room.disconnect("id-bob", "socket-bob")  # ... before the old socket's goodbye arrived
+    assert not room.away("id-bob")
+    room.disconnect("id-bob", "socket-bob-again")
+    assert room.away("id-bob") and "id-bob" in room.players  # away, seat kept
+
+
+def test_a_room_where_everyone_is_gone_waits_for_the_clock():
+    room = lobby("ada", "bob")
+    room.start("id-ada", WORDS, -room.break_ms)
+    room.disconnect("id-ada", "socket-ada")
+    room.disconnect("id-bob", "socket-bob")
+    assert not room.round_over(1_000) and room.round_over(LIMIT + rooms.GRACE_MS)

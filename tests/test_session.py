@@ -284,7 +284,7 @@ def test_undo_and_clear_give_the_point_budget_back(session):
 
 
 def resume(session, drawing_id, token=None, elapsed_ms=0, mode="free", word=None):
-    token = session.resume_token(drawing_id) if token is None else token
+    token = session.resume_token(drawing_id, mode, word) if token is None else token
     return session.start(Start(mode, word, None, drawing_id, token, elapsed_ms))
 
 
@@ -304,7 +304,7 @@ def test_a_resume_with_a_wrong_token_or_too_old_is_refused_and_changes_nothing(s
         token = "0" * 32
     elif tamper == "age":  # an id from an hour ago, with its right token
         drawing_id = (datetime.now(timezone.utc) - timedelta(hours=1)).strftime("%Y%m%dT%H%M%S") + "-0123456789ab"
-        token = session.resume_token(drawing_id)
+        token = session.resume_token(drawing_id, "free", None)
     else:
         elapsed_ms = 3_600_000
     with pytest.raises(ProtocolError) as caught:
@@ -314,4 +314,49 @@ def test_a_resume_with_a_wrong_token_or_too_old_is_refused_and_changes_nothing(s
 
 def test_another_secret_makes_other_tokens():
     one, other = Session(LABELS, secret=b"one"), Session(LABELS, secret=b"other")
-    assert one.resume_token("20261202T101010-0123456789ab") != other.resume_token("20261202T101010-0123456789ab")
+    drawing_id = "20261202T101010-0123456789ab"
+    assert one.resume_token(drawing_id, "free", None) != other.resume_token(drawing_id, "free", None)
+
+
+@pytest.mark.parametrize(
+    "mode, word",
+    [("game", None), ("game", "dog"), ("free", "cat"), ("free", None)],
+    ids=["without-the-word", "another-word", "game-to-free-with-the-word", "game-to-free"],
+)
+def test_a_resume_keeps_the_mode_and_the_word_its_token_was_made_for(session, mode, word):
+    _, first = session.start(Start("game", "cat"))
+    other = Session(LABELS)
+    other.secret = session.secret
+    with pytest.raises(ProtocolError) as caught:
+        resume(other, first.id, first.resume_token, 1000, mode, word)
+    assert caught.value.code == protocol.ErrorCode.BAD_RESUME and other.drawing is None
+    _, again = resume(other, first.id, first.resume_token, 1000, "game", "cat")
+    assert (again.id, again.mode, again.word) == (first.id, "game", "cat")
+
+
+def test_a_drawing_the_server_ended_refuses_with_drawing_ended_until_the_next_start(session):
+    _, drawing = session.start(Start("game", "cat"))
+    session.add_stroke(points(3))
+    assert session.time_out(drawing)
+    for call in (lambda: session.add_points(points(2)), session.end_stroke, session.undo, session.clear, session.end):
+        with pytest.raises(ProtocolError) as caught:
+            call()
+        assert caught.value.code == protocol.ErrorCode.DRAWING_ENDED
+    assert drawing.strokes and len(drawing.strokes) == 1  # nothing changed
+    session.start(Start("game", "cat"))
+    session.end()
+    with pytest.raises(ProtocolError) as caught:  # the client's own end: no open drawing, as before any start
+        session.undo()
+    assert caught.value.code == protocol.ErrorCode.NO_DRAWING
+
+
+def test_a_room_round_starts_on_the_rooms_clock_and_carries_its_drawing_on(session, clock):
+    _, first = session.start_round("cat", 20.0, 8000)
+    assert first.began == clock.now - 8.0 and first.round_message().elapsed_ms == 8000
+    other = Session(LABELS, clock=clock)
+    other.secret = session.secret
+    _, again = other.start_round("cat", 20.0, 9000, (first.id, first.resume_token))
+    assert again.id == first.id and again.round_message().elapsed_ms == 9000
+    with pytest.raises(ProtocolError) as caught:  # another word's round cannot take it
+        other.start_round("dog", 20.0, 9000, (first.id, first.resume_token))
+    assert caught.value.code == protocol.ErrorCode.BAD_RESUME and other.drawing is again

@@ -433,13 +433,18 @@ async def test_a_dropped_drawing_resumes_under_its_id_and_is_stored_once_whole(t
     assert record["id"] == first["id"] and len(record["drawing"]) == 2  # one record, the whole drawing
 
 
-def test_a_saved_version_that_ended_later_is_kept(tmp_path):
+@pytest.mark.parametrize("partial_ended_ms", [4000, 12000], ids=["ended-earlier", "ended-later-by-its-clock"])
+def test_the_saved_version_with_the_most_points_is_kept(tmp_path, partial_ended_ms):
     from server.store import SavedDrawingStore
 
     store = SavedDrawingStore(tmp_path)
     drawing_id = "20261202T101010-0123456789ab"
     whole = {"word": None, "drawing": [[[1], [2]], [[3], [4]]], "ended_ms": 9000}
     store.save(whole, b"png", drawing_id)
-    store.save({"word": None, "drawing": [[[1], [2]]], "ended_ms": 4000}, b"older", drawing_id)  # a late partial
+    partial = {"word": None, "drawing": [[[1], [2]]], "ended_ms": partial_ended_ms}  # a late partial
+    store.save(partial, b"partial", drawing_id)
     assert store.record(drawing_id)["drawing"] == whole["drawing"]
     assert (tmp_path / f"{drawing_id}.png").read_bytes() == b"png"
+    bigger = {"word": None, "drawing": [[[1, 5], [2, 6]], [[3], [4]]], "ended_ms": 1}
+    store.save(bigger, b"bigger", drawing_id)  # more points: kept, whatever its clock says
+    assert store.record(drawing_id)["drawing"] == bigger["drawing"]
