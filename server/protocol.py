@@ -8,9 +8,9 @@ once. See docs/PROTOCOL.md for the contract.
 """
 
 import json
-from dataclasses import dataclass, fields
+from dataclasses import Field, dataclass, fields
 from enum import IntEnum, StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -97,7 +97,7 @@ class Start:
     elapsed_ms: int = 0  # how long the resumed drawing had been open, by the client's clock
 
     @classmethod
-    def from_json(cls, data: dict, limits: sketch.Limits) -> "Start":
+    def from_json(cls, data: dict[str, Any], limits: sketch.Limits) -> "Start":
         mode = data.get("mode", "free")
         if mode not in MODES:
             raise ProtocolError(ErrorCode.BAD_FIELD, f'"mode" must be "free" or "game", got {mode!r}'[:200])
@@ -124,7 +124,7 @@ class Points:
     id: RequestId = None
 
     @classmethod
-    def from_json(cls, data: dict, limits: sketch.Limits) -> "Points":
+    def from_json(cls, data: dict[str, Any], limits: sketch.Limits) -> "Points":
         return cls(data["type"], _points(data, limits.max_points_per_message), data.get("id"))
 
 
@@ -175,7 +175,7 @@ class Join:
     id: RequestId = None
 
     @classmethod
-    def from_json(cls, data: dict, limits: sketch.Limits) -> "Join":
+    def from_json(cls, data: dict[str, Any], limits: sketch.Limits) -> "Join":
         values = {key: data.get(key) for key in ("room", "name", "player", "token", "drawing", "drawing_token")}
         for key, value in values.items():
             if value is not None and not (isinstance(value, str) and len(value) <= 200):
@@ -208,7 +208,7 @@ class Leave:
 
 
 ClientMessage = Start | Points | StrokeEnd | Undo | Clear | End | Ping | Join | RoomStart | Leave
-CLIENT_TYPES = {
+CLIENT_TYPES: dict[str, type[ClientMessage]] = {
     "start": Start,
     "points": Points,
     "stroke": Points,
@@ -244,7 +244,7 @@ def parse(frame: str | bytes, limits: sketch.Limits = sketch.Limits()) -> Client
         raise
 
 
-def parse_drawing(body, limits: sketch.Limits = sketch.Limits()) -> list[np.ndarray]:
+def parse_drawing(body: object, limits: sketch.Limits = sketch.Limits()) -> list[np.ndarray]:
     """The ``{"drawing": [[[x…],[y…]], …]}`` body of POST /api/guess → a validated drawing.
 
     Raises:
@@ -269,7 +269,7 @@ def parse_drawing(body, limits: sketch.Limits = sketch.Limits()) -> list[np.ndar
         raise ProtocolError(ErrorCode.BAD_POINTS, str(error)) from None
 
 
-def _object(frame: str | bytes) -> dict:
+def _object(frame: str | bytes) -> dict[str, Any]:
     if not isinstance(frame, str):
         raise ProtocolError(ErrorCode.BAD_JSON, "frames must be JSON text, not binary")
     try:
@@ -281,7 +281,7 @@ def _object(frame: str | bytes) -> dict:
     return data
 
 
-def _request_id(data: dict) -> RequestId:
+def _request_id(data: dict[str, Any]) -> RequestId:
     """The message's optional ``id``: a string of 1..MAX_ID_CHARS characters or an integer within ±MAX_ID_INT."""
     value = data.get("id")
     if value is None:
@@ -295,15 +295,15 @@ def _request_id(data: dict) -> RequestId:
     )
 
 
-def _length(stroke) -> int:
+def _length(stroke: object) -> int:
     """The point count a stroke claims (its x row), 0 if it has no list there."""
     if isinstance(stroke, list) and stroke and isinstance(stroke[0], list):
         return len(stroke[0])
     return 0
 
 
-def _points(data: dict, max_points: int) -> np.ndarray:
-    rows = [data.get("x"), data.get("y")] + ([data["t"]] if data.get("t") is not None else [])
+def _points(data: dict[str, Any], max_points: int) -> np.ndarray:
+    rows: list[Any] = [data.get("x"), data.get("y")] + ([data["t"]] if data.get("t") is not None else [])
     if not all(isinstance(row, list) for row in rows):
         raise ProtocolError(ErrorCode.BAD_POINTS, '"x" and "y" (and "t" if given) must be lists of numbers')
     if max(len(row) for row in rows) > max_points:
@@ -322,8 +322,9 @@ def _points(data: dict, max_points: int) -> np.ndarray:
 
 class _ServerMessage:
     type: ClassVar[str]
+    __dataclass_fields__: ClassVar[dict[str, Field[Any]]]  # every subclass is a dataclass: what ``fields`` reads
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         # Shallow on purpose: dataclasses.asdict deep-copies the guesses, and guesses go out often.
         return {"type": self.type, **{f.name: getattr(self, f.name) for f in fields(self)}}
 
@@ -343,8 +344,8 @@ class Hello(_ServerMessage):
     first_stroke_threshold: float  # what a drawing of a single stroke needs instead
     game_time_limit_s: float
     live_guess_interval_ms: int
-    heartbeat: dict  # {"ping_interval_s", "ping_timeout_s", "idle_timeout_s"}
-    limits: dict  # every limit a client must stay under, by its setting's name in lower case
+    heartbeat: dict[str, float]  # {"ping_interval_s", "ping_timeout_s", "idle_timeout_s"}
+    limits: dict[str, float]  # every limit a client must stay under, by its setting's name in lower case
 
 
 @dataclass(frozen=True)
@@ -366,7 +367,7 @@ class GuessMessage(_ServerMessage):
     drawing: str  # the drawing's id
     strokes: int
     live: bool  # True: mid-stroke, nobody asked for it; False: owed for stroke_end, stroke, undo or clear
-    guesses: list[dict]  # [{"word", "p"}], best first
+    guesses: list[dict[str, Any]]  # [{"word", "p"}], best first
     reply_to: RequestId = None
 
 
@@ -440,8 +441,8 @@ class RoomState(_ServerMessage):
     words: list[str]  # of the rounds begun so far
     starts_in_ms: int | None  # until the round's clock starts; negative once it runs
     time_limit_s: float
-    players: list[dict]  # [{"id", "name", "score", "away"}] in joining order
-    results: list[dict]  # per round played: player id → {"recognized", "elapsed_ms", "points", "drawing"}
+    players: list[dict[str, Any]]  # [{"id", "name", "score", "away"}] in joining order
+    results: list[dict[str, Any]]  # per round played: player id → {"recognized", "elapsed_ms", "points", "drawing"}
     reply_to: RequestId = None
 
 
@@ -456,10 +457,10 @@ class PeerDrawing(_ServerMessage):
     type: ClassVar[str] = "peer_drawing"
     player: str
     round: int
-    ops: list[list]
+    ops: list[list[Any]]
 
     @classmethod
-    def from_json(cls, data: dict) -> "PeerDrawing":
+    def from_json(cls, data: dict[str, Any]) -> "PeerDrawing":
         """Raises: KeyError, TypeError or ValueError for an event that is not one."""
         ops = data["ops"]
         if not isinstance(ops, list) or not all(isinstance(op, list) and op and op[0] in PEER_OPS for op in ops):
@@ -475,10 +476,10 @@ class PeerGuess(_ServerMessage):
     player: str
     round: int
     strokes: int
-    guesses: list[dict]
+    guesses: list[dict[str, Any]]
 
     @classmethod
-    def from_json(cls, data: dict) -> "PeerGuess":
+    def from_json(cls, data: dict[str, Any]) -> "PeerGuess":
         """Raises: KeyError, TypeError or ValueError for an event that is not one."""
         guesses = data["guesses"]
         if not isinstance(guesses, list):
@@ -486,7 +487,7 @@ class PeerGuess(_ServerMessage):
         return cls(str(data["player"]), int(data["round"]), int(data["strokes"]), guesses)
 
 
-PEER_MESSAGES = {"peer_drawing": PeerDrawing, "peer_guess": PeerGuess}
+PEER_MESSAGES: dict[str, type[PeerDrawing] | type[PeerGuess]] = {"peer_drawing": PeerDrawing, "peer_guess": PeerGuess}
 
 
 @dataclass(frozen=True)
@@ -497,7 +498,7 @@ class Error(_ServerMessage):
     reply_to: RequestId = None
     retry_after: float | None = None  # rate_limited only: seconds until a message is accepted again
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         data = super().to_json()
         if self.retry_after is None:
             del data["retry_after"]
