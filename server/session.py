@@ -12,8 +12,10 @@ import hashlib
 import hmac
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import numpy as np
 
@@ -37,7 +39,7 @@ class Drawing:
     began_at: datetime  # wall clock, for the record's timestamp
     strokes: list[np.ndarray] = field(default_factory=list)  # completed, each (3, n): x, y, t
     open: list[np.ndarray] = field(default_factory=list)  # chunks of the stroke being drawn
-    guesses: list[dict] = field(default_factory=list)  # the last top-5 sent for it
+    guesses: list[dict[str, Any]] = field(default_factory=list)  # the last top-5 sent for it
     recognized: bool = False
     win: protocol.Recognized | None = None  # the guess that won the round
     epoch: int = 0  # counts stroke_end, stroke, undo, clear and the end: a live guess from an older epoch is stale
@@ -59,7 +61,7 @@ class Drawing:
             self.id, self.mode, self.word, self.time_limit_s, self.elapsed_ms, self.resume_token, reply_to
         )
 
-    def record(self) -> dict:
+    def record(self) -> dict[str, Any]:
         """The Quick, Draw! raw-format record (plus mode and guesses) to save."""
         return records.raw_record(
             self.id,
@@ -89,12 +91,12 @@ class Session:
         time_limit_s: float = 20.0,
         threshold: float = 0.5,
         first_stroke_threshold: float = 0.9,
-        clock=time.monotonic,
+        clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
-        new_id=records.new_id,
+        new_id: Callable[[], str] = records.new_id,
         secret: bytes = b"",
         max_resume_s: float = 600.0,
-    ):
+    ) -> None:
         self.labels, self.limits = labels, limits
         self.time_limit_s, self.threshold = time_limit_s, threshold
         self.first_stroke_threshold = first_stroke_threshold
@@ -230,8 +232,9 @@ class Session:
 
     def end(self) -> Drawing:
         """Finish the drawing on the client's word (an open stroke counts as completed)."""
-        self._open()
-        return self.finish()
+        drawing = self._open()
+        self.finish()
+        return drawing
 
     def time_out(self, drawing: Drawing) -> bool:
         """Finish ``drawing`` if it is still the open one; False if it already ended."""
@@ -247,7 +250,7 @@ class Session:
 
     def observe(
         self, drawing: Drawing, prediction: Prediction, strokes: int, drawn: int | None = None
-    ) -> tuple[list[dict], bool]:
+    ) -> tuple[list[dict[str, Any]], bool]:
         """The guesses to send for ``drawing`` (kept as its latest, for the saved record), and whether they
         just won its round while it was open: the session has then closed it. ``strokes`` is the completed
         strokes the guess covers, ``drawn`` the strokes it saw (an open one too; default ``strokes``).
@@ -262,6 +265,7 @@ class Session:
         threshold = self.first_stroke_threshold if (strokes if drawn is None else drawn) <= 1 else self.threshold
         if (
             drawing.mode not in protocol.ROUND_MODES
+            or drawing.word is None  # never, for a round (start picks one): for the type checker
             or drawing.recognized
             or not recognizes(prediction, drawing.word, threshold)
         ):
@@ -298,7 +302,9 @@ class Session:
             raise ProtocolError(protocol.ErrorCode.NO_DRAWING, "no open drawing: send start first")
         return self.drawing
 
-    def _check_room(self, drawing: Drawing, n: int, opens_stroke: bool, stroke_points: int, extra_open: bool = False):
+    def _check_room(
+        self, drawing: Drawing, n: int, opens_stroke: bool, stroke_points: int, extra_open: bool = False
+    ) -> None:
         if opens_stroke and len(drawing.strokes) + extra_open + 1 > self.limits.max_strokes:
             raise ProtocolError(protocol.ErrorCode.TOO_MANY_STROKES, f"more than {self.limits.max_strokes} strokes")
         if stroke_points + n > self.limits.max_points_per_stroke:
