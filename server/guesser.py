@@ -10,10 +10,13 @@ points (``classify_points_per_second``): over it, the connection waits its turn.
 import asyncio
 import time
 from collections.abc import Callable
+from typing import Any, cast
 
 from core import sketch
 from core.model import Prediction
+from server import protocol
 from server.flow import OwedSlot, Request, TokenBucket
+from server.services import Services
 from server.session import Drawing, Session
 
 Answer = Callable[[Request, Prediction | None], None]
@@ -21,7 +24,7 @@ LIVE_POLL_S = 0.01  # a live guess held back by a busy classifier is retried thi
 
 
 class Guesser:
-    def __init__(self, services, session: Session, owner: str):
+    def __init__(self, services: Services, session: Session, owner: str) -> None:
         self.services, self.session, self.owner = services, session, owner
         settings = services.settings
         self.interval_s = settings.live_guess_interval_ms / 1000
@@ -31,7 +34,7 @@ class Guesser:
         self.last_live = float("-inf")
         self.live_wanted = False  # the open stroke has points no guess has seen
 
-    async def owe(self, drawing: Drawing, reply: asyncio.Future, reply_to) -> None:
+    async def owe(self, drawing: Drawing, reply: asyncio.Future[Any], reply_to: protocol.RequestId) -> None:
         """Ask for the guess owed for the drawing as it is now (waits while an owed one is waiting)."""
         self.live_wanted = False
         drawing.last_owed = reply
@@ -79,7 +82,7 @@ class Guesser:
 
     def live_request(self) -> Request:
         self.last_live, self.live_wanted = time.monotonic(), False
-        drawing = self.session.drawing
+        drawing = cast(Drawing, self.session.drawing)  # not None: live_wait, just before, saw it open
         return Request(drawing, drawing.snapshot(), len(drawing.strokes), drawing.epoch)
 
     async def guess(self, request: Request, answer: Answer) -> None:
@@ -89,6 +92,7 @@ class Guesser:
             while not self.budget.take(cost):  # over its share: this connection waits, and stops being read
                 await asyncio.sleep(self.budget.retry_after(cost))
             prediction = await self.services.predict(request.snapshot, self.owner)
-            if request.live and not self.session.current(request.drawing, request.epoch):
+            drawing = cast(Drawing, request.drawing)  # flow's Request holds whatever drawing it was given: ours
+            if request.live and not self.session.current(drawing, request.epoch):
                 return  # the drawing changed (undo, stroke end…) or ended meanwhile: its owed guess covers it
         answer(request, prediction)

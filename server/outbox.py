@@ -21,21 +21,21 @@ class Outbox:
     # The outbox holds no reference to its connection (``send`` is an argument of the task that writes), so a
     # closed connection is freed by reference counting, without waiting for the garbage collector.
     def __init__(self) -> None:
-        self.queue: asyncio.Queue = asyncio.Queue()
-        self.owed: set[asyncio.Future] = set()  # owed answers not computed yet
+        self.queue: asyncio.Queue[object] = asyncio.Queue()  # messages, lists of them, futures of either
+        self.owed: set[asyncio.Future[object]] = set()  # owed answers not computed yet
 
-    def put(self, item) -> None:
+    def put(self, item: object) -> None:
         """Queue a message (or a list, or a future of either) after everything queued before it."""
         self.queue.put_nowait(item)
 
-    def owe(self) -> asyncio.Future:
+    def owe(self) -> asyncio.Future[object]:
         """Queue the place of an answer that ``settle`` fills in later."""
-        reply = asyncio.get_running_loop().create_future()
+        reply: asyncio.Future[object] = asyncio.get_running_loop().create_future()
         self.owed.add(reply)
         self.put(reply)
         return reply
 
-    def settle(self, reply: asyncio.Future, message) -> None:
+    def settle(self, reply: asyncio.Future[object], message: object) -> None:
         self.owed.discard(reply)
         if not reply.done():
             reply.set_result(message)
