@@ -27,26 +27,27 @@ import random
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 
 from server import protocol, rooms
-from server.roomhub import RoomsUnavailable
+from server.roomhub import LocalHub, RedisHub, RoomsUnavailable
 from server.rooms import CODE_PATTERN, ROUNDS, Room, RoomError, display_name
+from server.services import Services
 from server.session import Drawing
 
 log = logging.getLogger("server.rooms")
 
 PEER_BATCH_S = 0.05  # a player's strokes reach the others in batches this often
 PEER_GUESSES = 3  # guesses shown under a player's drawing on the others' screens
-_background: set[asyncio.Task] = set()  # room changes that outlive their socket (marking a player away)
+_background: set[asyncio.Task[None]] = set()  # room changes that outlive their socket (marking a player away)
 
 
 class Player(Protocol):
     """What a seat needs of the connection it plays through."""
 
-    def tell(self, message) -> None:
+    def tell(self, message: object) -> None:
         """Queue a message for the player, after everything queued before it."""
 
     def open_round(self, word: str, time_limit_s: float, elapsed_ms: int, carry: tuple[str, str] | None) -> Drawing:
@@ -106,7 +107,7 @@ def advance_if_over(number: int) -> Callable[[Room], bool]:
     return rule
 
 
-async def join(player: Player, services, message: protocol.Join) -> "Seat":
+async def join(player: Player, services: Services, message: protocol.Join) -> "Seat":
     """Create a room (no code) or join one, or take a seat back (player and token); the player gets ``room``.
 
     Raises:
@@ -117,7 +118,7 @@ async def join(player: Player, services, message: protocol.Join) -> "Seat":
     if message.player is not None:
         code = (message.room or "").strip().upper()
         player_id = message.player
-        if not hmac.compare_digest(message.token, seat_token(services.secret, code, player_id)):
+        if not hmac.compare_digest(message.token or "", seat_token(services.secret, code, player_id)):
             raise RoomError("bad_seat", "this seat cannot be taken back here: join the room again")
 
         def rule(room: Room) -> None:
@@ -143,7 +144,7 @@ async def join(player: Player, services, message: protocol.Join) -> "Seat":
     seat = Seat(player, hub, services.secret, code, player_id, socket)
     seat.rejoined = message.player is not None
     if message.drawing is not None:
-        seat.resume = (message.drawing, message.drawing_token)
+        seat.resume = (message.drawing, message.drawing_token or "")  # parse requires the token
     try:
         await hub.ready(seat.listener)  # our own join's event must reach us
         room = await seat.change(rule)
@@ -159,7 +160,9 @@ async def join(player: Player, services, message: protocol.Join) -> "Seat":
 class Seat:
     """A player's place in a room, held by one connection."""
 
-    def __init__(self, player: Player, hub, secret: bytes, code: str, player_id: str, socket: str):
+    def __init__(
+        self, player: Player, hub: LocalHub | RedisHub, secret: bytes, code: str, player_id: str, socket: str
+    ) -> None:
         self.player, self.hub, self.code, self.id, self.socket = player, hub, code, player_id, socket
         self.token = seat_token(secret, code, player_id)
         self.listener = self.hub.listen(code)
@@ -168,9 +171,9 @@ class Seat:
         self.drawing: Drawing | None = None  # this seat's drawing of round ``drawing_round``
         self.drawing_round = 0
         self.started_ms = 0  # when that round began (wall clock)
-        self.ops: list[list] = []  # operations of ``drawing`` the others have not seen yet
-        self.flusher: asyncio.Task | None = None
-        self.clock: asyncio.Task | None = None  # opens a round's drawing, then ends the round when time is up
+        self.ops: list[list[Any]] = []  # operations of ``drawing`` the others have not seen yet
+        self.flusher: asyncio.Task[None] | None = None
+        self.clock: asyncio.Task[None] | None = None  # opens a round's drawing, then ends the round when time is up
         self.resume: tuple[str, str] | None = None  # (id, resume token) of the round's drawing, after a reconnect
         self.rejoined = False  # a seat taken back: the others' view of this player's drawing starts again
         self.follower = asyncio.create_task(self.follow())
@@ -234,12 +237,13 @@ class Seat:
         elapsed = max(0, now_ms() - room.round_started_ms)
         self.flush_now()
         self.drawing_round, self.started_ms = number, room.round_started_ms
-        self.drawing = self.player.open_round(room.word, room.time_limit_ms / 1000, elapsed, carry)
+        word = cast(str, room.word)  # a round that has begun has its word
+        self.drawing = self.player.open_round(word, room.time_limit_ms / 1000, elapsed, carry)
         if self.rejoined:  # what the others saw of this player's drawing before the reconnect goes
             self.rejoined = False
             self.note(["clear"])
 
-    def note(self, op: list) -> None:
+    def note(self, op: list[Any]) -> None:
         """An operation on this seat's drawing (``["points", array]``, ``["stroke_end"]``, ``["undo"]``,
         ``["clear"]``), for the others: points in the next batch, the rest (a stroke's end…) at once."""
         if op[0] == "points":  # as the others' screens draw them: x and y, 0.1 px is plenty
@@ -270,14 +274,14 @@ class Seat:
         if drawing is None or self.drawing_round != self.round:
             return
         self.flush_now()
-        ops: list[list] = [["clear"]]
+        ops: list[list[Any]] = [["clear"]]
         for stroke in drawing.snapshot():
             ops += [["points", *np.round(stroke[:2], 1).tolist()], ["stroke_end"]]
         if drawing.open and not drawing.ended:
             ops.pop()  # the open stroke goes on
         self.publish(protocol.PeerDrawing(self.id, self.drawing_round, ops))
 
-    def guessed(self, strokes: int, guesses: list[dict]) -> None:
+    def guessed(self, strokes: int, guesses: list[dict[str, Any]]) -> None:
         """The network's guesses for this player's completed strokes, for the others."""
         self.publish(protocol.PeerGuess(self.id, self.drawing_round, strokes, guesses[:PEER_GUESSES]))
 
@@ -292,8 +296,8 @@ class Seat:
         number, started = self.drawing_round, self.started_ms
 
         async def score(saved_id: str | None) -> None:
-            won = drawing.recognized and drawing.win is not None
-            at = started + drawing.win.elapsed_ms if won else now_ms()
+            win = drawing.win if drawing.recognized else None
+            at = started + win.elapsed_ms if win is not None else now_ms()
 
             def rule(room: Room) -> None:
                 if room.round == number:
@@ -338,7 +342,7 @@ class Seat:
             _background.add(task)
             task.add_done_callback(_background.discard)
 
-    async def safely(self, work) -> None:
+    async def safely(self, work: Awaitable[object]) -> None:
         """Room work that may fail without the player's game failing: a lost room or store is logged."""
         try:
             await work
