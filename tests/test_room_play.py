@@ -282,3 +282,145 @@ async def test_a_player_who_floods_is_closed_and_the_room_plays_on(tmp_path):
         assert (await next_of(ada, "guess", live=False))["strokes"] == 1
         await send(ada, type="end")
         assert (await next_of(ada, "saved"))["mode"] == "room"
+
+
+async def test_a_second_join_from_a_seated_socket_is_refused_and_leaves_no_ghost(tmp_path):
+    app = make_app(tmp_path, GAME_TIME_LIMIT_S=60.0, RECOGNITION_THRESHOLD=1.0)
+    client = app.test_client()
+    async with app.test_app(), client.websocket("/ws") as ada, client.websocket("/ws") as bob:
+        code = (await seat(ada, "Ada"))["code"]
+        bob_seat = await seat(bob, "Bob", code)
+        for again in (
+            {"room": code, "name": "Bob2"},
+            {"room": code, "player": bob_seat["you"], "token": bob_seat["token"]},
+        ):
+            await send(bob, type="join", **again, id="again")
+            error = await next_of(bob, "error")
+            assert (error["code"], error["reply_to"]) == ("in_room", "again")
+        await send(ada, type="room_start")
+        started = await next_of(ada, "room", state="playing")
+        assert len(started["players"]) == 2  # no ghost seat
+        for ws in (ada, bob):
+            await next_of(ws, "round", mode="room")
+            await send(ws, type="stroke", **LINE)
+            await send(ws, type="end")
+        # Both are done: the next round begins after the break, not after the 60 s clock waiting for a ghost.
+        assert (await next_of(ada, "room", round=2))["state"] == "playing"
+
+
+async def test_a_player_who_switches_rooms_sends_nothing_of_the_old_round_to_the_new_room(tmp_path):
+    app = make_app(tmp_path, GAME_TIME_LIMIT_S=60.0, RECOGNITION_THRESHOLD=1.0)
+    client = app.test_client()
+    async with app.test_app(), client.websocket("/ws") as ada, client.websocket("/ws") as bob:
+        code_a = (await seat(ada, "Ada"))["code"]
+        await seat(bob, "Bob", code_a)
+        await send(ada, type="room_start")
+        first = await next_of(ada, "round", mode="room")
+        await send(ada, type="stroke", **LINE)
+        await next_of(ada, "guess", live=False)
+        async with client.websocket("/ws") as cy:
+            code_b = (await seat(cy, "Cy"))["code"]
+            await send(ada, type="join", room=code_b, name="Ada")  # still seated in A: refused
+            assert (await next_of(ada, "error"))["code"] == "in_room"
+            await send(ada, type="leave", id="bye")
+            saved = await next_of(ada, "saved")  # the round's drawing ends with the seat: saved first
+            assert (saved["id"], saved["strokes"], saved["mode"]) == (first["id"], 1, "room")
+            assert (await next_of(ada, "room"))["reply_to"] == "bye"
+            await seat(ada, "Ada", code_b)
+            await send(ada, type="stroke", **LINE, id="late")  # the old round's drawing is gone
+            assert (await next_of(ada, "error"))["code"] == "no_drawing"
+            await send(cy, type="ping", id="p")
+            seen = []
+            while (message := await receive(cy, WAIT_S))["type"] != "pong":
+                seen.append(message["type"])
+            assert "peer_drawing" not in seen and "peer_guess" not in seen
+    assert [path.stem for path in (tmp_path / "saved").glob("*.ndjson")] == [first["id"]]
+
+
+async def test_the_last_points_of_a_stroke_that_crossed_a_win_keep_their_round(
+    tmp_path, monkeypatch, simplified_drawings
+):
+    app = make_app(tmp_path, GAME_TIME_LIMIT_S=60.0, RECOGNITION_THRESHOLD=0.5, LIVE_GUESS_INTERVAL_MS=20)
+    classifier = app.extensions["quickdraw"].classifier
+    record = next(
+        r
+        for r in simplified_drawings
+        if r["word"] in classifier.labels
+        and len(r["drawing"]) >= 2
+        and classifier.classify(sketch.validate(r["drawing"])).p(r["word"]) >= 0.9
+        and classifier.classify(sketch.validate(r["drawing"][:-1])).p(r["word"]) < 0.2  # won by its last stroke
+    )
+    monkeypatch.setattr(roomplay, "pick_words", lambda labels: [record["word"]] * rooms.ROUNDS)
+    client = app.test_client()
+    async with app.test_app(), client.websocket("/ws") as ada, client.websocket("/ws") as bob:
+        code = (await seat(ada, "Ada"))["code"]
+        await seat(bob, "Bob", code)
+        await send(ada, type="room_start")
+        await next_of(bob, "round", mode="room")
+        await next_of(ada, "round", mode="room")
+        await send(ada, type="end")  # Ada is done: Bob's win ends the round at once
+        *strokes, last = record["drawing"]
+        for stroke in strokes:
+            await send(bob, type="stroke", x=stroke[0], y=stroke[1])
+        for i in range(len(last[0])):  # the last stroke point by point: a live guess wins while it is open
+            await send(bob, type="points", x=last[0][i : i + 1], y=last[1][i : i + 1])
+        for k in range(5):  # and the pen goes on a little past the win
+            await send(bob, type="points", x=[k], y=[k])
+        assert (await next_of(bob, "recognized"))["strokes"] == len(strokes)  # won with the last stroke open
+        ops_by_round = {}
+        while (message := await receive(ada, WAIT_S))["type"] != "round":  # until round 2's drawing opens
+            if message["type"] == "peer_drawing":
+                ops_by_round.setdefault(message["round"], []).extend(message["ops"])
+    assert set(ops_by_round) == {1} and ops_by_round[1][0][0] == "points"
+
+
+async def test_a_round_does_not_wait_for_a_player_who_dropped_and_the_seat_comes_back(tmp_path):
+    app = make_app(tmp_path, GAME_TIME_LIMIT_S=60.0, RECOGNITION_THRESHOLD=1.0)
+    client = app.test_client()
+    async with app.test_app(), client.websocket("/ws") as ada:
+        code = (await seat(ada, "Ada"))["code"]
+        async with client.websocket("/ws") as bob:
+            bob_seat = await seat(bob, "Bob", code)
+            await send(ada, type="room_start")
+            await next_of(bob, "round", mode="room")
+            await next_of(ada, "round", mode="room")
+        away = await next_of(ada, "room", state="playing")
+        while not any(p["away"] for p in away["players"]):
+            away = await next_of(ada, "room")
+        assert [p["away"] for p in away["players"]] == [False, True] and len(away["players"]) == 2
+        await send(ada, type="stroke", **LINE)
+        await send(ada, type="end")
+        second = await next_of(ada, "room", round=2)  # at once: the 60 s clock is not waited out for Bob
+        assert second["results"][0][bob_seat["you"]]["recognized"] is False
+        async with client.websocket("/ws") as bob:  # the same link again, after the start: the seat comes back
+            await send(bob, type="join", room=code, player=bob_seat["you"], token=bob_seat["token"])
+            back = await next_of(bob, "room")
+            assert back["you"] == bob_seat["you"] and not any(p["away"] for p in back["players"])
+            late = await next_of(bob, "round", mode="room")
+            assert late["word"] == second["word"] and 0 <= late["elapsed_ms"] < 60_000
+
+
+async def test_a_rejoin_gives_everyone_one_picture_of_the_round(tmp_path):
+    app = make_app(tmp_path, GAME_TIME_LIMIT_S=60.0, RECOGNITION_THRESHOLD=1.0)
+    client = app.test_client()
+    async with app.test_app(), client.websocket("/ws") as ada:
+        code = (await seat(ada, "Ada"))["code"]
+        async with client.websocket("/ws") as bob:
+            bob_seat = await seat(bob, "Bob", code)
+            await send(ada, type="room_start")
+            first = await next_of(bob, "round", mode="room")
+            await next_of(ada, "round", mode="room")
+            await send(bob, type="stroke", **LINE)
+            await next_of(bob, "guess", live=False)
+        await send(ada, type="stroke", x=[5, 6, 7], y=[1, 2, 3])  # drawn while Bob is away
+        await next_of(ada, "guess", live=False)
+        async with client.websocket("/ws") as bob:
+            carry = {"drawing": first["id"], "drawing_token": first["resume_token"]}
+            await send(bob, type="join", room=code, player=bob_seat["you"], token=bob_seat["token"], **carry)
+            ada_id = (await next_of(bob, "room"))["players"][0]["id"]
+            again = await next_of(bob, "round", mode="room")
+            assert again["id"] == first["id"] and again["elapsed_ms"] > 0
+            whole = await next_of(bob, "peer_drawing", player=ada_id)
+            assert whole["ops"] == [["clear"], ["points", [5.0, 6.0, 7.0], [1.0, 2.0, 3.0]], ["stroke_end"]]
+            cleared = await next_of(ada, "peer_drawing", player=bob_seat["you"])
+            assert cleared["ops"][0] == ["clear"] and cleared["round"] == 1

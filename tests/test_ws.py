@@ -448,3 +448,52 @@ def test_the_saved_version_with_the_most_points_is_kept(tmp_path, partial_ended_
     bigger = {"word": None, "drawing": [[[1, 5], [2, 6]], [[3], [4]]], "ended_ms": 1}
     store.save(bigger, b"bigger", drawing_id)  # more points: kept, whatever its clock says
     assert store.record(drawing_id)["drawing"] == bigger["drawing"]
+
+
+@pytest.mark.parametrize("elapsed_ms", [None, 0, 50], ids=["none", "zero", "less-than-spent"])
+async def test_a_resume_that_says_less_time_was_spent_still_stores_the_whole_drawing(tmp_path, elapsed_ms):
+    """The client's clock does not decide which copy stays: the one with the most points does."""
+    app = make_app(tmp_path, SECRET="shared")
+    async with app.test_app():
+        async with app.test_client().websocket("/ws") as ws:
+            first = await started(ws, mode="game", word="cat")
+            await send(ws, type="stroke", **LINE)
+            await receive(ws)
+            await asyncio.sleep(0.4)  # the partial copy saved at the drop ends ~400 ms in
+        await asyncio.wait_for(app.extensions["quickdraw"].drain(), 10)
+        carry = {"resume": first["id"], "token": first["resume_token"], "mode": "game", "word": "cat"}
+        async with app.test_client().websocket("/ws") as ws:
+            assert (await started(ws, **carry, **({} if elapsed_ms is None else {"elapsed_ms": elapsed_ms})))["id"]
+            for k in range(3):  # the stroke from before the drop, replayed, and two more
+                await send(ws, type="stroke", x=[k, 50], y=[0, 9])
+                await receive_type(ws, "guess")
+            await send(ws, type="end")
+            saved = await receive_type(ws, "saved")
+    record = app.extensions["quickdraw"].store.record(first["id"])
+    assert saved["strokes"] == 3 and len(record["drawing"]) == 3
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"token": None}, {"word": None}, {"word": "dog"}, {"mode": "free"}],
+    ids=["no-token", "no-word", "another-word", "game-to-free"],
+)
+async def test_a_resume_cannot_drop_its_token_or_change_its_prompt_or_mode(tmp_path, change):
+    app = make_app(tmp_path)
+    async with app.test_app(), app.test_client().websocket("/ws") as ws:
+        first = await started(ws, mode="game", word="cat")
+        carry = {"resume": first["id"], "token": first["resume_token"], "mode": "game", "word": "cat"} | change
+        carry = {key: value for key, value in carry.items() if value is not None}
+        assert await error_code(ws, type="start", **carry) == "bad_resume"
+        await send(ws, type="stroke", **LINE, id="s")  # nothing changed: the first round is still open
+        assert (await receive(ws))["reply_to"] == "s"
+
+
+async def test_every_refusal_counts_toward_the_limit_not_only_rate_limited(tmp_path):
+    app = make_app(tmp_path, MAX_REFUSED_MESSAGES=5)
+    async with app.test_app(), app.test_client().websocket("/ws") as ws:
+        for _ in range(8):
+            await ws.send("not json")
+        codes = [(await receive(ws)).get("code") for _ in range(5)]
+        assert codes == [protocol.ErrorCode.BAD_JSON] * 5
+        assert await receive(ws) == {"type": "closing", "code": 1008, "reason": "too many refused messages"}
