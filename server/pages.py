@@ -46,7 +46,15 @@ async def room(code: str | None = None):
         if not rooms.CODE_PATTERN.fullmatch(code):
             abort(404, "A room code is five letters and digits, like K7QXM.")
     limit = _services().settings.game_time_limit_s
-    return await render_template("room.html", code=code, time_limit_s=f"{limit:g}", max_name=rooms.MAX_NAME)
+    return await render_template(
+        "room.html",
+        code=code,
+        time_limit_s=f"{limit:g}",
+        max_name=rooms.MAX_NAME,
+        rounds=rooms.ROUNDS,
+        min_players=rooms.MIN_PLAYERS,
+        max_players=rooms.MAX_PLAYERS,
+    )
 
 
 @blueprint.get("/gallery")

@@ -256,6 +256,7 @@ def test_a_long_drawing_is_replayed_in_at_most_max_steps_ending_whole():
 async def test_the_friends_page_creates_or_joins_a_room(client):
     html = await text_of(await client.get("/room"))
     assert "Create a room" in html and "/assets/js/room.js" in html and 'data-code=""' in html
+    assert "6 rounds, 2 to 8 players" in html  # from the room rules, not a copy in the page
     joining = await text_of(await client.get("/room/k7qxm"))  # codes are read without regard to case
     assert 'data-code="K7QXM"' in joining and "Join the room" in joining
 
