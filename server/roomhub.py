@@ -20,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import TypeVar
 
+from server.protocol import ErrorCode
 from server.rooms import Room, RoomError, new_code
 
 log = logging.getLogger("server.rooms")
@@ -109,7 +110,7 @@ class LocalHub:
         """
         self._expire()
         if len(self.rooms) >= self.max_rooms:
-            raise RoomError("rooms_full", "this server has as many rooms as it can hold; try again later")
+            raise RoomError(ErrorCode.ROOMS_FULL, "this server has as many rooms as it can hold; try again later")
         code = new_code()
         while code in self.rooms:
             code = new_code()
@@ -130,7 +131,7 @@ class LocalHub:
         async with self.locks[code]:
             self._expire()
             if code not in self.rooms:
-                raise RoomError("no_room", "there is no room with this code (it may have expired)")
+                raise RoomError(ErrorCode.NO_ROOM, "there is no room with this code (it may have expired)")
             room = Room.from_json(self.rooms[code].to_json())  # a copy: a refused rule changes nothing
             value = rule(room)
             room.version += 1
@@ -247,7 +248,7 @@ class RedisHub:
                 if created == 1:
                     return room
                 if created == 0:
-                    raise RoomError("rooms_full", "the game has as many rooms as it can hold; try again later")
+                    raise RoomError(ErrorCode.ROOMS_FULL, "the game has as many rooms as it can hold; try again later")
 
     @_own_task
     async def get(self, code: str) -> Room | None:
@@ -265,7 +266,7 @@ class RedisHub:
                     await pipe.watch(key)
                     raw = await pipe.get(key)
                     if raw is None:
-                        raise RoomError("no_room", "there is no room with this code (it may have expired)")
+                        raise RoomError(ErrorCode.NO_ROOM, "there is no room with this code (it may have expired)")
                     room = Room.from_json(json.loads(raw))
                     value = rule(room)
                     room.version += 1

@@ -32,6 +32,7 @@ from typing import Any, Protocol, cast
 import numpy as np
 
 from server import protocol, rooms
+from server.protocol import ErrorCode
 from server.roomhub import LocalHub, RedisHub, RoomsUnavailable
 from server.rooms import CODE_PATTERN, ROUNDS, Room, RoomError, display_name
 from server.services import Services
@@ -119,11 +120,11 @@ async def join(player: Player, services: Services, message: protocol.Join) -> "S
         code = (message.room or "").strip().upper()
         player_id = message.player
         if not hmac.compare_digest(message.token or "", seat_token(services.secret, code, player_id)):
-            raise RoomError("bad_seat", "this seat cannot be taken back here: join the room again")
+            raise RoomError(ErrorCode.BAD_SEAT, "this seat cannot be taken back here: join the room again")
 
         def rule(room: Room) -> None:
             if player_id not in room.players:
-                raise RoomError("bad_seat", "this player is no longer in the room: join it again")
+                raise RoomError(ErrorCode.BAD_SEAT, "this player is no longer in the room: join it again")
             room.connect(player_id, socket)
     else:
         name = display_name(message.name)
@@ -140,7 +141,7 @@ async def join(player: Player, services: Services, message: protocol.Join) -> "S
             room.connect(player_id, socket)
 
     if not CODE_PATTERN.fullmatch(code):
-        raise RoomError("no_room", "a room code is five letters and digits, like K7QXM")
+        raise RoomError(ErrorCode.NO_ROOM, "a room code is five letters and digits, like K7QXM")
     seat = Seat(player, hub, services.secret, code, player_id, socket)
     seat.rejoined = message.player is not None
     if message.drawing is not None:

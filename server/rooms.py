@@ -17,6 +17,8 @@ import unicodedata
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from server.protocol import ErrorCode
+
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I/L: codes are read aloud and typed on phones
 CODE_LENGTH = 5  # 31^5 ≈ 29 million codes: guessing a live one is hopeless at the server's message rate
 CODE_PATTERN = re.compile(f"[{CODE_ALPHABET}]{{{CODE_LENGTH}}}")
@@ -30,7 +32,7 @@ MIN_POINTS, MAX_POINTS = 10, 100  # a drawing recognized at the last moment, and
 class RoomError(ValueError):
     """A request the room's rules refuse; ``code`` is the protocol's error code."""
 
-    def __init__(self, code: str, message: str):
+    def __init__(self, code: ErrorCode, message: str):
         super().__init__(message)
         self.code = code
 
@@ -46,15 +48,15 @@ def display_name(name: object) -> str:
         RoomError: ``bad_name`` for a non-string, an empty name, a long one, or control or format characters.
     """
     if not isinstance(name, str):
-        raise RoomError("bad_name", "the name must be a string")
+        raise RoomError(ErrorCode.BAD_NAME, "the name must be a string")
     name = unicodedata.normalize("NFC", name)
     # Before spaces are collapsed, which would turn a newline or a tab into a space: controls, format marks,
     # unassigned code points, and the line and paragraph separators.
     if any(unicodedata.category(c)[0] == "C" or unicodedata.category(c) in ("Zl", "Zp") for c in name):
-        raise RoomError("bad_name", "the name may not hold control or invisible characters")
+        raise RoomError(ErrorCode.BAD_NAME, "the name may not hold control or invisible characters")
     name = " ".join(name.split())
     if not 1 <= len(name) <= MAX_NAME:
-        raise RoomError("bad_name", f"the name must have 1 to {MAX_NAME} characters")
+        raise RoomError(ErrorCode.BAD_NAME, f"the name must have 1 to {MAX_NAME} characters")
     return name
 
 
@@ -114,11 +116,11 @@ class Room:
         if player in self.players:
             return
         if self.state != "lobby":
-            raise RoomError("game_started", "this room's game has started; ask for a new room")
+            raise RoomError(ErrorCode.GAME_STARTED, "this room's game has started; ask for a new room")
         if len(self.players) >= MAX_PLAYERS:
-            raise RoomError("room_full", f"this room already has {MAX_PLAYERS} players")
+            raise RoomError(ErrorCode.ROOM_FULL, f"this room already has {MAX_PLAYERS} players")
         if name.casefold() in (other.casefold() for other in self.players.values()):
-            raise RoomError("name_taken", "someone in this room has that name already")
+            raise RoomError(ErrorCode.NAME_TAKEN, "someone in this room has that name already")
         self.players[player] = name
         self.host = self.host or player
 
@@ -149,11 +151,11 @@ class Room:
             RoomError: ``not_host``, ``game_started`` or ``too_few_players``.
         """
         if by != self.host:
-            raise RoomError("not_host", "only the room's host can start the game")
+            raise RoomError(ErrorCode.NOT_HOST, "only the room's host can start the game")
         if self.state != "lobby":
-            raise RoomError("game_started", "the game has started already")
+            raise RoomError(ErrorCode.GAME_STARTED, "the game has started already")
         if len(self.players) < MIN_PLAYERS:
-            raise RoomError("too_few_players", f"a room game needs at least {MIN_PLAYERS} players")
+            raise RoomError(ErrorCode.TOO_FEW_PLAYERS, f"a room game needs at least {MIN_PLAYERS} players")
         if len(words) != ROUNDS:
             raise ValueError(f"a game has {ROUNDS} words, not {len(words)}")
         self.words = list(words)

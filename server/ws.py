@@ -305,7 +305,7 @@ class Connection:
                         self.conclude(self.session.finish(), "left")
                     await seat.leave(message.id)
         except RoomError as error:
-            raise ProtocolError(ErrorCode(error.code), str(error)) from None
+            raise ProtocolError(error.code, str(error)) from None
         except RoomsUnavailable:
             message = "rooms are unavailable right now (single play still works); try again soon"
             raise ProtocolError(ErrorCode.ROOMS_UNAVAILABLE, message) from None
