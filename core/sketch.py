@@ -12,6 +12,7 @@ data package): ``simplify`` makes the dataset's "simplified" drawing and
 ``rasterize`` draws it the way the official ``numpy_bitmap`` files were drawn.
 """
 
+import math
 from dataclasses import dataclass
 from numbers import Real
 from typing import Any
@@ -21,6 +22,7 @@ import numpy as np
 
 # Simplification (Google's "simplified" ndjson).
 BOX = 255  # the longer side of a simplified drawing spans 0..BOX
+POINT_WORK = 14  # a point costs the pipeline as much as 14 units of ink (fitted on scribbles and random walks)
 RESAMPLE_SPACING = 1.0  # resample strokes every 1 unit before RDP
 RDP_EPSILON = 2.0  # Ramer–Douglas–Peucker tolerance
 
@@ -73,8 +75,20 @@ def validate(strokes: object, limits: Limits = Limits()) -> list[np.ndarray]:
 
 
 def point_count(drawing: list[np.ndarray]) -> int:
-    """How many points a drawing of (2|3, n) strokes holds: what classifying it costs, about 1 µs each."""
+    """How many points a drawing of (2|3, n) strokes holds."""
     return sum(stroke.shape[1] for stroke in drawing)
+
+
+def work(drawing: list[np.ndarray]) -> int:
+    """What classifying a drawing costs, in units of ~0.13 µs on one core: ``POINT_WORK`` per point (each may
+    become a thick anti-aliased segment to draw) plus one per unit of ink in the dataset's 256 box (what
+    ``simplify`` resamples and ``rasterize`` covers). A few hundred scribbled points can hold more ink than
+    thousands drawn by hand, and cost as much more (bench/fair_share.py)."""
+    points = np.concatenate([s[:2] for s in drawing], axis=1)
+    extent = float((points.max(axis=1) - points.min(axis=1)).max())
+    scale = BOX / extent if extent > 0 else 0.0
+    ink = sum(float(np.hypot(*np.diff(s[:2], axis=1)).sum()) for s in drawing)
+    return POINT_WORK * int(points.shape[1]) + math.ceil(ink * scale)
 
 
 def validate_stroke(stroke: object, limits: Limits = Limits(), name: str = "stroke") -> np.ndarray:

@@ -50,12 +50,12 @@ async def guess():
     except ProtocolError as error:
         return protocol.Error.of(error).to_json(), 400
     address = request.remote_addr or ""
-    budget, cost = services.api_budgets[address], sketch.point_count(drawing)
-    if not budget.take(cost):  # each guess costs its points, as on the socket: a fair share per client
+    budget, cost = services.api_budgets[address], sketch.work(drawing)
+    if not budget.take(cost):  # each guess costs its work, as on the socket: a fair share per client
         wait = round(budget.retry_after(cost), 3)
         error = protocol.Error(ErrorCode.RATE_LIMITED, f"over this client's share: retry after {wait:g} s", None, wait)
         return error.to_json(), 429, {"Retry-After": str(math.ceil(wait))}
-    prediction = await services.predict(drawing, "api " + address)
+    prediction = await services.predict(drawing, "api " + address, cost)
     return {"guesses": [g.to_json() for g in prediction.top(TOP_K)]}
 
 

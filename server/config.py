@@ -41,12 +41,14 @@ class Settings:
     message_burst: int = 400  # a script client may send a stroke's batches back to back
     max_refused_messages: int = 100  # rate_limited refusals per 10 s a client may get; one more closes it (1008)
     live_guess_interval_ms: int = 100  # guesses while a stroke is drawn, at most this often
-    # A fair share of the one classifier: every classification costs its drawing's points, ~1 µs each.
-    # Real drawings cost a connection 1,000-6,000 points/s (live guesses included); beyond the budget its
-    # guesses wait, and so does the reading of its messages.
-    classify_points_per_second: float = 10_000.0
-    classify_points_burst: int = 60_000  # at least MAX_POINTS: any drawing can be classified
-    api_points_per_second: float = 10_000.0  # the same budget for POST /api/guess, per client address
+    # A fair share of the classifier: every classification costs its drawing's work (core.sketch.work, units of
+    # ~0.13 µs of CPU, plus a fixed 200 for the network). A real drawing's guess costs 2,000-12,000, a connection
+    # drawing at full speed with live guesses up to ~100,000/s; beyond the budget its guesses wait, and so does the
+    # reading of its messages. A cost over the burst is taken from a full bucket, which then owes the rest: the
+    # connection is not read until it has paid.
+    classify_points_per_second: float = 150_000.0  # ~20 ms of CPU a second
+    classify_points_burst: int = 1_000_000  # ~7 s of it (the biggest drawing the limits allow costs ~3 million)
+    api_points_per_second: float = 150_000.0  # the same budget for POST /api/guess, per client address
     live_guess_max_backlog: int = 1  # live guesses only when no inference is waiting: owed guesses come first
     game_time_limit_s: float = 20.0  # Quick, Draw!'s own limit; load() caps it at MAX_DRAWING_S, which ends any drawing
     recognition_threshold: float = 0.5  # p(prompt) at or above this counts as recognized ...

@@ -25,6 +25,7 @@ class Request:
     reply: asyncio.Future[Any] | None = None  # owed: resolved with the guess message; live: None
     reply_to: object = None  # the id of the client message it answers
     at: float = field(default_factory=time.perf_counter)  # when it was asked for: the guess latency starts here
+    cost: int = 0  # owed: its work (core.sketch.work), paid from the connection's budget before it was asked
 
     @property
     def live(self) -> bool:
@@ -86,17 +87,26 @@ class TokenBucket:
         self._tokens, self._last = float(burst), clock()
 
     def take(self, n: float = 1) -> bool:
-        """Spend ``n`` tokens; False (and nothing spent) when there are fewer: see ``retry_after``."""
+        """Spend ``n`` tokens; False (and nothing spent) when there are fewer: see ``retry_after``.
+
+        More than ``burst`` can never be there: such a cost is taken from a full bucket, which then owes the
+        rest, so what comes after waits until the whole cost is paid back.
+        """
         self._refill()
-        if self._tokens < n:
+        if self._tokens < min(n, self.burst):
             return False
         self._tokens -= n
         return True
 
-    def retry_after(self, n: float = 1) -> float:
-        """Seconds until ``n`` tokens are there (0 when they are)."""
+    def available(self) -> float:
+        """The tokens there now (negative while the bucket owes a big cost)."""
         self._refill()
-        return max(0.0, (n - self._tokens) / self.rate)
+        return self._tokens
+
+    def retry_after(self, n: float = 1) -> float:
+        """Seconds until ``n`` tokens can be taken (0 when they can)."""
+        self._refill()
+        return max(0.0, (min(n, self.burst) - self._tokens) / self.rate)
 
     def _refill(self) -> None:
         now = self.clock()

@@ -38,8 +38,15 @@ class Guesser:
         """Ask for the guess owed for the drawing as it is now (waits while an owed one is waiting)."""
         self.live_wanted = False
         drawing.last_owed = reply
-        strokes = list(drawing.strokes)
-        await self.slot.put(Request(drawing, strokes, len(strokes), drawing.epoch, reply, reply_to))
+        strokes, asked = list(drawing.strokes), time.perf_counter()
+        cost = sketch.work(strokes) if strokes else 0  # an undo on a big drawing costs what redrawing it costs
+        await self.pay(cost)  # the reader waits here: over its share, nothing more of this client is read
+        await self.slot.put(Request(drawing, strokes, len(strokes), drawing.epoch, reply, reply_to, asked, cost))
+
+    async def pay(self, cost: int) -> None:
+        """Take ``cost`` from the connection's budget, waiting until it can be taken."""
+        while not self.budget.take(cost):
+            await asyncio.sleep(self.budget.retry_after(cost))
 
     def drawn(self) -> None:
         """The open stroke grew: a live guess is wanted."""
@@ -52,6 +59,12 @@ class Guesser:
 
     def close(self) -> None:
         self.slot.close()
+
+    async def affordable(self) -> None:
+        """Until the connection's budget owes nothing (a cost over the burst was taken from it): its next message
+        is not read before, so a client over its share costs the event loop nothing."""
+        while (wait := self.budget.retry_after(0)) > 0:
+            await asyncio.sleep(wait)
 
     async def run(self, answer: Answer) -> None:
         """Classify for as long as the connection lives; ``answer`` gets each request and its prediction (None
@@ -88,10 +101,11 @@ class Guesser:
     async def guess(self, request: Request, answer: Answer) -> None:
         prediction = None
         if request.snapshot:
-            cost = sketch.point_count(request.snapshot)
-            while not self.budget.take(cost):  # over its share: this connection waits, and stops being read
-                await asyncio.sleep(self.budget.retry_after(cost))
-            prediction = await self.services.predict(request.snapshot, self.owner)
+            cost = request.cost
+            if request.live:  # an owed request was paid for by the reader
+                cost = sketch.work(request.snapshot)
+                await self.pay(cost)
+            prediction = await self.services.predict(request.snapshot, self.owner, cost)
             drawing = cast(Drawing, request.drawing)  # flow's Request holds whatever drawing it was given: ours
             if request.live and not self.session.current(drawing, request.epoch):
                 return  # the drawing changed (undo, stroke end…) or ended meanwhile: its owed guess covers it

@@ -97,7 +97,7 @@ async def drawing(drawing_id: str):
     address = request.remote_addr or ""
     budget = services.api_budgets[address]
     counts = step_counts(len(strokes))
-    cost = sum(sketch.point_count(strokes[:k]) for k in counts)
+    cost = sum(sketch.work(strokes[:k]) for k in counts)
     if not budget.take(cost):  # the replay's guesses are classifications like any other: the client's share
         abort(429, "Too many drawings opened at once. Wait a moment, then reload the page.")
     steps = []

@@ -6,6 +6,8 @@ import secrets
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from core import sketch
 from core.model import Prediction
 from server import protocol
@@ -18,7 +20,9 @@ from server.session import Drawing
 from server.store import DirectoryStore, PostgresStore, SavedDrawingStore, render_png
 
 log = logging.getLogger("server")
-JOB_POINTS = 200  # what a classification costs beyond its points (the network itself), in points
+JOB_POINTS = 200  # what a classification costs beyond its drawing's work (the network itself), in points
+BIG_JOB = 50_000  # work (core.sketch.work, ~5-8 ms) past which a drawing's pipeline leaves the classifier's
+# thread; real drawings stay under ~12,000 (docs/RELIABILITY.md)
 
 
 @dataclass(eq=False)
@@ -30,6 +34,7 @@ class Services:
     saves: set = field(default_factory=set)  # running save tasks, awaited at shutdown
     api_budgets: Budgets = field(init=False)  # POST /api/guess: classified points per client address
     turns: FairQueue = field(default_factory=FairQueue)  # whose classification runs next
+    big_turns: FairQueue = field(default_factory=FairQueue)  # ... and whose big drawing is prepared next
     secret: bytes = field(init=False)  # signs resume tokens: SECRET, else one of this process's own
     drawings: DirectoryStore | PostgresStore = field(init=False)  # where finished drawings go: STORE_URL or SAVED_DIR
     rooms: LocalHub | RedisHub = field(init=False)  # where rooms live: REDIS_URL, or this process
@@ -50,13 +55,18 @@ class Services:
             RedisHub(settings.redis_url, settings.max_rooms) if settings.redis_url else LocalHub(settings.max_rooms)
         )
 
-    async def predict(self, drawing: list, owner: str = "") -> Prediction:
+    async def predict(self, drawing: list[np.ndarray], owner: str = "", work: int | None = None) -> Prediction:
         """The classifier's answer for a drawing, in ``owner``'s fair turn (a connection, a client address),
-        counted in the server-wide ``backlog`` while it waits or runs."""
+        counted in the server-wide ``backlog`` while it waits or runs. ``work``: ``core.sketch.work(drawing)``,
+        if the caller knows it already. A big drawing is prepared in a lane of its own, so it never holds up a
+        small one for longer than its inference."""
         self.backlog += 1
         try:
-            cost = JOB_POINTS + sketch.point_count(drawing)
-            return await self.turns.run(owner, cost, lambda: self.classifier.predict(drawing))
+            cost = JOB_POINTS + (sketch.work(drawing) if work is None else work)
+            if cost <= BIG_JOB:
+                return await self.turns.run(owner, cost, lambda: self.classifier.predict(drawing))
+            image = await self.big_turns.run(owner, cost, lambda: self.classifier.prepare(drawing))
+            return await self.turns.run(owner, JOB_POINTS, lambda: self.classifier.predict_image(image))
         finally:
             self.backlog -= 1
 

@@ -102,7 +102,7 @@ class Connection:
         self.writer: asyncio.Task | None = None
         self.open = True
         self.metrics = services.metrics
-        self.drawings = self.errors = 0
+        self.drawings = self.errors = self.frames = 0
         self.close_code: int | None = None
         self.seat: roomplay.Seat | None = None  # this player's place in a room, after ``join``
 
@@ -183,10 +183,12 @@ class Connection:
     async def receive(self) -> None:
         limit, idle_s = self.settings.max_frame_bytes, self.settings.idle_timeout_s
         while True:
+            await self.guesser.affordable()  # over its share of the classifier: its next frame waits unread
             try:
                 frame = await self.next_frame(idle_s)
             except TimeoutError:
                 return await self.close(protocol.CloseCode.NORMAL_CLOSURE, f"idle for {idle_s:g} s")
+            self.frames += 1
             if frame is None:  # Quart hands an empty binary frame over as None (b"" or None)
                 frame = b""
             if len(frame.encode() if isinstance(frame, str) else frame) > limit:  # bytes, as on the wire

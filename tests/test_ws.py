@@ -5,9 +5,11 @@ import json
 import math
 import time
 
+import numpy as np
 import pytest
 from quart.testing.connections import WebsocketDisconnectError
 
+from core import sketch
 from core.records import ID_PATTERN
 from server import create_app, protocol
 from server.classifier import Classifier
@@ -384,30 +386,35 @@ async def test_a_server_fault_is_internal_error_then_close_1011(tmp_path):
 
 
 async def test_a_connection_over_its_classification_budget_waits_for_its_guesses(tmp_path):
-    app = make_app(tmp_path, MAX_POINTS=100, CLASSIFY_POINTS_BURST=100, CLASSIFY_POINTS_PER_SECOND=200.0)
+    app = make_app(tmp_path, MAX_POINTS=100, CLASSIFY_POINTS_BURST=1000, CLASSIFY_POINTS_PER_SECOND=2000.0)
     stroke = {"x": list(range(50)), "y": list(range(50))}
+    line = np.array([stroke["x"], stroke["y"]], dtype=float)
+    first, second = sketch.work([line]), sketch.work([line, line])  # the owed guesses' costs
     async with app.test_app(), app.test_client().websocket("/ws") as ws:
         await started(ws)
         await send(ws, type="stroke", **stroke)
-        assert (await receive(ws))["strokes"] == 1  # 50 of the 100 points of budget
+        assert (await receive(ws))["strokes"] == 1
         sent = time.monotonic()
-        await send(ws, type="stroke", **stroke)  # a 100-point drawing: 50 more than is left
+        await send(ws, type="stroke", **stroke)  # more than is left of the burst
         answer = await receive(ws)
         waited = time.monotonic() - sent
     assert answer["strokes"] == 2 and len(answer["guesses"]) == 5  # slowed, never dropped
-    assert waited >= 0.2  # (100 - 50) points / 200 points/s
+    assert waited >= (min(second, 1000) - (1000 - first)) / 2000 - 0.01  # what was missing, at 2,000 a second
 
 
 async def test_api_guesses_over_a_clients_budget_get_429_rate_limited(tmp_path):
-    app = make_app(tmp_path, MAX_POINTS=100, CLASSIFY_POINTS_BURST=100, API_POINTS_PER_SECOND=1.0)
+    app = make_app(tmp_path, MAX_POINTS=100, CLASSIFY_POINTS_BURST=500, API_POINTS_PER_SECOND=10.0)
     body = {"drawing": [[list(range(60)), list(range(60))]]}
+    cost = sketch.work([np.array(body["drawing"][0], dtype=float)])  # 60 points and 361 of ink
     async with app.test_app():
         client = app.test_client()
         assert (await client.post("/api/guess", json=body)).status_code == 200
         refused = await client.post("/api/guess", json=body)
         error = await refused.get_json()
     assert refused.status_code == 429 and error["code"] == protocol.ErrorCode.RATE_LIMITED
-    assert 19 <= error["retry_after"] <= 60 and refused.headers["Retry-After"] == str(math.ceil(error["retry_after"]))
+    missing_s = (min(cost, 500) - (500 - cost)) / 10.0  # a cost over the burst leaves the bucket owing
+    assert missing_s - 1 <= error["retry_after"] <= missing_s
+    assert refused.headers["Retry-After"] == str(math.ceil(error["retry_after"]))
 
 
 async def test_a_dropped_drawing_resumes_under_its_id_and_is_stored_once_whole(tmp_path):
@@ -497,3 +504,42 @@ async def test_every_refusal_counts_toward_the_limit_not_only_rate_limited(tmp_p
         codes = [(await receive(ws)).get("code") for _ in range(5)]
         assert codes == [protocol.ErrorCode.BAD_JSON] * 5
         assert await receive(ws) == {"type": "closing", "code": 1008, "reason": "too many refused messages"}
+
+
+def the_connection(app):
+    (connection,) = app.extensions["gate"].open
+    return connection
+
+
+async def test_a_connection_over_its_budget_is_not_read_until_it_has_paid(tmp_path):
+    """Its frames wait unread (in the socket's buffers): a client over its share costs the event loop nothing."""
+    app = make_app(tmp_path, MAX_POINTS=100, CLASSIFY_POINTS_BURST=100, CLASSIFY_POINTS_PER_SECOND=100.0)
+    rng = np.random.default_rng(0)
+    scribble = {"x": (rng.random(50) * 1000).tolist(), "y": (rng.random(50) * 1000).tolist()}  # ~6,000 of work
+    async with app.test_app(), app.test_client().websocket("/ws") as ws:
+        await started(ws)
+        await send(ws, type="stroke", **scribble, id="s")
+        assert (await receive(ws))["reply_to"] == "s"  # taken from the full bucket, which now owes a minute
+        read = the_connection(app).frames
+        for k in range(3):
+            await send(ws, type="ping", id=k)
+        with pytest.raises(TimeoutError):
+            await receive(ws, timeout=0.5)
+        assert the_connection(app).frames == read  # not one of the pings was read
+        assert the_connection(app).guesser.budget.available() < 0
+
+
+async def test_an_undo_is_charged_the_classification_it_causes(tmp_path):
+    app = make_app(tmp_path, MAX_POINTS=100, CLASSIFY_POINTS_BURST=100_000, CLASSIFY_POINTS_PER_SECOND=1e-3)
+    strokes = [{"x": [0, 50, 100], "y": [0, 80, 0]}, {"x": [0, 100], "y": [100, 100]}]
+    arrays = [np.array([s["x"], s["y"]], dtype=float) for s in strokes]
+    async with app.test_app(), app.test_client().websocket("/ws") as ws:
+        await started(ws)
+        for stroke in strokes:
+            await send(ws, type="stroke", **stroke)
+            await receive(ws)
+        await send(ws, type="undo")
+        assert (await receive(ws))["strokes"] == 1
+        spent = 100_000 - the_connection(app).guesser.budget.available()
+    charged = sketch.work(arrays[:1]) + sketch.work(arrays) + sketch.work(arrays[:1])  # stroke, stroke, undo
+    assert spent == pytest.approx(charged, abs=1)
