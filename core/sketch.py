@@ -74,11 +74,6 @@ def validate(strokes: object, limits: Limits = Limits()) -> list[np.ndarray]:
     return drawing
 
 
-def point_count(drawing: list[np.ndarray]) -> int:
-    """How many points a drawing of (2|3, n) strokes holds."""
-    return sum(stroke.shape[1] for stroke in drawing)
-
-
 def work(drawing: list[np.ndarray]) -> int:
     """What classifying a drawing costs, in units of ~0.13 µs on one core: ``POINT_WORK`` per point (each may
     become a thick anti-aliased segment to draw) plus one per unit of ink in the dataset's 256 box (what

@@ -132,3 +132,19 @@ def test_whole_pipeline_stays_close_to_official_bitmaps(quickdraw_dir):
     maes = _parity_maes(quickdraw_dir, sketch.to_model_input)
     assert np.median(maes) <= 3.5, f"median MAE {np.median(maes):.2f}/255"
     assert np.percentile(maes, 99) <= 8.0
+
+
+def test_work_counts_points_and_the_ink_in_the_256_box_whatever_the_drawing_size():
+    square = sketch.validate(SQUARE)
+    ink = 4 * sketch.BOX  # the square's four sides, scaled to span the box
+    assert sketch.work(square) == 5 * sketch.POINT_WORK + ink
+    assert sketch.work([stroke * 7 for stroke in square]) == sketch.work(square)  # the scale does not count
+    dot = sketch.validate([[[3], [4]]])
+    assert sketch.work(dot) == sketch.POINT_WORK  # no ink, no extent: no division by zero
+
+
+def test_a_scribble_costs_more_work_than_as_many_points_drawn_by_hand():
+    rng = np.random.default_rng(1)
+    scribble = [np.array([rng.random(200) * 1000, rng.random(200) * 1000])]
+    walk = [np.cumsum(rng.integers(-3, 4, (2, 200)), axis=1).astype(float)]
+    assert sketch.work(scribble) > 3 * sketch.work(walk)  # ~400 ms against ~45 ms at 20,000 points
