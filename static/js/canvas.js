@@ -64,6 +64,7 @@ export class SketchCanvas {
     const nothing = () => {};
     this.handlers = { onStrokeStart: nothing, onPoint: nothing, onStrokeEnd: nothing, onEmpty: nothing, ...handlers };
     this.strokes = []; // completed strokes, [[xs], [ys], [ts]]
+    this.wiped = []; // drawings the Clear tool took away, newest last: undo() puts them back
     this.current = null; // the stroke being drawn, same shape
     this.pointerId = null;
     this.origin = null; // event time (performance.now() clock) of the first point: t = ms since then
@@ -144,24 +145,52 @@ export class SketchCanvas {
     this.#pen();
     for (const [xs, ys] of this.strokes) traceStroke(ctx, xs, ys);
     if (this.current) traceStroke(ctx, this.current[0], this.current[1]);
+    this.canvas.dataset.strokes = String(this.strokes.length); // for the inspector and the browser tests
     this.handlers.onEmpty(this.strokes.length === 0 && !this.current);
   }
 
-  /** Remove the last completed stroke; false when there is none or a stroke is open. */
+  /**
+   * Take back the last step: "stroke" (the last completed stroke went), "clear" (the drawing a Clear took away
+   * is back), or null (nothing to undo, or a stroke is open).
+   */
   undo() {
+    if (this.drawing) return null;
+    if (this.strokes.length > 0) {
+      this.strokes.pop();
+      this.redraw();
+      return "stroke";
+    }
+    const wiped = this.wiped.pop();
+    if (!wiped) return null;
+    this.restore(wiped);
+    return "clear";
+  }
+
+  /** The Clear tool: the drawing goes, kept for undo(); false when there is nothing to clear or a stroke is open. */
+  wipe() {
     if (this.drawing || this.strokes.length === 0) return false;
-    this.strokes.pop();
-    this.redraw();
+    this.wiped.push(this.state());
+    this.#empty();
     return true;
   }
 
-  /** Remove everything and restart the clock (a new drawing). */
+  /** Remove everything and restart the clock (a new drawing): nothing to undo. */
   clear() {
     this.#abandon();
+    this.wiped = [];
+    this.#empty();
+  }
+
+  #empty() {
     this.strokes = [];
     this.origin = null;
     this.view = null;
     this.redraw();
+  }
+
+  /** Give the canvas the keyboard's focus (a round begins: the tools are a Tab away). */
+  focus() {
+    this.canvas.focus({ preventScroll: true });
   }
 
   /** Stop or allow drawing; disabling closes an open stroke first. */
@@ -245,6 +274,7 @@ export class SketchCanvas {
       ctx.stroke();
     }
     this.strokes.push(this.current);
+    this.canvas.dataset.strokes = String(this.strokes.length);
     this.#release();
     this.handlers.onStrokeEnd();
   }

@@ -1,13 +1,29 @@
 // Free-draw mode: draw anything, watch the guesses; "New drawing" saves this one and starts over.
 
 export class FreeDraw {
-  constructor({ session, canvas, guesses, notice }) {
-    Object.assign(this, { session, canvas, guesses, notice });
+  constructor({ session, canvas, guesses, notice, card, intro }) {
+    Object.assign(this, { session, canvas, guesses, notice, card, intro });
   }
 
+  /** Open a drawing; a first visit reads the intro first, on a card whose "Got it!" lets them draw. */
   begin() {
-    this.canvas.setEnabled(true);
     this.session.start("free");
+    if (!this.intro.due) return this.canvas.setEnabled(true);
+    this.canvas.setEnabled(false);
+    this.card.show({
+      kicker: "Free draw",
+      title: "Draw anything",
+      text: "and I'll guess what it is",
+      withIntro: true,
+      button: {
+        label: "Got it!",
+        action: () => {
+          this.card.hide();
+          this.canvas.setEnabled(true);
+          this.canvas.focus();
+        },
+      },
+    });
   }
 
   get canEdit() {

@@ -1,13 +1,12 @@
 // Game mode: six prompts, a countdown each, the net's verdict, then a summary of all six drawings.
 
-import { renderThumbnail } from "./canvas.js";
-import { percent } from "./guesses.js";
+import { inTime, keepSummary, keptSummary, summaryItem, summaryTitle } from "./summary.js";
 
 export const ROUNDS = 6;
 const RESULT_MS = 1800; // how long the verdict stays up before the next prompt
 const GRACE_MS = 4000; // past zero with no word from the server (offline?): end the round ourselves
 const CALLS = [10, 5]; // seconds left that are said out loud
-const KEPT = "quickdraw.summary"; // the last summary, for coming back from a drawing's page
+const BEHIND_MS = 1000; // a server whose clock for the drawing is this far behind ours will not end it in time
 
 function shuffled(items) {
   const copy = [...items];
@@ -37,14 +36,16 @@ async function pickWords() {
 
 /** The game's flow; main.js feeds it the server's messages. */
 export class Game {
-  constructor({ session, canvas, guesses, card, countdown, prompt, summary, timeLimit }) {
-    Object.assign(this, { session, canvas, guesses, card, countdown, prompt, summary });
+  constructor({ session, canvas, guesses, card, intro, countdown, prompt, summary, timeLimit }) {
+    Object.assign(this, { session, canvas, guesses, card, intro, countdown, prompt, summary });
     this.timeLimit = timeLimit; // seconds, from the page; the server's "round" message has the last word
     this.#enter("idle");
     this.results = [];
     this.words = [];
     this.word = null;
     this.next = null; // the timer that moves on from a verdict
+    this.quitted = false; // the summary shown is of a game the player quit
+    this.behind = 0; // ms the server's clock for this round's drawing is behind ours (one that started it again)
     summary.querySelector("#play-again").addEventListener("click", () => this.begin(true));
     document.getElementById("quit")?.addEventListener("click", () => this.quit());
   }
@@ -59,11 +60,10 @@ export class Game {
 
   /** Start a new game of six rounds; back from a drawing's page, show the summary it was opened from. */
   async begin(fresh = false) {
-    const kept = fresh ? null : JSON.parse(sessionStorage.getItem(KEPT) ?? "null");
-    sessionStorage.removeItem(KEPT);
-    if (location.hash === "#summary" && Array.isArray(kept)) {
-      this.results = kept;
-      return this.#showSummary();
+    const kept = keptSummary();
+    if (!fresh && location.hash === "#summary" && kept) {
+      this.results = kept.results;
+      return this.#showSummary(kept.quit);
     }
     history.replaceState(null, "", location.pathname + location.search);
     this.summary.hidden = true;
@@ -78,7 +78,7 @@ export class Game {
     return this.state === "drawing" || this.state === "waiting";
   }
 
-  /** The prompt card for the next round; the clock starts on "Got it!". */
+  /** The prompt card for the next round (with the intro, on a first visit); the clock starts on "Got it!". */
   #announce() {
     const round = this.results.length + 1;
     this.word = this.words[round - 1];
@@ -94,6 +94,7 @@ export class Game {
       title: this.word ? `Draw: ${this.word}` : "Get ready to draw",
       text: `in under ${this.timeLimit} seconds`,
       button: { label: "Got it!", action: () => this.#go() },
+      withIntro: this.intro.due,
     });
   }
 
@@ -101,6 +102,7 @@ export class Game {
     this.card.hide();
     this.#enter("waiting");
     this.canvas.setEnabled(true);
+    this.canvas.focus(); // not the document: the tools are a Tab away, Quit a Shift+Tab
     this.session.start("game", this.word);
   }
 
@@ -138,8 +140,14 @@ export class Game {
 
   onRound(message) {
     const replay = this.session.takeReplay();
-    if (replay && this.state === "drawing") return; // our clock keeps running: a reconnect buys no time
+    if (replay && this.state === "drawing") {
+      // Our clock keeps running: a reconnect buys no time. A server that could not carry the drawing on started
+      // it again at 0: its times (a win's elapsed_ms) are put on our clock, the one the player saw.
+      this.behind = Math.max(0, this.countdown.elapsed() - (message.elapsed_ms ?? 0));
+      return;
+    }
     if (this.state !== "waiting") return;
+    this.behind = 0;
     this.word = message.word;
     this.guesses.setTarget(message.word);
     this.#showPrompt(message.word, this.results.length + 1);
@@ -153,7 +161,8 @@ export class Game {
           this.lastCall = left;
           this.guesses.say(`${left} seconds left.`); // the clock, for ears too
         }
-        if (overdue > GRACE_MS) this.#finish(false, { notify: true });
+        // Past zero the server's timeout is awaited a moment, unless its clock runs late (it started again).
+        if (overdue > (this.behind > BEHIND_MS ? 0 : GRACE_MS)) this.#finish(false, { notify: true });
       });
     }
   }
@@ -165,9 +174,9 @@ export class Game {
 
   onRecognized(message) {
     if (!this.#current(message)) return;
-    this.guesses.say(`Oh, I know, it's ${message.word}!`);
-    // Recognizing ends the round on the server.
-    this.#finish(true, { notify: false, p: message.p, seconds: message.elapsed_ms / 1000 });
+    // Recognizing ends the round on the server. Its time is said on the clock the player saw.
+    const seconds = Math.min(this.timeLimit, (message.elapsed_ms + this.behind) / 1000);
+    this.#finish(true, { notify: false, p: message.p, seconds });
   }
 
   onTimeout(message) {
@@ -200,20 +209,22 @@ export class Game {
 
   /** Give up on this prompt. */
   skip() {
-    if (this.canEdit) this.#finish(false, { notify: true, skipped: true });
+    if (this.canEdit) this.#finish(false, { notify: true, ended: "skip" });
   }
 
   #current(message) {
     return this.state === "drawing" && (!this.word || message.word === this.word);
   }
 
-  #finish(recognized, { notify, p = null, seconds = null, skipped = false }) {
+  #finish(recognized, { notify, p = null, seconds = null, ended = null }) {
+    const skipped = ended === "skip";
+    const focusLost = this.#focusInStage(); // on a tool about to be disabled, or the canvas
     this.#enter("verdict");
     this.countdown.stop(!recognized && !skipped);
     this.session.end(notify); // first, so a stroke cut short below is not streamed into a closed round
     this.canvas.setEnabled(false);
     const strokes = this.canvas.snapshot();
-    this.results.push({ word: this.word, recognized, p, seconds, strokes, guesses: this.guesses.guesses, skipped });
+    this.results.push({ word: this.word, recognized, p, seconds, strokes, guesses: this.guesses.guesses, ended });
     this.#showRounds();
     // Say what happened: a win, a skip, an empty canvas, or a drawing the net could not place.
     const title = recognized
@@ -229,7 +240,10 @@ export class Game {
       text: recognized ? inTime(seconds) : `It was ${this.word ?? "a mystery"}.`,
       tone: recognized ? "good" : "bad",
     });
-    if (!recognized) this.guesses.say(skipped || !strokes.length ? title : `${title} It was ${this.word}.`);
+    // The line says the verdict at once and keeps it: a late guess does not talk over it.
+    const said = recognized || skipped || !strokes.length ? title : `${title} It was ${this.word}.`;
+    this.guesses.say(said, { hold: true });
+    if (focusLost) this.card.focus();
     this.next = setTimeout(() => (this.results.length < ROUNDS ? this.#announce() : this.#showSummary()), RESULT_MS);
   }
 
@@ -242,12 +256,13 @@ export class Game {
       this.session.end(true);
       this.canvas.setEnabled(false);
       const strokes = this.canvas.snapshot();
-      if (strokes.length) this.results.push({ word: this.word, recognized: false, strokes, guesses: this.guesses.guesses, skipped: true });
+      if (strokes.length) this.results.push({ word: this.word, recognized: false, strokes, guesses: this.guesses.guesses, ended: "quit" });
     }
     this.#showSummary(true);
   }
 
   #showSummary(quit = false) {
+    this.quitted = quit;
     this.#enter("summary");
     this.card.hide();
     this.countdown.hide();
@@ -256,7 +271,7 @@ export class Game {
     const played = this.results.length;
     const hits = this.results.filter((r) => r.recognized).length;
     const title = this.summary.querySelector("#summary-title");
-    title.textContent = quit ? "Game over" : hits >= ROUNDS / 2 ? "Well done!" : "Nice try!";
+    title.textContent = summaryTitle(this.results, quit, ROUNDS);
     this.summary.querySelector("#summary-score").textContent = played
       ? `The net recognized ${hits} of your ${played} drawing${played === 1 ? "" : "s"}. Open one to replay it.`
       : "No drawings this time.";
@@ -268,61 +283,13 @@ export class Game {
     this.#keep();
   }
 
-  /** Remember the summary, so Back from a drawing's page comes back to it. */
   #keep() {
-    sessionStorage.setItem(KEPT, JSON.stringify(this.results));
-    history.replaceState(null, "", "#summary");
+    keepSummary(this.results, this.quitted);
   }
-}
 
-/** "in 4.2 seconds", or nothing when the time is unknown. */
-function inTime(seconds) {
-  return Number.isFinite(seconds) ? `in ${seconds.toFixed(1)} s` : "";
-}
-
-/** One tile of the summary: the drawing, the prompt, the verdict and the net's top guesses; once saved, a link
- * to the drawing's own page. */
-function summaryItem(result) {
-  const item = document.createElement("li");
-  item.className = `summary-item ${result.recognized ? "good" : "bad"}`;
-  const figure = document.createElement("figure");
-  const canvas = document.createElement("canvas");
-  canvas.className = "thumb";
-  canvas.setAttribute("role", "img");
-  canvas.setAttribute("aria-label", `Your drawing of ${result.word ?? "the prompt"}`);
-  const caption = document.createElement("figcaption");
-  const word = document.createElement("strong");
-  word.textContent = result.word ?? "?";
-  const verdict = document.createElement("span");
-  verdict.className = "verdict";
-  verdict.textContent = result.recognized
-    ? `✓ Recognized ${inTime(result.seconds)}`.trim()
-    : result.skipped
-      ? "Skipped"
-      : "✗ Not recognized";
-  const top = document.createElement("span");
-  top.className = "net-guesses";
-  const shown = (result.guesses ?? []).slice(0, 3);
-  const instead = shown[0] && shown[0].word !== result.word ? shown[0].word : null;
-  top.textContent = !result.strokes?.length
-    ? "Nothing was drawn."
-    : !shown.length
-      ? "The net had no guess yet."
-      : !result.recognized && instead
-        ? `It thought it looked more like ${instead}.`
-        : `The net saw: ${shown.map((g) => `${g.word} ${percent(g.p)}`).join(", ")}`;
-  caption.append(word, verdict, top);
-  figure.append(canvas, caption);
-  if (result.savedId) {
-    const link = document.createElement("a");
-    link.className = "tile-link";
-    link.href = `/drawing/${encodeURIComponent(result.savedId)}`;
-    link.append(figure);
-    item.append(link);
-  } else {
-    item.append(figure);
+  /** Whether the keyboard's focus is on the drawing's stage (or nowhere): a verdict then takes it. */
+  #focusInStage() {
+    const focused = document.activeElement;
+    return !focused || focused === document.body || Boolean(focused.closest(".stage"));
   }
-  // Render after layout so the thumbnail matches its displayed size.
-  requestAnimationFrame(() => renderThumbnail(canvas, result.strokes, canvas.clientWidth || 160));
-  return item;
 }

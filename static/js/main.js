@@ -6,7 +6,8 @@ import { Game } from "./game.js";
 import { GuessPanel } from "./guesses.js";
 import { DrawingSession } from "./session.js";
 import { Connection, PointBatcher, socketUrl } from "./socket.js";
-import { Card, Countdown, Notice, showConnection } from "./ui.js";
+import { drawingTools } from "./tools.js";
+import { Card, Countdown, Notice, intro, showConnection } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
 const play = $("play");
@@ -15,6 +16,7 @@ const mode = play.dataset.mode === "free" ? "free" : "game";
 const guesses = new GuessPanel({
   list: $("guess-list"),
   line: $("guess-line"),
+  shown: $("guess-shown"),
   strip: $("canvas-guess"),
   speechToggle: $("speech-toggle"),
   mode,
@@ -44,14 +46,16 @@ const canvas = new SketchCanvas($("sketch"), {
   onStrokeEnd: () => session.strokeEnd(),
 });
 const session = new DrawingSession(connection, canvas, batcher);
+const card = new Card($("overlay"));
 const controller =
   mode === "free"
-    ? new FreeDraw({ session, canvas, guesses, notice })
+    ? new FreeDraw({ session, canvas, guesses, notice, card, intro })
     : new Game({
         session,
         canvas,
         guesses,
-        card: new Card($("overlay")),
+        card,
+        intro,
         countdown: new Countdown($("timer")),
         prompt: $("prompt"),
         summary: $("summary"),
@@ -99,6 +103,7 @@ function dispatch(message) {
       break;
     case "error":
       console.warn("Server error", message);
+      guesses.refused(message.reply_to ?? null);
       if (message.code === "bad_resume") {
         session.replay(false); // this server cannot carry the drawing on: it starts again, strokes and all
         break;
@@ -110,43 +115,20 @@ function dispatch(message) {
   }
 }
 
-function undo() {
-  if (controller.canEdit && canvas.undo()) session.undo();
-}
-
-function clear() {
-  if (!controller.canEdit || canvas.drawing) return;
-  canvas.clear();
-  session.clear();
-}
-
 // A player back from idling: any touch, click or key reopens the socket.
 for (const type of ["pointerdown", "keydown"]) document.addEventListener(type, () => connection.wake(), true);
 
-$("undo").addEventListener("click", undo);
+drawingTools({
+  canvas,
+  guesses,
+  canEdit: () => controller.canEdit,
+  server: { undo: () => session.undo(), clear: () => session.clear(), redraw: (strokes) => session.redraw(strokes) },
+  undoButton: $("undo"),
+  clearButton: $("clear"),
+});
 $("retry-now").addEventListener("click", () => connection.retryNow());
-$("clear").addEventListener("click", clear);
 $("new-drawing")?.addEventListener("click", () => controller.newDrawing());
 $("skip")?.addEventListener("click", () => controller.skip());
-document.addEventListener("keydown", (event) => {
-  if (event.target.closest?.("input, textarea, [contenteditable]")) return;
-  if ((event.ctrlKey || event.metaKey) && !event.shiftKey && event.key.toLowerCase() === "z") {
-    event.preventDefault();
-    undo();
-  } else if ((event.key === "Escape" || event.key === "Delete") && !event.ctrlKey && !event.metaKey) {
-    clear();
-  }
-});
-
-// A first visit gets a word about what this is and what happens to the drawings.
-const INTRO_SEEN = "quickdraw.intro-seen";
-if (!localStorage.getItem(INTRO_SEEN)) {
-  $("intro").hidden = false;
-  $("intro-close").addEventListener("click", () => {
-    localStorage.setItem(INTRO_SEEN, "1");
-    $("intro").hidden = true;
-  });
-}
 
 connection.connect();
 controller.begin();

@@ -19,7 +19,7 @@ export const points = (x, y, t) => ({ type: "points", x, y, t });
 export const stroke = (x, y, t) => ({ type: "stroke", x, y, t });
 export const strokeEnd = () => ({ type: "stroke_end" });
 export const undo = () => ({ type: "undo" });
-export const clear = () => ({ type: "clear" });
+export const clear = (id = null) => ({ type: "clear", ...(id ? { id } : {}) });
 export const end = () => ({ type: "end" });
 
 /**

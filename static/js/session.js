@@ -15,7 +15,9 @@ export class DrawingSession {
     this.batcher = batcher;
     this.active = null; // {mode, word} while a drawing is open on the server
     this.replaying = false; // the next "round" answers a replay, not a new drawing
-    this.resumable = null; // {id, token, began}: what carries the open drawing on after a reconnect
+    this.resumable = null; // {id, token}: what carries the open drawing on after a reconnect
+    this.began = null; // when the drawing began on our clock (performance.now(), outages not counted)
+    this.clears = 0; // clears sent: each has its own id, so its answer can be told apart
   }
 
   send(message) {
@@ -28,13 +30,15 @@ export class DrawingSession {
     this.active = { mode, word };
     this.replaying = false;
     this.resumable = null;
+    this.began = null;
     this.send(messages.start(mode, word));
   }
 
-  /** The server opened (or carried on) the drawing: remember how to resume it. */
+  /** The server opened (or carried on) the drawing: remember how to resume it. A drawing started again by a
+   * server that could not carry it on keeps its start: its time runs on. */
   opened(round) {
-    if (this.resumable?.id === round.id) return; // a resumed drawing keeps its start
-    this.resumable = { id: round.id, token: round.resume_token, began: performance.now() - (round.elapsed_ms ?? 0) };
+    this.resumable = { id: round.id, token: round.resume_token };
+    this.began ??= performance.now() - (round.elapsed_ms ?? 0);
   }
 
   /** Finish the drawing (the server saves it); `notify` false when the server already ended it. */
@@ -59,7 +63,7 @@ export class DrawingSession {
 
   resume() {
     if (this.pausedAt === undefined) return;
-    if (this.resumable) this.resumable.began += performance.now() - this.pausedAt; // the outage is not drawing time
+    if (this.began !== null) this.began += performance.now() - this.pausedAt; // the outage is not drawing time
     this.pausedAt = undefined;
   }
 
@@ -69,12 +73,16 @@ export class DrawingSession {
     this.batcher.drop();
     const { mode, word } = this.active;
     this.replaying = true;
-    const { id, token, began } = (resume && this.resumable) || {};
+    const { id, token } = (resume && this.resumable) || {};
     if (!id) this.resumable = null;
-    const elapsed = Math.max(0, Math.round(performance.now() - began));
+    const elapsed = Math.max(0, Math.round(performance.now() - (this.began ?? performance.now())));
     this.send(messages.start(mode, word, id ? { resume: id, token, elapsed_ms: elapsed } : null));
     const strokes = this.canvas.snapshot();
     const open = this.canvas.drawing ? strokes.pop() : null;
+    this.#sendStrokes(strokes, open);
+  }
+
+  #sendStrokes(strokes, open = null) {
     for (const message of messages.replay(strokes, open)) this.send(message);
   }
 
@@ -91,8 +99,16 @@ export class DrawingSession {
     if (this.active) this.send(messages.undo());
   }
 
+  /** Clear the drawing on the server; returns the clear's id (its guess answers it), or null if none was sent. */
   clear() {
     this.batcher.drop();
-    if (this.active) this.send(messages.clear());
+    if (!this.active) return null;
+    const id = `clear-${++this.clears}`;
+    return this.send(messages.clear(id)) ? id : null;
+  }
+
+  /** A cleared drawing is back on the canvas (undo): the server gets its strokes again. */
+  redraw(strokes) {
+    if (this.active) this.#sendStrokes(strokes);
   }
 }

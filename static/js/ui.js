@@ -1,4 +1,17 @@
-// Small page widgets: the overlay card, the polite notice, the connection badge, the countdown.
+// Small page widgets: the overlay card, the first visit's intro, the polite notice, the connection badge, the
+// countdown.
+
+const INTRO_SEEN = "quickdraw.intro-seen";
+
+/** The first visit's word about the game, shown on the first card; the card's one "Got it!" dismisses both. */
+export const intro = {
+  get due() {
+    return !localStorage.getItem(INTRO_SEEN);
+  },
+  seen() {
+    localStorage.setItem(INTRO_SEEN, "1");
+  },
+};
 
 /** The card over the canvas ("Round 2 of 6 · Draw: banana · Got it!"). */
 export class Card {
@@ -8,6 +21,8 @@ export class Card {
     this.title = root.querySelector("#card-title");
     this.text = root.querySelector("#card-text");
     this.button = root.querySelector("#card-button");
+    this.note = root.querySelector("#intro");
+    this.card = root.querySelector("#card");
     this.onClick = null;
     this.button.addEventListener("click", () => {
       const action = this.onClick;
@@ -16,8 +31,14 @@ export class Card {
     });
   }
 
-  /** Show the card; `button` is {label, action} or null for a card that goes away by itself. */
-  show({ kicker = "", title, text = "", tone = "", button = null }) {
+  /** Show the card; `button` is {label, action} or null for a card that goes away by itself; `withIntro` adds the
+   * first visit's intro, which its button dismisses for good. */
+  show({ kicker = "", title, text = "", tone = "", button = null, withIntro = false }) {
+    if (withIntro && button) {
+      const action = button.action;
+      button = { ...button, action: () => (intro.seen(), action()) };
+    }
+    this.note.hidden = !withIntro;
     this.kicker.textContent = kicker;
     this.title.textContent = title;
     this.text.textContent = text;
@@ -27,6 +48,11 @@ export class Card {
     this.onClick = button?.action ?? null;
     this.root.hidden = false;
     if (button) this.button.focus({ preventScroll: true });
+  }
+
+  /** Move the keyboard's focus to the card itself (a verdict with no button: it is read, and Tab goes on). */
+  focus() {
+    this.card.focus({ preventScroll: true });
   }
 
   hide() {
@@ -74,6 +100,9 @@ export function showConnection(element, state, detail = {}, retryButton = null) 
   if (state === "retrying") retryTicker = setInterval(show, 250);
 }
 
+/** "13 seconds left": the clock's name for a screen reader (role timer: read when asked, never announced). */
+export const secondsLeft = (n) => `${n} second${n === 1 ? "" : "s"} left`;
+
 /** The visible countdown: whole seconds as text plus a shrinking bar. */
 export class Countdown {
   constructor(root) {
@@ -87,13 +116,14 @@ export class Countdown {
   start(seconds, onTick = () => {}) {
     this.stop();
     const total = seconds * 1000;
+    this.total = total;
     this.deadline = performance.now() + total;
     this.pausedAt = undefined;
     this.root.hidden = false;
     const tick = () => {
       const left = this.deadline - performance.now();
       const shown = Math.max(0, Math.ceil(left / 1000));
-      this.text.textContent = String(shown);
+      this.#show(shown);
       this.root.classList.toggle("hurry", left <= 5000);
       this.fill.style.transform = `scaleX(${Math.max(0, left / total)})`;
       onTick(-left);
@@ -101,6 +131,17 @@ export class Countdown {
     this.tick = tick;
     tick();
     this.timer = setInterval(tick, 100);
+  }
+
+  #show(seconds) {
+    if (this.text.textContent === String(seconds)) return; // the name changes once a second, not ten times
+    this.text.textContent = String(seconds);
+    this.root.setAttribute("aria-label", secondsLeft(seconds));
+  }
+
+  /** How long the clock has run (ms), the time it was held not counted. */
+  elapsed() {
+    return this.total - (this.deadline - (this.pausedAt ?? performance.now()));
   }
 
   /** Hold the clock (the server is out of reach); `resume` carries on from where it stood. */
@@ -123,7 +164,7 @@ export class Countdown {
     this.timer = null;
     this.pausedAt = undefined;
     if (expired) {
-      this.text.textContent = "0";
+      this.#show(0);
       this.fill.style.transform = "scaleX(0)";
     }
   }
