@@ -3,20 +3,27 @@
 import { SketchCanvas } from "./canvas.js";
 import { GuessPanel } from "./guesses.js";
 import * as keep from "./keep.js";
+import { Leaving } from "./leave.js";
 import * as messages from "./messages.js";
 import { PeerBoard } from "./peers.js";
-import { label, playerItem, resultsLine, roundItems, small, word } from "./roomviews.js";
+import { label, politely, resultsLine, showPlayers, showScores, small, word } from "./roomviews.js";
 import { Connection, PointBatcher, socketUrl } from "./socket.js";
+import { drawingTools, edits } from "./tools.js";
 import { Countdown, Notice, showConnection } from "./ui.js";
 
 const $ = (id) => document.getElementById(id);
 const root = $("room");
 const sketch = $("sketch");
-const MIN_PLAYERS = 2; // the server's rule (too_few_players): the start button waits for a friend
 
 const notice = new Notice($("notice"));
 const countdown = new Countdown($("timer"));
-const guesses = new GuessPanel({ list: $("guess-list"), line: $("guess-line"), strip: $("canvas-guess"), mode: "game" });
+const guesses = new GuessPanel({
+  list: $("guess-list"),
+  line: $("guess-line"),
+  shown: $("guess-shown"),
+  strip: $("canvas-guess"),
+  mode: "game",
+});
 const peers = new PeerBoard($("peers"));
 const connection = new Connection(socketUrl(), {
   onMessage: (message) => dispatch(message),
@@ -71,49 +78,35 @@ function forget() {
   kept = carried = null;
 }
 
+// Leave for good: from the lobby at once, mid-game after a confirmation; the seat is forgotten on the answer.
+const leaving = new Leaving({
+  send: (message) => connection.send(message),
+  gone: () => {
+    forget();
+    location.assign("/room");
+  },
+  dialog: $("quit-dialog"),
+});
+
 $("join-form").addEventListener("submit", (event) => {
   event.preventDefault();
   name = $("name").value;
   rejoin();
 });
 $("room-start").addEventListener("click", () => connection.send({ type: "room_start" }));
-$("room-leave").addEventListener("click", () => {
-  connection.send({ type: "leave" });
-  forget();
-  location.assign("/room");
+$("room-leave").addEventListener("click", () => leaving.now());
+$("room-quit").addEventListener("click", () => leaving.ask());
+
+drawingTools({
+  canvas,
+  guesses,
+  canEdit: () => Boolean(drawing),
+  server: edits((message) => connection.send(message), batcher, () => limits.max_points_per_message),
+  undoButton: $("undo"),
+  clearButton: $("clear"),
+  changed: keepDrawing,
 });
 
-function undo() {
-  if (drawing && canvas.undo()) {
-    connection.send(messages.undo());
-    keepDrawing();
-  }
-}
-
-$("undo").addEventListener("click", undo);
-$("clear").addEventListener("click", () => {
-  if (!drawing || canvas.drawing) return;
-  canvas.clear();
-  batcher.drop();
-  connection.send(messages.clear());
-  keepDrawing();
-});
-document.addEventListener("keydown", (event) => {
-  if ((event.ctrlKey || event.metaKey) && event.key.toLowerCase() === "z" && drawing) {
-    event.preventDefault();
-    undo();
-  }
-});
-
-const POLITE = {
-  no_room: "There is no room with this code any more. Create a new one?",
-  room_full: "This room is full.",
-  name_taken: "Someone in this room has that name already: pick another.",
-  bad_name: `A name has 1 to ${$("name").maxLength} visible characters.`, // the server's limit, in the page
-  game_started: "This room's game has started already.",
-  bad_seat: "Your seat in this room is gone: join it again.",
-  rooms_unavailable: "Rooms are unavailable right now. The single-player game still works.",
-};
 // A stroke racing the end of the drawing (recognized, time's up): nothing changed, nothing for the player to do.
 const QUIET = new Set(["drawing_ended", "no_drawing", "no_stroke"]);
 
@@ -159,6 +152,7 @@ function dispatch(message) {
 }
 
 function onError(message) {
+  guesses.refused(message.reply_to ?? null);
   if (QUIET.has(message.code)) {
     console.info(`Refused, nothing changed: ${message.code}`);
     return;
@@ -167,7 +161,7 @@ function onError(message) {
     forget(); // the seat is gone: join again by name
     show("join");
   }
-  notice.show(POLITE[message.code] ?? `Sorry: ${message.message}`, { tone: "bad", ms: 6000 });
+  notice.show(politely(message, $("name").maxLength), { tone: "bad", ms: 6000 });
 }
 
 function show(state) {
@@ -177,6 +171,7 @@ function show(state) {
 
 function onRoom(message) {
   if (room && message.code === room.code && message.version < room.version) return; // older news
+  if (leaving.answered(message)) return;
   const newRound = !room || message.round !== room.round || message.state !== room.state;
   room = message;
   code = message.code;
@@ -199,6 +194,7 @@ function onRoom(message) {
   const score = Object.assign(small(`· ${me?.score ?? 0} points`), { id: "my-score" });
   const shown = [label("Draw:"), " ", word(message.word), " ", small(`${message.round}/${message.rounds}`), " ", score];
   $("prompt").replaceChildren(...shown);
+  $("play-title").textContent = `Room ${message.code}: round ${message.round} of ${message.rounds}`;
   const last = message.results.length > 1 && message.starts_in_ms > 0 ? message.results.at(-2) : null;
   if (!drawing && message.starts_in_ms > 0) banner(`${last ? resultsLine(room, last) + " · " : ""}Next: ${message.word}`);
   peers.render(room);
@@ -256,6 +252,7 @@ function onDrawing(message) {
     for (const m of messages.replay(strokes, open, limits.max_points_per_message)) connection.send(m);
   }
   canvas.setEnabled(true);
+  if (document.activeElement === document.body) canvas.focus(); // focus that was lost (a tool disabled) comes here
   keepDrawing();
   countdown.start(Math.max(0, message.time_limit_s - (message.elapsed_ms ?? 0) / 1000)); // the round's clock
 }
@@ -271,31 +268,22 @@ function finish(text, tone) {
 
 function showLobby() {
   show("lobby");
-  $("room-code").textContent = room.code;
-  const link = $("room-link");
-  link.href = link.textContent = `${location.origin}/room/${room.code}`;
-  $("lobby-players").replaceChildren(...room.players.map((p) => playerItem(room, p, p.id === room.host ? "host" : "")));
-  const host = room.host === room.you;
-  const few = room.players.length < MIN_PLAYERS;
-  $("room-start").hidden = !host;
-  $("room-start").disabled = few;
-  $("lobby-hint").textContent = host ? (few ? "Waiting for a friend to join…" : "") : "The host starts the game.";
+  showPlayers(room);
 }
 
 function showOver() {
   show("over");
   countdown.hide();
-  const ranked = [...room.players].sort((a, b) => b.score - a.score);
-  $("scoreboard").replaceChildren(...ranked.map((p) => playerItem(room, p, `${p.score} points`)));
-  $("rounds").replaceChildren(...roundItems(room));
-  $("over-title").focus();
+  showScores(room);
 }
 
+/** News over the canvas (a verdict, the round's results, the next word): shown there, said on the line. */
 function banner(text, tone = "") {
   const element = $("banner");
   element.textContent = text;
   element.dataset.tone = tone;
   element.hidden = false;
+  guesses.say(text, { hold: true }); // the banner is for the eyes; the line says it, at once, and keeps it
 }
 
 function hideBanner() {

@@ -1,4 +1,8 @@
-// What a room page builds from a "room" message besides the race: players, results, the rounds played.
+// What a room page builds from a "room" message besides the race: players, results, the rounds played, and the
+// words for the room's refusals.
+
+const $ = (id) => document.getElementById(id);
+const MIN_PLAYERS = 2; // the server's rule (too_few_players): the start button waits for a friend
 
 export const label = (text) => element("span", "prompt-label", text);
 export const word = (text) => element("strong", "prompt-word", text);
@@ -49,4 +53,39 @@ export function roundItems(room) {
     }
     return item;
   });
+}
+
+/** The lobby: the room's code and link, who is in, and the start button for the host. */
+export function showPlayers(room) {
+  $("room-code").textContent = room.code;
+  const link = $("room-link");
+  link.href = link.textContent = `${location.origin}/room/${room.code}`;
+  $("lobby-players").replaceChildren(...room.players.map((p) => playerItem(room, p, p.id === room.host ? "host" : "")));
+  const host = room.host === room.you;
+  const few = room.players.length < MIN_PLAYERS;
+  $("room-start").hidden = !host;
+  $("room-start").disabled = few;
+  $("lobby-hint").textContent = host ? (few ? "Waiting for a friend to join…" : "") : "The host starts the game.";
+}
+
+/** The game is over: the scoreboard and every round, focus on its heading. */
+export function showScores(room) {
+  const ranked = [...room.players].sort((a, b) => b.score - a.score);
+  $("scoreboard").replaceChildren(...ranked.map((p) => playerItem(room, p, `${p.score} points`)));
+  $("rounds").replaceChildren(...roundItems(room));
+  $("over-title").focus();
+}
+
+/** What a room's refusal says to the player; `maxName` is the server's limit on a name, as the page has it. */
+export function politely(error, maxName) {
+  const polite = {
+    no_room: "There is no room with this code any more. Create a new one?",
+    room_full: "This room is full.",
+    name_taken: "Someone in this room has that name already: pick another.",
+    bad_name: `A name has 1 to ${maxName} visible characters.`,
+    game_started: "This room's game has started already.",
+    bad_seat: "Your seat in this room is gone: join it again.",
+    rooms_unavailable: "Rooms are unavailable right now. The single-player game still works.",
+  };
+  return polite[error.code] ?? `Sorry: ${error.message}`;
 }
