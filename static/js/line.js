@@ -46,7 +46,7 @@ export class GuessLine {
   say(text, { hold = false } = {}) {
     this.held = hold;
     this.shown.textContent = text;
-    this.#speak(text, null);
+    this.#speak(text, null, true);
   }
 
   /** The guesses changed: show their line now; say it now, or after a calm pause, naming nothing meanwhile. */
@@ -61,7 +61,7 @@ export class GuessLine {
     const { text, word } = this.calm.next;
     if (this.said.textContent === text) return this.#cancel();
     const wait = this.calm.at + CALM_MS - performance.now();
-    if (wait <= 0) return this.#speak(text, word);
+    if (wait <= 0) return this.#speak(text, word, false);
     if (this.calm.word !== null && this.calm.word !== word) this.#hush(); // stale: say nothing, not the wrong guess
     this.calm.timer ??= setTimeout(() => {
       this.calm.timer = null;
@@ -69,9 +69,11 @@ export class GuessLine {
     }, wait);
   }
 
-  #speak(text, word) {
+  /** Said now; a line that names a guess, or is `news` (not a guess's line), starts a calm pause. A guess's line
+   * that names none ("Hmm, let me see…") starts none: the first guess worth naming is said at once. */
+  #speak(text, word, news) {
     this.#cancel();
-    this.calm.at = performance.now();
+    if (news || word !== null) this.calm.at = performance.now();
     this.calm.word = word;
     if (this.said.textContent === text) return;
     this.said.textContent = text;
