@@ -69,6 +69,7 @@ def test_quit_says_game_over_and_not_recognized_as_the_gallery_does_also_after_b
     tile = summary.locator(".summary-item")
     expect(tile.locator(".verdict")).to_have_text("✗ Not recognized")  # as the gallery and the drawing's page say
     expect(tile.locator(".net-guesses")).to_contain_text("Ended by Quit.")
+    assert serious_violations(page) == []  # the summary
     link = tile.locator("a.tile-link")
     expect(link).to_have_count(1)  # saved: it links to its page
     press(page, "#summary a.tile-link")
@@ -107,6 +108,7 @@ def test_a_win_after_a_server_restart_is_timed_on_the_clock_the_player_saw(open_
         easy = {"recognition_threshold": EASY, "first_stroke_threshold": EASY}
         second = start_server(tmp_path / "saved", port=first.port, time_limit_s=TIME_LIMIT_S, **easy)
         expect(page.locator("#card-title")).to_have_text(f"Oh, I know, it's {word}!", timeout=60_000)
+        assert serious_violations(page) == []  # the win card
         left = int(page.locator("#timer-text").inner_text())  # the clock stopped at the win
         said = float(re.fullmatch(r"in (\d+\.\d) s", page.locator("#card-text").inner_text()).group(1))
         used = TIME_LIMIT_S - left  # the clock shows whole seconds, rounded up: it had run used to used + 1 s

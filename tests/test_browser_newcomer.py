@@ -24,7 +24,15 @@ from tests.browsing import (  # noqa: F401  (the *_fixture are fixtures)
     probability,
     touches,
 )
-from tests.test_browser import ARTIFACTS, browser, fit, pick, short_line, wait_for_guess  # noqa: F401
+from tests.test_browser import (  # noqa: F401
+    ARTIFACTS,
+    browser,
+    fit,
+    pick,
+    serious_violations,
+    short_line,
+    wait_for_guess,
+)
 
 expect = pytest.importorskip("playwright.sync_api").expect
 
@@ -42,6 +50,7 @@ def test_a_first_visit_keeps_the_game_in_view_and_one_got_it_dismisses_the_intro
     expect(intro).to_contain_text("Quick, Draw! dataset")
     assert_in_view(page, "#prompt", "#intro", "#card-button", *TOOLS)  # the intro pushes nothing out of view
     page.screenshot(path=ARTIFACTS / f"first-visit-{width}x{height}-1-intro.png")
+    assert serious_violations(page) == []
 
     press(page, "#card-button")  # one "Got it!" for the prompt and the intro
     expect(intro).to_be_hidden()
@@ -59,6 +68,7 @@ def test_a_first_visit_keeps_the_game_in_view_and_one_got_it_dismisses_the_intro
         expect(page.locator("#canvas-guess")).not_to_be_empty()
         assert_in_view(page, "#prompt", "#timer", leader(page), *TOOLS)
     page.screenshot(path=ARTIFACTS / f"first-visit-{width}x{height}-3-guesses.png")
+    assert serious_violations(page) == []
 
     page.reload()  # the intro was seen: the next card comes without it
     expect(page.locator("#card-button")).to_be_visible()
@@ -176,6 +186,7 @@ def test_a_round_start_puts_the_focus_on_the_canvas_and_tab_reaches_the_tools(op
     page.locator("#skip").focus()
     page.keyboard.press("Enter")  # Skip: the verdict is read, then the next card takes the focus
     expect(page.locator("#card")).to_be_focused()
+    assert serious_violations(page) == []  # the verdict card
     expect(page.locator("#card-kicker")).to_have_text("Round 2 of 6")
     expect(page.locator("#card-button")).to_be_focused()
 
