@@ -6,10 +6,18 @@ const INTRO_SEEN = "quickdraw.intro-seen";
 /** The first visit's word about the game, shown on the first card; the card's one "Got it!" dismisses both. */
 export const intro = {
   get due() {
-    return !localStorage.getItem(INTRO_SEEN);
+    try {
+      return !localStorage.getItem(INTRO_SEEN);
+    } catch {
+      return false; // no storage (a privacy setting): no intro rather than one on every visit
+    }
   },
   seen() {
-    localStorage.setItem(INTRO_SEEN, "1");
+    try {
+      localStorage.setItem(INTRO_SEEN, "1");
+    } catch {
+      // as above: nothing to remember it in
+    }
   },
 };
 
