@@ -155,6 +155,7 @@ async def join(player: Player, services: Services, message: protocol.Join) -> "S
     if room.state == "playing":  # back mid-game: the others send their drawings of the round again, whole
         await seat.safely(hub.publish(code, {"type": "resync", "player": player_id}))
     seat.show(room, message.id)
+    seat.follower = asyncio.create_task(seat.follow())  # only now: a refused join hears nothing of the room
     return seat
 
 
@@ -177,7 +178,7 @@ class Seat:
         self.clock: asyncio.Task[None] | None = None  # opens a round's drawing, then ends the round when time is up
         self.resume: tuple[str, str] | None = None  # (id, resume token) of the round's drawing, after a reconnect
         self.rejoined = False  # a seat taken back: the others' view of this player's drawing starts again
-        self.follower = asyncio.create_task(self.follow())
+        self.follower: asyncio.Task[None] | None = None  # follows the room's events once the join succeeded
 
     def holds(self, drawing: Drawing | None) -> bool:
         """Whether ``drawing`` is this seat's round drawing (what the player draws is shared only then)."""
@@ -193,6 +194,8 @@ class Seat:
         """Send the room's state to this player (once per version), and play a round that has begun."""
         if room.version <= self.shown and reply_to is None:
             return
+        if room.online.get(self.id) not in (self.socket, None):
+            return self.lose()
         self.shown = max(self.shown, room.version)
         self.player.tell(view(room, self.id, self.token, reply_to))
         if room.state == "playing" and room.round > self.round and self.id in room.players:
@@ -321,8 +324,25 @@ class Seat:
     async def leave(self, reply_to: protocol.RequestId) -> None:
         """Leave for good: the seat goes, the host's role passes on; the player sees the room without them."""
         self.close()
-        room = await self.change(lambda room: room.leave(self.id))
+
+        def rule(room: Room) -> None:
+            room.leave(self.id)
+            if room.round_over(now_ms()):  # the one the round waited for may have left
+                room.advance(now_ms())
+
+        room = await self.change(rule)
         self.player.tell(view(room, self.id, self.token, reply_to))
+
+    def lose(self) -> None:
+        """Another socket took this seat (a second tab, a reload before this socket closed): this one stops
+        drawing for it and following the room; what it had not shared yet is dropped."""
+        if self.flusher is not None:
+            self.flusher.cancel()
+        self.ops, self.flusher, self.drawing = [], None, None
+        for task in (self.follower, self.clock):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+        self.listener.close()
 
     def close(self, away: bool = False) -> None:
         """This socket is done with the room. ``away``: it dropped, and the player keeps the seat for a

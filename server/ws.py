@@ -13,6 +13,7 @@ import contextvars
 import logging
 import secrets
 import time
+from typing import Any
 
 from quart import Blueprint, current_app, websocket
 
@@ -233,6 +234,7 @@ class Connection:
 
     async def handle(self, message) -> None:
         session = self.session
+        drawing = session.drawing  # what it draws is shared even if a guess ends the drawing meanwhile
         match message:
             case Start():
                 if self.seat is not None:
@@ -240,20 +242,21 @@ class Connection:
                 self.opened(*session.start(message), message.id)
             case Points(type="points", points=points):
                 session.add_points(points)
-                self.share(["points", points])
+                self.share(drawing, ["points", points])
                 self.guesser.drawn()
             case StrokeEnd():
                 await self.owe(session.end_stroke(), message.id)
-                self.share(["stroke_end"])
+                self.share(drawing, ["stroke_end"])
             case Points(type="stroke", points=points):
+                closes = [["stroke_end"]] if drawing is not None and drawing.open else []  # the open stroke first
                 await self.owe(session.add_stroke(points), message.id)
-                self.share(["points", points], ["stroke_end"])
+                self.share(drawing, *closes, ["points", points], ["stroke_end"])
             case Undo():
                 await self.owe(session.undo(), message.id)
-                self.share(["undo"])
+                self.share(drawing, ["undo"])
             case Clear():
                 await self.owe(session.clear(), message.id)
-                self.share(["clear"])
+                self.share(drawing, ["clear"])
             case End():
                 self.conclude(session.end(), "ended", message.id)
             case Ping():
@@ -317,9 +320,9 @@ class Connection:
             raise ProtocolError(ErrorCode.NOT_IN_ROOM, "join a room first")
         return self.seat
 
-    def share(self, *ops: list) -> None:
-        """Pass what the player just drew in their room round to the others in that room."""
-        if self.seat is not None and self.seat.holds(self.session.drawing):
+    def share(self, drawing: Drawing | None, *ops: list[Any]) -> None:
+        """Pass what the player just drew in ``drawing``, if it is their room round's, to the others in the room."""
+        if self.seat is not None and self.seat.holds(drawing):
             for op in ops:
                 self.seat.note(op)
 

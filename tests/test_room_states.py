@@ -46,12 +46,7 @@ from tests.test_resume_states import (
 # each has its shortest sequence as an xfail(strict) test below: fixed, that test passes, which fails the run
 # until the bug's name leaves this set and the test its mark.
 KNOWN_BUGS = {
-    "leave_does_not_end_the_round",  # test_a_round_ends_when_the_last_unfinished_player_leaves
-    "stroke_over_an_open_one_merges_them",  # test_peers_see_a_stroke_sent_over_an_open_one_as_its_own
     "a_seat_taken_back_misses_drawings_nobody_holds",  # test_a_seat_taken_back_sees_the_drawing_of_a_player_away
-    "strokes_read_while_a_win_is_guessed_are_not_shared",  # test_peers_see_the_strokes_sent_before_the_win
-    "a_socket_that_lost_its_seat_still_draws_for_it",  # test_a_socket_whose_seat_was_taken_no_longer_draws_for_it
-    "a_refused_join_leaks_the_rooms_events",  # test_a_refused_join_gets_none_of_the_rooms_events (Redis only)
 }
 NAMES = ["Ada", "Bob", "Cy"]
 WORDS = ["lollipop", "banana", "donut", "house", "clock", "diamond"]  # one per round, in this order
@@ -707,7 +702,6 @@ def picture(client: Client, player: str) -> list:
     return view.picture()
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: a leave never ends the round (Room.leave does not ask round_over)")
 async def test_a_round_ends_when_the_last_unfinished_player_leaves(tmp_path):
     async with a_game(tmp_path) as (_, (ada, bob), _):
         await bob.send(type="end")
@@ -717,7 +711,6 @@ async def test_a_round_ends_when_the_last_unfinished_player_leaves(tmp_path):
         assert await until(lambda: bob.received("room", round=2), 3.0), "round 1 waits for Ada, who left"
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: a stroke sent over an open one is shared with no stroke_end")
 async def test_peers_see_a_stroke_sent_over_an_open_one_as_its_own(tmp_path):
     async with a_game(tmp_path) as (_, (ada, bob), (seat, _)):
         await ada.send(type="points", x=[0, 10], y=[0, 10])
@@ -744,7 +737,6 @@ async def test_a_seat_taken_back_sees_the_drawing_of_a_player_away(tmp_path):
             await again.close()
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: the old socket of a seat taken back still shares what it draws")
 async def test_a_socket_whose_seat_was_taken_no_longer_draws_for_it(tmp_path):
     async with a_game(tmp_path) as (app, (ada, bob), (_, bob_seat)):
         again = await RoomClient(app).open_socket()  # Bob's second tab takes the seat: a fresh drawing
@@ -761,7 +753,6 @@ async def test_a_socket_whose_seat_was_taken_no_longer_draws_for_it(tmp_path):
             await again.close()
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: a stroke read while a winning guess is computed is not shared")
 async def test_peers_see_the_strokes_sent_before_the_win(tmp_path):
     async with a_game(tmp_path) as (_, (ada, bob), (seat, _)):
         first, second = RECIPES[WORDS[0]]
@@ -774,7 +765,6 @@ async def test_peers_see_the_strokes_sent_before_the_win(tmp_path):
         )
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: a refused join's seat follows the room until it is closed")
 async def test_a_refused_join_gets_none_of_the_rooms_events(tmp_path, redis_server):
     settings = {**QUIET, **Rooms.SETTINGS, "REDIS_URL": redis_server.url}
     app = make_app(tmp_path, **settings)
