@@ -5,7 +5,7 @@ from typing import Mapping
 
 from quart import Quart
 
-from server import config, memory, recovery, security
+from server import config, memory, recovery, roomplay, security
 from server.classifier import Classifier
 from server.guard import Gate
 from server.services import Services
@@ -58,6 +58,7 @@ def create_app(
             task.cancel()
         await services.drain()
         await services.drawings.close()
+        await roomplay.settle()  # players whose sockets just closed are marked away first
         await services.rooms.close()
         services.saver.shutdown(wait=True)
         services.classifier.close()

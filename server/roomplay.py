@@ -59,6 +59,13 @@ class Player(Protocol):
         """Close the player's socket from another task."""
 
 
+async def settle(timeout_s: float = 2.0) -> None:
+    """Wait a little for the room changes closed sockets left behind (at shutdown: a player whose socket the
+    server closed is marked away before the hub closes, so the room does not wait for them)."""
+    if _background:
+        await asyncio.wait(list(_background), timeout=timeout_s)
+
+
 def now_ms() -> int:
     """Wall-clock milliseconds: instances behind one balancer agree on it (NTP), unlike their monotonic clocks."""
     return round(time.time() * 1000)
