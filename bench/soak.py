@@ -199,7 +199,7 @@ def main() -> int:
         finally:
             process.send_signal(signal.SIGTERM)
             exit_code = process.wait(60)
-        files = sorted(p for p in saved.iterdir())
+        files = sorted(p for p in saved.iterdir() if p.name != ".secret")  # the secret kept beside them aside
         record_files = [p for p in files if p.suffix == ".ndjson" and records.ID_PATTERN.match(p.stem)]
         pngs = [p for p in files if p.suffix == ".png" and records.ID_PATTERN.match(p.stem)]
         parsed = sum(1 for p in record_files if json.loads(p.read_text())["drawing"])

@@ -6,7 +6,10 @@ start-up so a bad value fails before the first player connects.
 
 import json
 import os
+import secrets
+import tempfile
 from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
 from typing import Mapping
 
 from core import sketch
@@ -144,3 +147,31 @@ def _parse_env(text: str, kind: type):
         return json.loads(text)
     except ValueError:
         return text
+
+
+SECRET_FILE = ".secret"  # in SAVED_DIR: without SECRET, tokens still survive a restart of this host
+
+
+def stored_secret(directory: Path | str) -> str:
+    """The secret kept in ``directory``/.secret, made on first use (readable by this user only), so resume and
+    seat tokens survive a restart when ``SECRET`` is not set. An unwritable directory gets a secret of this
+    process's own (tokens then die with it)."""
+    path = Path(directory) / SECRET_FILE
+    try:
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".secret-")  # mode 0600
+            try:
+                with os.fdopen(fd, "w") as file:
+                    file.write(secrets.token_hex(32))
+                os.link(temporary, path)  # atomic; another process may have made it first, and its one wins
+            except FileExistsError:
+                pass
+            finally:
+                os.unlink(temporary)
+        value = path.read_text().strip()
+        if len(value) >= 32:
+            return value
+    except OSError:
+        pass
+    return secrets.token_hex(32)

@@ -31,7 +31,6 @@ import contextlib
 import logging
 import multiprocessing
 import os
-import secrets
 import signal
 import socket
 import sys
@@ -253,7 +252,7 @@ def supervise(settings: config.Settings, overrides: dict, log_level: str, log_fo
     recovery.sweep(settings.saved_dir)
     listeners = _listeners(settings)
     if not settings.secret:  # one secret for all workers: a resumed drawing may land on any of them
-        overrides = {**overrides, "secret": secrets.token_hex(32)}
+        overrides = {**overrides, "secret": config.stored_secret(settings.saved_dir)}
     spawn = multiprocessing.get_context("spawn")  # fresh interpreters: no threads or locks inherited mid-use
     open_total = spawn.Value("i", 0)
     workers: list = []

@@ -2,7 +2,6 @@
 
 import asyncio
 import logging
-import secrets
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -12,7 +11,7 @@ from core import sketch
 from core.model import Prediction
 from server import protocol
 from server.classifier import Classifier
-from server.config import Settings
+from server.config import Settings, stored_secret
 from server.flow import Budgets, FairQueue
 from server.metrics import Metrics
 from server.roomhub import LocalHub, RedisHub
@@ -35,7 +34,7 @@ class Services:
     api_budgets: Budgets = field(init=False)  # POST /api/guess: classified points per client address
     turns: FairQueue = field(default_factory=FairQueue)  # whose classification runs next
     big_turns: FairQueue = field(default_factory=FairQueue)  # ... and whose big drawing is prepared next
-    secret: bytes = field(init=False)  # signs resume tokens: SECRET, else one of this process's own
+    secret: bytes = field(init=False)  # signs resume and seat tokens: SECRET, else the one kept in SAVED_DIR
     drawings: DirectoryStore | PostgresStore = field(init=False)  # where finished drawings go: STORE_URL or SAVED_DIR
     rooms: LocalHub | RedisHub = field(init=False)  # where rooms live: REDIS_URL, or this process
     metrics: Metrics = field(default_factory=Metrics)  # this app's own Prometheus registry
@@ -46,7 +45,7 @@ class Services:
     def __post_init__(self):
         settings = self.settings
         self.api_budgets = Budgets(settings.api_points_per_second, settings.classify_points_burst)
-        self.secret = settings.secret.encode() or secrets.token_bytes(32)
+        self.secret = (settings.secret or stored_secret(settings.saved_dir)).encode()
         if settings.store_url:  # the saved directory is then the spool for drawings the database cannot take yet
             self.drawings = PostgresStore(settings.store_url, self.store, self.saver, self.metrics.spooled)
         else:

@@ -199,8 +199,9 @@ def saved_ids(directory: Path) -> list[str]:
 
 
 def check_saved_directory(directory: Path) -> int:
-    """Every file is a finished drawing: records parse, their PNGs decode, nothing else is there; returns the count."""
-    names = {p.name for p in directory.iterdir()}
+    """Every file is a finished drawing: records parse, their PNGs decode, nothing else is there (but the secret
+    kept beside them, server.config.SECRET_FILE); returns the count."""
+    names = {p.name for p in directory.iterdir()} - {".secret"}
     ids = saved_ids(directory)
     assert names == {f"{i}.ndjson" for i in ids} | {f"{i}.png" for i in ids}, sorted(names)[:10]
     for drawing_id in ids:

@@ -196,7 +196,7 @@ async def test_a_full_disk_gives_save_failed_leaves_no_temp_file_and_the_game_go
             assert (await receive(ws))["type"] == "guess"
             await send(ws, type="end")
             assert (await receive(ws))["reason"] == protocol.ErrorCode.SAVE_FAILED
-    assert list((tmp_path / "saved").iterdir()) == []
+    assert [path.name for path in (tmp_path / "saved").iterdir()] == [".secret"]  # no drawing, no temp file
     assert app.extensions["metrics"].saves.labels("failed")._value.get() == 2
 
 

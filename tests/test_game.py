@@ -36,8 +36,9 @@ def make_app_for_model():
 
 
 def saved_files(app):
+    """The drawings' files (the secret kept beside them aside)."""
     directory = app.extensions["quickdraw"].store.directory
-    return sorted(directory.glob("*")) if directory.exists() else []
+    return sorted(p for p in directory.glob("*") if p.name != ".secret") if directory.exists() else []
 
 
 def check_saved(app, drawing_id, strokes, word=None, recognized=False, mode="game"):

@@ -543,3 +543,26 @@ async def test_an_undo_is_charged_the_classification_it_causes(tmp_path):
         spent = 100_000 - the_connection(app).guesser.budget.available()
     charged = sketch.work(arrays[:1]) + sketch.work(arrays) + sketch.work(arrays[:1])  # stroke, stroke, undo
     assert spent == pytest.approx(charged, abs=1)
+
+
+async def test_without_a_secret_a_restarted_server_still_resumes_its_drawings(tmp_path):
+    """The secret is kept beside the saved drawings: a restart does not turn a resume into a second record."""
+    before = make_app(tmp_path)  # no SECRET
+    async with before.test_app(), before.test_client().websocket("/ws") as ws:
+        first = await started(ws, mode="game", word="cat")
+        await send(ws, type="stroke", **LINE)
+        await receive(ws)
+    secret_file = tmp_path / "saved" / ".secret"
+    assert secret_file.stat().st_mode & 0o077 == 0  # readable by this user only
+    after = make_app(tmp_path)  # the restart
+    carry = {"resume": first["id"], "token": first["resume_token"], "mode": "game", "word": "cat"}
+    async with after.test_app(), after.test_client().websocket("/ws") as ws:
+        assert (await started(ws, **carry, elapsed_ms=900))["id"] == first["id"]
+        for stroke in (LINE, {"x": [5, 60], "y": [9, 90]}):
+            await send(ws, type="stroke", **stroke)
+            await receive_type(ws, "guess")
+        await send(ws, type="end")
+        await receive_type(ws, "saved")
+    records = list((tmp_path / "saved").glob("*.ndjson"))
+    assert [path.stem for path in records] == [first["id"]]  # one record, the whole drawing
+    assert len(after.extensions["quickdraw"].store.record(first["id"])["drawing"]) == 2
