@@ -61,8 +61,8 @@ def float_stroke(rng: np.random.Generator, n: int) -> dict:
 
 
 async def heavy(url: str, stop: asyncio.Event, counts: list, seed: int, pattern: str) -> None:
-    if pattern == "floats":
-        return await heavy_floats(url, stop, counts, seed)
+    """One heavy client: it builds its big drawing, then sends its pattern until ``stop``, never waiting for
+    answers; a reader drains them and counts the owed guesses."""
     rng = np.random.default_rng(seed)
     async with connect(url, max_size=None) as ws:
 
@@ -74,36 +74,22 @@ async def heavy(url: str, stop: asyncio.Event, counts: list, seed: int, pattern:
 
         reader = asyncio.create_task(read())
         await ws.send('{"type":"start"}')
-        for _ in range(STROKES):
-            await ws.send(json.dumps(big_stroke(rng)))
-        frames = [json.dumps({"type": "undo"}), json.dumps(big_stroke(rng))]
-        gap, k = 1 / HEAVY_RATE, 0
+        undo = json.dumps({"type": "undo"})
+        if pattern == "floats":  # undo and a stroke back to back, every 11 ms
+            first = [float_stroke(rng, FLOAT_POINTS) for _ in range(STROKES)]
+            steps = [([undo, json.dumps(float_stroke(rng, STROKE_POINTS))], 0.011)]
+        else:  # undo, then a stroke, one message every 1/HEAVY_RATE s
+            first = [big_stroke(rng) for _ in range(STROKES)]
+            steps = [([undo], 1 / HEAVY_RATE), ([json.dumps(big_stroke(rng))], 1 / HEAVY_RATE)]
+        for stroke in first:
+            await ws.send(json.dumps(stroke))
+        k = 0
         while not stop.is_set():
-            await ws.send(frames[k % 2])
-            k += 1
+            frames, gap = steps[k % len(steps)]
+            for frame in frames:
+                await ws.send(frame)
             await asyncio.sleep(gap)
-        reader.cancel()
-
-
-async def heavy_floats(url: str, stop: asyncio.Event, counts: list, seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    async with connect(url, max_size=None) as ws:
-
-        async def read():
-            async for frame in ws:
-                message = json.loads(frame)
-                if message["type"] == "guess" and not message["live"]:
-                    counts[0] += 1
-
-        reader = asyncio.create_task(read())
-        await ws.send('{"type":"start"}')
-        for _ in range(STROKES):
-            await ws.send(json.dumps(float_stroke(rng, FLOAT_POINTS)))
-        undo, stroke = json.dumps({"type": "undo"}), json.dumps(float_stroke(rng, STROKE_POINTS))
-        while not stop.is_set():
-            await ws.send(undo)
-            await ws.send(stroke)
-            await asyncio.sleep(0.011)
+            k += 1
         reader.cancel()
 
 
