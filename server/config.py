@@ -42,7 +42,7 @@ class Settings:
     max_strokes: int = sketch.Limits.max_strokes  # per drawing
     messages_per_second: float = 200.0  # pointer events come at ≤ 120 Hz; beyond this is a flood
     message_burst: int = 400  # a script client may send a stroke's batches back to back
-    max_refused_messages: int = 100  # rate_limited refusals per 10 s a client may get; one more closes it (1008)
+    max_refused_messages: int = 100  # refusals (error answers but drawing_ended) per 10 s; one more closes it (1008)
     live_guess_interval_ms: int = 100  # guesses while a stroke is drawn, at most this often
     # A fair share of the classifier: every classification costs its drawing's work (core.sketch.work, units of
     # ~0.13 µs of CPU, plus a fixed 200 for the network). A real drawing's guess costs 2,000-12,000, a connection
