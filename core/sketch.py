@@ -82,8 +82,9 @@ def work(drawing: list[np.ndarray]) -> int:
     points = np.concatenate([s[:2] for s in drawing], axis=1)
     extent = float((points.max(axis=1) - points.min(axis=1)).max())
     scale = BOX / extent if extent > 0 else 0.0
-    ink = sum(float(np.hypot(*np.diff(s[:2], axis=1)).sum()) for s in drawing)
-    return POINT_WORK * int(points.shape[1]) + math.ceil(ink * scale)
+    steps = np.hypot(*np.diff(points, axis=1))  # one pass over the whole drawing: it runs on the event loop
+    steps[np.cumsum([s.shape[1] for s in drawing])[:-1] - 1] = 0.0  # no step from a stroke's end to the next
+    return POINT_WORK * int(points.shape[1]) + math.ceil(float(steps.sum()) * scale)
 
 
 def validate_stroke(stroke: object, limits: Limits = Limits(), name: str = "stroke") -> np.ndarray:
