@@ -185,6 +185,7 @@ class Seat:
         self.clock: asyncio.Task[None] | None = None  # opens a round's drawing, then ends the round when time is up
         self.resume: tuple[str, str] | None = None  # (id, resume token) of the round's drawing, after a reconnect
         self.rejoined = False  # a seat taken back: the others' view of this player's drawing starts again
+        self.lost = False  # another socket took this seat
         self.follower: asyncio.Task[None] | None = None  # follows the room's events once the join succeeded
 
     def holds(self, drawing: Drawing | None) -> bool:
@@ -221,6 +222,8 @@ class Seat:
             kind = event.get("type")
             if kind == "room":
                 self.show(Room.from_json(event["room"]))
+                if self.lost:  # another socket holds the seat now: nothing more to follow
+                    return
             elif event.get("player") == self.id:
                 continue
             elif kind == "resync":
@@ -345,7 +348,7 @@ class Seat:
         drawing for it and following the room; what it had not shared yet is dropped."""
         if self.flusher is not None:
             self.flusher.cancel()
-        self.ops, self.flusher, self.drawing = [], None, None
+        self.ops, self.flusher, self.drawing, self.lost = [], None, None, True
         for task in (self.follower, self.clock):
             if task is not None and task is not asyncio.current_task():
                 task.cancel()
