@@ -64,7 +64,7 @@ def test_a_room_round_has_a_heading_a_named_timer_the_focus_and_nothing_serious_
         timer = page.get_by_role("timer")
         expect(timer).to_have_accessible_name(re.compile(r"^\d+ seconds? left$"))
         expect(timer).to_have_attribute("aria-live", "off")
-        assert_in_view(page, "#prompt", "#timer", "#room-quit")
+        assert_in_view(page, "#prompt", "#timer", "#room-quit", "#sketch")  # all of it: touches land on it
     draw(bob, line(bob, 0.5))
     expect(bob.locator("#sketch")).to_have_attribute("data-strokes", "1")
     assert serious_violations(ada) == []  # mid-round, Bob's drawing beside Ada's canvas
@@ -131,10 +131,11 @@ def test_a_room_win_is_said_on_the_line_at_once(open_context, easy_server, simpl
         new MutationObserver(() => banner.textContent.startsWith('Oh') && window.wins.push(
             [banner.textContent, document.getElementById('guess-line').textContent]))
             .observe(banner, { childList: true, characterData: true, subtree: true }); }""")
-    for points in fit(pick(simplified_drawings, word)[0], bob.locator("#sketch").bounding_box()):
+    for drawn, points in enumerate(fit(pick(simplified_drawings, word)[0], bob.locator("#sketch").bounding_box()), 1):
         draw(bob, points)
         if bob.locator("#banner").is_visible():
             break  # recognized: not one stroke more
+    expect(bob.locator("#sketch")).to_have_attribute("data-strokes", str(drawn))  # each stroke landed
     win = f"Oh, I know, it's {word}!"
     expect(bob.locator("#banner")).to_have_text(win)
     # The banner is for the eyes; the line (aria-live) says it too, in the same moment, and says it once.
