@@ -7,6 +7,7 @@ const RESULT_MS = 1800; // how long the verdict stays up before the next prompt
 const GRACE_MS = 4000; // past zero with no word from the server (offline?): end the round ourselves
 const CALLS = [10, 5]; // seconds left that are said out loud
 const BEHIND_MS = 1000; // a server whose clock for the drawing is this far behind ours will not end it in time
+const ALMOST_VERDICT = "So close: it was my top guess, but I wasn't sure enough."; // time ran out while it led
 
 function shuffled(items) {
   const copy = [...items];
@@ -233,7 +234,9 @@ export class Game {
         ? `Skipped: it was ${this.word}.`
         : strokes.length === 0
           ? "Time's up, and nothing was drawn."
-          : "Sorry, I couldn't guess it.";
+          : this.guesses.leads()
+            ? ALMOST_VERDICT
+            : "Sorry, I couldn't guess it.";
     this.card.show({
       kicker: recognized ? "Recognized!" : skipped ? "Skipped" : "Time's up",
       title,

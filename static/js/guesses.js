@@ -1,6 +1,6 @@
 // What the network thinks: top guesses with confidence bars, and the line in words that goes with them.
 
-import { CLEARED_LINE, GuessLine, IDLE_LINE, nameable, phrase } from "./line.js";
+import { CLEARED_LINE, GuessLine, IDLE_LINE, almost, nameable, phrase } from "./line.js";
 
 export { CALM_MS, IDLE_LINE, phrase } from "./line.js";
 
@@ -76,8 +76,15 @@ export class GuessPanel {
     this.strokes = message.strokes;
     this.#render();
     if (answersClear && !this.guesses.length) return true; // the line says "Cleared" until there is more to say
-    this.line.follow(phrase(this.guesses, this.strokes, this.mode), nameable(this.guesses, this.strokes));
+    const close = this.mode !== "free" && this.leads();
+    const named = close ? this.target : nameable(this.guesses, this.strokes);
+    this.line.follow(phrase(this.guesses, this.strokes, this.mode, this.target), named);
     return true;
+  }
+
+  /** The prompt is the top guess of a completed stroke (in a round: not won yet, but close). */
+  leads() {
+    return almost(this.guesses, this.strokes, this.target);
   }
 
   /** Put a line in the bubble and say it now; `hold` keeps it (a verdict) until the next drawing. */

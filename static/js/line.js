@@ -7,6 +7,12 @@ export const CALM_MS = 1500; // the said line names a new guess at most this oft
 export const IDLE_LINE = "Start drawing and I'll guess what it is.";
 export const CLEARED_LINE = "Cleared. Undo brings it back.";
 const FIRST_STROKE_LINE = "Hmm, let me see…"; // the first stroke's live guesses name nothing: a line is a knife
+export const ALMOST_LINE = "Almost — it's my top guess, keep going.";
+
+/** In a round not won yet, the prompt leads the guesses of a completed stroke: the player is close. */
+export function almost(guesses, strokes, target) {
+  return Boolean(target && strokes > 0 && guesses[0]?.word === target);
+}
 
 /** The guess the line may name: the leading one, once a stroke is complete and it is at least modestly sure. */
 export function nameable(guesses, strokes) {
@@ -16,10 +22,12 @@ export function nameable(guesses, strokes) {
 
 /**
  * The line the net "says" for a list of guesses (best first) covering `strokes` completed strokes: it names
- * the leading guess only. "Oh, I know" is never said here: in a game only a won round says it, for the prompt.
+ * the leading guess only. "Oh, I know" is never said here: in a game only a won round says it, for the prompt;
+ * while the prompt leads but the round is not won (below the game's bar), it says so.
  */
-export function phrase(guesses, strokes, mode = "free") {
+export function phrase(guesses, strokes, mode = "free", target = null) {
   if (!strokes && !guesses.length) return IDLE_LINE;
+  if (mode !== "free" && almost(guesses, strokes, target)) return ALMOST_LINE;
   const word = nameable(guesses, strokes);
   if (word === null) return strokes ? "I'm not sure what that is." : FIRST_STROKE_LINE;
   return mode === "free" && guesses[0].p >= SURE ? `I think it's ${word}.` : `I see ${word}.`;

@@ -133,7 +133,7 @@ function dispatch(message) {
       if (message.drawing === drawing?.id) finish(`Oh, I know, it's ${message.word}!`, "good");
       break;
     case "timeout":
-      if (message.drawing === drawing?.id) finish("Time's up!", "bad");
+      if (message.drawing === drawing?.id) finish(guesses.leads() ? "Time's up: so close, my top guess!" : "Time's up!", "bad");
       break;
     case "peer_drawing":
       reached(message.round);
