@@ -15,9 +15,7 @@ ONE_STROKE_WORDS = ("cloud", "crown", "broom", "bed", "house", "hand")  # real d
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """A game whose rounds last 6 s and where one stroke never wins: the bar a lone stroke cannot reach."""
-    running = start_server(
-        tmp_path_factory.mktemp("judging") / "saved", time_limit_s=6, first_stroke_threshold=NEVER
-    )
+    running = start_server(tmp_path_factory.mktemp("judging") / "saved", time_limit_s=6, first_stroke_threshold=NEVER)
     yield running
     running.stop()
 
