@@ -1,17 +1,26 @@
-"""Which recognition rule fits the shipped model: measured on real drawings it was not trained on.
+"""Which win rule the game should use, measured as a player meets it, on real drawings the model was not trained on.
 
-    PYTHONPATH=. .venv/bin/python bench/recognition_rule.py [--model-dir model]
+    PYTHONPATH=. .venv/bin/python bench/recognition_rule.py [--model-dir model [--model-dir build/other]]
 
-Replays each raw drawing of the model's words stroke by stroke through the
-serving classifier (LiteRT) and, for candidate rules, reports how many
-drawings the rule accepts for their own word by the last stroke (hit), after
-how many strokes, and how many it would accept for some *other* word at some
-stroke (false accept: a wrong prompt that would have been won).
+Replays each raw drawing of the model's words on its own clock (the dataset's t, ms from the first point)
+through the serving classifier, guessing where the server guesses: every LIVE_MS while a stroke is drawn, and
+at each stroke's end. For each candidate rule it reports:
+
+* recognized: the share of drawings whose own prompt the rule wins by a guess in the first 20 s;
+* per-prompt false accept: for the drawings of word X and each other prompt Y, the share that would have won
+  Y within 20 s — what a player who draws the wrong thing meets, one prompt at a time. The mean over all (X, Y)
+  pairs, the worst pair, and how many pairs are over 10 %;
+* union: the share of drawings that would have won *some* other prompt (docs/MODEL.md's earlier figure).
+
+The probabilities of every guess are computed once per model and kept in the system's temp directory.
 """
 
 import argparse
 import os
 import sys
+import tempfile
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,79 +28,212 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from core import sketch  # noqa: E402
+from core.model import Classifier  # noqa: E402
 from server import replay  # noqa: E402
-from server.classifier import Classifier  # noqa: E402
 
 DATA = Path(os.environ.get("QUICKDRAW_DATA", ROOT.parent / "shared" / "quickdraw"))
-# A rule sees the word's probability p, its rank, its margin over the best other word, and the stroke count k.
-RULES = {
-    "p ≥ 0.3": lambda p, rank, margin, k: p >= 0.3,
-    "p ≥ 0.4": lambda p, rank, margin, k: p >= 0.4,
-    "p ≥ 0.5": lambda p, rank, margin, k: p >= 0.5,
-    "p ≥ 0.6": lambda p, rank, margin, k: p >= 0.6,
-    "p ≥ 0.7": lambda p, rank, margin, k: p >= 0.7,
-    "p ≥ 0.8": lambda p, rank, margin, k: p >= 0.8,
-    "p ≥ 0.9": lambda p, rank, margin, k: p >= 0.9,
-    "top-1": lambda p, rank, margin, k: rank == 0,
-    "top-3 and p ≥ 0.2": lambda p, rank, margin, k: rank < 3 and p >= 0.2,
-    "p ≥ 0.5, margin ≥ 0.3": lambda p, rank, margin, k: p >= 0.5 and margin >= 0.3,
-    "p ≥ 0.5, margin ≥ 0.5": lambda p, rank, margin, k: p >= 0.5 and margin >= 0.5,
-    "p ≥ 0.6, margin ≥ 0.4": lambda p, rank, margin, k: p >= 0.6 and margin >= 0.4,
-    "first stroke p ≥ 0.9, then p ≥ 0.5": lambda p, rank, margin, k: p >= (0.9 if k == 1 else 0.5),
-    "first stroke p ≥ 0.9, then p ≥ 0.6": lambda p, rank, margin, k: p >= (0.9 if k == 1 else 0.6),
-    "first stroke p ≥ 0.95, then p ≥ 0.6, margin ≥ 0.3": lambda p, rank, margin, k: (
-        p >= 0.95 if k == 1 else p >= 0.6 and margin >= 0.3
-    ),
-    "first two strokes p ≥ 0.9, then p ≥ 0.5": lambda p, rank, margin, k: p >= (0.9 if k <= 2 else 0.5),
-    "first stroke p ≥ 0.95, then p ≥ 0.5": lambda p, rank, margin, k: p >= (0.95 if k == 1 else 0.5),
-    "first stroke p ≥ 0.9, then p ≥ 0.45": lambda p, rank, margin, k: p >= (0.9 if k == 1 else 0.45),
-    "first stroke p ≥ 0.95, then p ≥ 0.45": lambda p, rank, margin, k: p >= (0.95 if k == 1 else 0.45),
-    "first stroke p ≥ 0.8, then p ≥ 0.55": lambda p, rank, margin, k: p >= (0.8 if k == 1 else 0.55),
-}
+LIVE_MS = 100  # the server's LIVE_GUESS_INTERVAL_MS
+ROUND_MS = 20_000
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A guess wins prompt Y when p(Y) ≥ ``floor`` (``first`` while the drawing is one stroke), Y is the top
+    guess if ``top``, leads the runner-up by ``margin``, and all that held for ``steady`` guesses in a row."""
+
+    floor: float
+    first: float | None = None
+    top: bool = False
+    margin: float = 0.0
+    steady: int = 1
+
+    @property
+    def name(self) -> str:
+        parts = ["top guess"] if self.top else []
+        if self.floor > 0:
+            parts.append(f"p ≥ {self.floor:g}")
+        if self.first is not None:
+            parts.insert(0, f"one stroke p ≥ {self.first:g};")
+        if self.margin:
+            parts.append(f"margin ≥ {self.margin:g}")
+        if self.steady > 1:
+            parts.append(f"{self.steady} guesses in a row")
+        return ", ".join(parts).replace(";,", ";")
+
+    def wins(self, p: np.ndarray, drawn: np.ndarray) -> np.ndarray:
+        """(guesses, words) booleans: whether each guess wins each word as the prompt. ``drawn`` is the strokes
+        each guess saw (an open one counts)."""
+        floor = np.where(drawn <= 1, self.floor if self.first is None else self.first, self.floor)
+        ok = p >= floor[:, None]
+        ordered = np.sort(p, axis=1)
+        best, second = ordered[:, -1:], ordered[:, -2:-1]
+        if self.top:
+            ok &= p >= best
+        if self.margin:
+            ok &= p - np.where(p >= best, second, best) >= self.margin
+        run = ok.copy()
+        for back in range(1, self.steady):
+            run[back:] &= ok[:-back]
+            run[:back] = False
+        return run
+
+
+CURRENT = Rule(0.5, first=0.9)
+RULES = [
+    CURRENT,
+    Rule(0.5),
+    Rule(0.7),
+    Rule(0.9),
+    Rule(0.0, top=True),
+    *(Rule(floor, top=True) for floor in (0.2, 0.3, 0.4, 0.5)),
+    *(Rule(floor, first=0.9, top=True) for floor in (0.2, 0.3, 0.4)),
+    Rule(0.3, first=0.7, top=True),
+    Rule(0.2, top=True, margin=0.1),
+    Rule(0.3, top=True, margin=0.2),
+    Rule(0.0, top=True, steady=2),
+    Rule(0.2, top=True, steady=2),
+    Rule(0.3, top=True, steady=2),
+    Rule(0.3, first=0.9, top=True, steady=2),
+    Rule(0.4, first=0.9, top=True, steady=2),
+]
+
+
+@dataclass
+class Replay:
+    """One drawing's guesses: ``p`` (guesses, words), the strokes each saw, and when (ms from its first point)."""
+
+    word: int
+    p: np.ndarray
+    drawn: np.ndarray
+    at_ms: np.ndarray
+
+
+def moments(strokes: list[np.ndarray]) -> list[tuple[list[np.ndarray], int, float]]:
+    """Where the server guesses a drawing drawn on its own clock: (what it has seen, strokes, when)."""
+    out = []
+    for i, stroke in enumerate(strokes):
+        t = stroke[2]
+        for now in np.arange(t[0] + LIVE_MS, t[-1], LIVE_MS):
+            seen = stroke[:, t <= now]
+            if seen.shape[1]:
+                out.append((strokes[:i] + [seen], i + 1, float(now)))
+        out.append((strokes[: i + 1], i + 1, float(t[-1])))
+    return out
+
+
+def replays(classifier: Classifier, drawings: list[dict]) -> list[Replay]:
+    drawn = zlib.crc32(" ".join(d["key_id"] for d in drawings).encode())
+    cache = Path(tempfile.gettempdir()) / f"recognition_rule-{classifier.version}-{drawn:08x}-{LIVE_MS}.npz"
+    if cache.exists():
+        saved = np.load(cache)
+        return [
+            Replay(int(saved[f"w{i}"]), saved[f"p{i}"], saved[f"d{i}"], saved[f"t{i}"]) for i in range(len(drawings))
+        ]
+    out = []
+    for n, record in enumerate(drawings, 1):
+        strokes = sketch.validate(record["drawing"])
+        seen = moments(strokes)
+        p = np.array([classifier.probabilities(sketch.to_model_input(part)) for part, _, _ in seen])
+        drawn = np.array([k for _, k, _ in seen])
+        at_ms = np.array([t for _, _, t in seen])
+        out.append(Replay(classifier.labels.index(record["word"]), p, drawn, at_ms))
+        if n % 100 == 0 or n == len(drawings):
+            print(f"  replayed {n:,} of {len(drawings):,} drawings", file=sys.stderr)
+    arrays = {}
+    for i, r in enumerate(out):
+        arrays |= {f"w{i}": np.array(r.word), f"p{i}": r.p, f"d{i}": r.drawn, f"t{i}": r.at_ms}
+    np.savez_compressed(cache, **arrays)
+    return out
+
+
+@dataclass
+class Outcome:
+    recognized: float  # within the round
+    by_last_stroke: float  # with no clock
+    median_s: float  # to recognition, of those recognized
+    pair_rates: np.ndarray  # (words, words): drawings of X (row) that win prompt Y (column); diagonal NaN
+    union: float
+
+    @property
+    def mean_false(self) -> float:
+        return float(np.nanmean(self.pair_rates))
+
+
+def judge(rule: Rule, replayed: list[Replay], words: int) -> Outcome:
+    won = np.zeros((len(replayed), words), bool)  # within the round
+    won_ever, seconds = [], []
+    for i, r in enumerate(replayed):
+        wins = rule.wins(r.p, r.drawn)
+        in_time = wins & (r.at_ms <= ROUND_MS)[:, None]
+        won[i] = in_time.any(axis=0)
+        won_ever.append(wins[:, r.word].any())
+        if won[i, r.word]:
+            seconds.append(r.at_ms[np.argmax(in_time[:, r.word])] / 1000)
+    target = np.array([r.word for r in replayed])
+    own = won[np.arange(len(replayed)), target]
+    others = won.copy()
+    others[np.arange(len(replayed)), target] = False
+    pairs = np.full((words, words), np.nan)
+    for x in range(words):
+        mine = target == x
+        if mine.any():
+            pairs[x] = won[mine].mean(axis=0)
+            pairs[x, x] = np.nan
+    return Outcome(own.mean(), float(np.mean(won_ever)), float(np.median(seconds)), pairs, others.any(axis=1).mean())
+
+
+def report(classifier: Classifier, drawings: list[dict], worst: int) -> None:
+    replayed = replays(classifier, drawings)
+    words = len(classifier.labels)
+    final = np.array([r.p[-1] for r in replayed])  # the whole drawing
+    target = np.array([r.word for r in replayed])
+    top1 = np.mean(final.argmax(1) == target)
+    top3 = np.mean((np.argsort(-final, axis=1)[:, :3] == target[:, None]).any(axis=1))
+    print(f"\n## Model {classifier.version}: whole drawings top-1 {top1:.1%}, top-3 {top3:.1%}\n")
+    print(
+        "| rule | recognized in 20 s | by the last stroke | median s | per-prompt false accept: mean | worst pair "
+        "| pairs > 10 % | union |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    outcomes = {}
+    for rule in RULES:
+        o = outcomes[rule] = judge(rule, replayed, words)
+        print(
+            f"| {rule.name}{' (today)' if rule == CURRENT else ''} | {o.recognized:.1%} | {o.by_last_stroke:.1%} "
+            f"| {o.median_s:.1f} | {o.mean_false:.2%} | {np.nanmax(o.pair_rates):.0%} "
+            f"| {int(np.sum(o.pair_rates > 0.1))} | {o.union:.1%} |"
+        )
+    for rule in (CURRENT, max(RULES, key=lambda r: (outcomes[r].mean_false <= 0.01, outcomes[r].recognized))):
+        pairs = outcomes[rule].pair_rates
+        order = np.argsort(-np.nan_to_num(pairs, nan=-1), axis=None)[:worst]
+        print(f"\nThe {worst} worst pairs under {rule.name}: drawn → prompt it would win (share of the drawings)")
+        for x, y in zip(*np.unravel_index(order, pairs.shape)):
+            print(f"  {classifier.labels[x]} → {classifier.labels[y]}: {pairs[x, y]:.0%}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model-dir", default="model")
+    parser.add_argument(
+        "--model-dir",
+        action="append",
+        help="a model directory (default: model); several are measured on the drawings none of them trained on",
+    )
+    parser.add_argument("--worst", type=int, default=10, help="how many of the worst (drawn, prompt) pairs to list")
     args = parser.parse_args()
-    classifier = Classifier(ROOT / args.model_dir)
-    trained = set(map(str, classifier.card.get("train_key_ids", [])))
+    classifiers = [Classifier(ROOT / path) for path in args.model_dir or ["model"]]
+    trained = {str(key) for c in classifiers for key in c.card.get("train_key_ids", [])}
     drawings = [
         d
-        for d in replay.read_drawings(DATA / "strokes" / "raw.ndjson.gz", words=set(classifier.labels))
+        for d in replay.read_drawings(DATA / "strokes" / "raw.ndjson.gz", words=set(classifiers[0].labels))
         if d["key_id"] not in trained
     ]
-    hits = {name: [] for name in RULES}  # strokes needed, or None
-    false = {name: 0 for name in RULES}
-    for record in drawings:
-        strokes = sketch.validate(record["drawing"])
-        target = classifier.labels.index(record["word"])
-        first, wrong = {name: None for name in RULES}, {name: False for name in RULES}
-        for k in range(1, len(strokes) + 1):
-            p = classifier.probabilities(sketch.to_model_input(strokes[:k]))
-            order = np.argsort(-p)
-            ranks = np.empty(len(p), int)
-            ranks[order] = np.arange(len(p))
-            margins = p - np.where(np.arange(len(p)) == order[0], p[order[1]], p[order[0]])
-            for name, rule in RULES.items():
-                if first[name] is None and rule(p[target], ranks[target], margins[target], k):
-                    first[name] = k
-                if any(rule(p[i], ranks[i], margins[i], k) for i in range(len(p)) if i != target):
-                    wrong[name] = True
-        for name in RULES:
-            hits[name].append(first[name])
-            false[name] += wrong[name]
     n = len(drawings)
-    google = sum(bool(d.get("recognized")) for d in drawings) / n
-    print(f"{n} raw drawings of {len(classifier.labels)} words not used in training; model {classifier.version}")
-    print(f"Google's own game recognized {google:.1%} of them (their `recognized` flag, 20 s each)\n")
-    print("| rule | recognized by the last stroke | median strokes to recognition | would accept a wrong prompt |")
-    print("|---|---:|---:|---:|")
-    for name in RULES:
-        won = [k for k in hits[name] if k is not None]
-        print(
-            f"| {name} | {len(won) / n:.1%} | {np.median(won) if won else float('nan'):.0f} | {false[name] / n:.1%} |"
-        )
+    google = np.mean([bool(d.get("recognized")) for d in drawings])
+    print(f"{n:,} raw drawings of {len(classifiers[0].labels)} words that no model here trained on.")
+    print(f"Google's own game recognized {google:.1%} of them (their `recognized` flag, 20 s each).")
+    print(f"One standard error of a share near 90 %: {np.sqrt(0.09 / n):.1%}.")
+    for classifier in classifiers:
+        report(classifier, drawings, args.worst)
     return 0
 
 

@@ -213,3 +213,60 @@ def test_stroke_words_read_only_what_they_need(tmp_path):
     counts = data.counts["hat"]
     assert counts["stroke_drawings"] + counts["held_out_drawings"] == 40  # 2 × renderings, not 500
     assert sketch.SIZE == data.x_val.shape[1]
+
+
+@pytest.fixture
+def package_dir(tmp_path):
+    """The data package's layout: bitmaps of two words, and a multi-word stroke file with them and two others."""
+    (tmp_path / "bitmaps").mkdir()
+    np.save(tmp_path / "bitmaps" / "big.npy", bitmaps(400, 10))
+    np.save(tmp_path / "bitmaps" / "small.npy", bitmaps(400, 20))
+    drawings = [
+        quickdraw_record(word, f"{n:02d}{i:014d}", [*square(i), *square(i + 5)])  # two strokes each
+        for n, word in enumerate(("big", "small", "axe", "cup"))
+        for i in range(10)
+    ]
+    path = tmp_path / "strokes" / "simplified.ndjson"
+    write_ndjson(path, drawings)
+    import gzip
+
+    with gzip.open(tmp_path / "strokes" / "simplified.ndjson.gz", "wt") as sink:
+        sink.write(path.read_text())
+    path.unlink()
+    return tmp_path
+
+
+def test_outliers_are_other_words_whole_or_cut_and_their_target_is_flat(package_dir):
+    config = TrainConfig(
+        data=package_dir, evaluate=False, batch_size=40, outliers=0.25, outlier_renderings=200, augment=False
+    )
+    data = dataset.load(config)
+    (outliers,) = data.extras
+    assert len(outliers.images) == 200 and (outliers.sure == 0).all()
+    ink = (outliers.images > 0).sum(axis=(1, 2))
+    assert len(set(ink.tolist())) > 1  # whole drawings (two squares) and their first stroke (one)
+    x, y = next(iter(dataset.batches(data, config)))
+    y = y.numpy()
+    assert np.allclose(y[-10:], 1 / 2)  # a quarter of the batch: flat over the two words
+    assert set(y[:30].max(axis=1).tolist()) == {1.0}  # the rest: one word each
+    assert not data.train_key_ids  # nothing of the evaluated words was trained on
+
+
+def test_partial_drawings_are_half_the_words_drawings_cut_and_taught_as_far_as_drawn(package_dir):
+    config = TrainConfig(
+        data=package_dir, evaluate=False, batch_size=40, partials=0.5, partial_renderings=300, augment=False
+    )
+    data = dataset.load(config)
+    (partials,) = data.extras
+    assert sorted(set(partials.sure.tolist())) == [0.5, 1.0]  # the first of two strokes, or both
+    assert set(partials.classes.tolist()) == {0, 1}  # only the model's words
+    assert len(data.train_key_ids) == 10  # half of the 20 drawings of its words, kept out of evaluation
+    assert {key[:2] for key in data.train_key_ids} <= {"00", "01"}
+    x, y = next(iter(dataset.batches(data, config)))
+    half = y.numpy()[20:]
+    assert set(np.round(half.max(axis=1), 3).tolist()) <= {0.75, 1.0}  # 0.5 sure: 0.5 + 0.5 / 2
+
+
+def test_outliers_without_other_words_are_a_clear_error(bucket_dir):
+    with pytest.raises(FileNotFoundError, match="--outliers needs drawings of other words"):
+        dataset.load(TrainConfig(data=bucket_dir, evaluate=False, stroke_renderings=30, outliers=0.1))

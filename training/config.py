@@ -31,6 +31,11 @@ class TrainConfig:
     stroke_classes: tuple[str, ...] = ()  # words without bitmaps to train from multi-word stroke files (strokes/)
     stroke_train_fraction: float = 2 / 3  # of their drawings (by key_id); the rest are held out
     stroke_renderings: int = 2000  # augmented renderings per word trained from strokes (cap); ~ a bitmap class
+    outliers: float = 0.0  # batch share of unknown words' drawings and first strokes, taught a flat guess
+    outlier_renderings: int = 30_000  # augmented renderings of those drawings (cap); drawn from the stroke files
+    partials: float = 0.0  # batch share of the words' own drawings cut after k of n strokes, taught k/n sure
+    partial_renderings: int = 30_000  # augmented renderings of those cut drawings
+    partial_train_fraction: float = 0.5  # of the words' stroke drawings (by key_id); the rest stay for evaluation
     saved: tuple[Path, ...] = ()  # drawings the game saved, a directory or postgresql:// URL (repeatable)
     players: str = "recognized"  # which players' game drawings to trust: "recognized" or "all"
     player_renderings: int = 8  # augmented renderings of each player's drawing in its word's pool

@@ -86,6 +86,21 @@ class Pool:
 
 
 @dataclass
+class Extra:
+    """Rows beside the word pools, a fixed ``share`` of every batch: images, their word and how ``sure`` their
+    target is (1: that word alone; 0: a flat guess over all words; between: a mix of the two)."""
+
+    images: np.ndarray  # (N, 28, 28) uint8
+    classes: np.ndarray  # (N,) int64
+    sure: np.ndarray  # (N,) float32 in [0, 1]
+    share: float
+
+    def draw(self, rng: np.random.Generator, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        rows = rng.integers(len(self.images), size=k)
+        return self.images[rows], self.classes[rows], self.sure[rows]
+
+
+@dataclass
 class Data:
     labels: list[str]
     pools: list[Pool]  # one per label
@@ -95,6 +110,7 @@ class Data:
     train_key_ids: list[str] = field(default_factory=list)  # stroke drawings trained on
     evaluation: list[Path] = field(default_factory=list)  # stroke files to evaluate on after training
     players: dict = field(default_factory=dict)  # what --saved contributed and skipped
+    extras: list[Extra] = field(default_factory=list)  # outliers and partial drawings, their share of each batch
 
     @property
     def n_train(self) -> int:
@@ -146,6 +162,13 @@ def load(config: TrainConfig) -> Data:
         pools.append(pool)
         x_val.append(val)
         y_val.append(np.full(len(val), c))
+    extras = []
+    if config.outliers:
+        extras.append(_outliers(found, set(labels), config, rng))
+    if config.partials:
+        partials, trained = _partials(found, labels, config, rng)
+        extras.append(partials)
+        train_key_ids += trained
     contributed = {}
     if config.saved:
         renders, contributed = players.render(labels, config, rng)
@@ -163,7 +186,56 @@ def load(config: TrainConfig) -> Data:
         sorted(train_key_ids),
         found.evaluation if config.evaluate else [],
         contributed,
+        extras,
     )
+
+
+def _outliers(found: sources.Sources, known: set[str], config: TrainConfig, rng: np.random.Generator) -> Extra:
+    """Augmented renderings of drawings of words the model does not know (in the multi-word stroke files), each
+    whole or cut after a random number of its strokes: what a player's first lines look like before they are
+    anything. A lone circle is then not yet a confident moon.
+
+    Raises:
+        FileNotFoundError: no stroke file holds a word outside ``known``.
+    """
+    drawings = [
+        sample.drawing for path in found.evaluation for sample in records.read_ndjson(path) if sample.word not in known
+    ]
+    if not drawings:
+        raise FileNotFoundError(f"--outliers needs drawings of other words in strokes/*.ndjson.gz under {config.data}")
+    images = np.empty((config.outlier_renderings, SIDE, SIDE), np.uint8)
+    for i in tqdm(range(len(images)), desc="render outliers", unit="img", leave=False):
+        drawing = drawings[rng.integers(len(drawings))]
+        images[i] = augment.render_augmented(drawing[: rng.integers(1, len(drawing) + 1)], rng)
+    return Extra(images, np.zeros(len(images), np.int64), np.zeros(len(images), np.float32), config.outliers)
+
+
+def _partials(
+    found: sources.Sources, labels: list[str], config: TrainConfig, rng: np.random.Generator
+) -> tuple[Extra, list[str]]:
+    """Augmented renderings of the first k of n strokes of the model's own words' drawings in the multi-word
+    stroke files, whose target is k/n sure of the word (the rest flat): a drawing half done is half sure. Only
+    ``partial_train_fraction`` of the drawings (by key_id) are used; their ids are returned, to be kept out of
+    every evaluation.
+
+    Raises:
+        FileNotFoundError: no stroke file holds a drawing of these words.
+    """
+    samples = [s for path in found.evaluation for s in records.read_ndjson(path) if s.word in set(labels)]
+    if not samples:
+        raise FileNotFoundError(f"--partials needs drawings of the words in strokes/*.ndjson.gz under {config.data}")
+    trained, _ = split_key_ids([s.key_id for s in samples], config.partial_train_fraction, config.seed)
+    chosen = set(trained)
+    fit = [s for s in samples if s.key_id in chosen]
+    images = np.empty((config.partial_renderings, SIDE, SIDE), np.uint8)
+    classes = np.empty(len(images), np.int64)
+    sure = np.empty(len(images), np.float32)
+    for i in tqdm(range(len(images)), desc="render partial drawings", unit="img", leave=False):
+        sample = fit[rng.integers(len(fit))]
+        k = int(rng.integers(1, len(sample.drawing) + 1))
+        images[i] = augment.render_augmented(sample.drawing[:k], rng)
+        classes[i], sure[i] = labels.index(sample.word), k / len(sample.drawing)
+    return Extra(images, classes, sure, config.partials), trained
 
 
 def _bitmap_pool(word: str, path: Path, config: TrainConfig) -> tuple[Pool, np.ndarray, dict]:
@@ -227,7 +299,8 @@ def _stroke_pool(word: str, samples: list[records.Sample], config: TrainConfig, 
 
 
 def batches(data: Data, config: TrainConfig, worker: int = 0, member: int = 0):
-    """Endless (pixels, one-hot label) batches of ``config.batch_size``, class-balanced and augmented.
+    """Endless (pixels, target) batches of ``config.batch_size``, class-balanced and augmented; each of
+    ``data.extras`` (outliers, partial drawings) fills its share of every batch, with its own targets.
 
     Rows are gathered in numpy on one thread; the affine warps run as a TensorFlow
     op in parallel. ``worker`` and ``member`` seed a different stream for each
@@ -240,18 +313,23 @@ def batches(data: Data, config: TrainConfig, worker: int = 0, member: int = 0):
 
     def generate():
         rng = np.random.default_rng([config.seed, worker, member])
+        counts = [round(config.batch_size * extra.share) for extra in data.extras]
         while True:
-            images, classes = data.draw(rng, config.batch_size, p)
+            images, classes = data.draw(rng, config.batch_size - sum(counts), p)
+            parts = [(images, classes, np.ones(len(images), np.float32))]
+            parts += [extra.draw(rng, n) for extra, n in zip(data.extras, counts)]
+            images, classes, sure = (np.concatenate(column) for column in zip(*parts))
             transforms = augment.random_transforms(len(images), rng) if config.augment else None
-            yield images, classes, augment.identity(len(images)) if transforms is None else transforms
+            yield images, classes, sure, augment.identity(len(images)) if transforms is None else transforms
 
     signature = (
         tf.TensorSpec((None, SIDE, SIDE), tf.uint8),
         tf.TensorSpec((None,), tf.int64),
+        tf.TensorSpec((None,), tf.float32),
         tf.TensorSpec((None, 8), tf.float32),
     )
 
-    def prepare(images, classes, transforms):
+    def prepare(images, classes, sure, transforms):
         pixels = tf.cast(images[..., None], tf.float32)
         warped = tf.raw_ops.ImageProjectiveTransformV3(
             images=pixels,
@@ -261,7 +339,9 @@ def batches(data: Data, config: TrainConfig, worker: int = 0, member: int = 0):
             interpolation="BILINEAR",
             fill_mode="CONSTANT",
         )
-        return warped, tf.one_hot(classes, n_classes)  # one-hot: label smoothing needs it
+        # One-hot (label smoothing needs it), mixed with the flat guess as far as the row is not sure.
+        sure = sure[:, None]
+        return warped, sure * tf.one_hot(classes, n_classes) + (1.0 - sure) / n_classes
 
     dataset = tf.data.Dataset.from_generator(generate, output_signature=signature)
     options = tf.data.Options()

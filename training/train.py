@@ -55,6 +55,7 @@ def train(config: TrainConfig) -> dict:
                 learning_rate=config.learning_rate,
                 label_smoothing=config.label_smoothing,
                 patience=config.patience,
+                nets=config.ensemble - member,
             )
         )
         members.append(model)
