@@ -296,3 +296,15 @@ def test_an_ensemble_trains_each_net_and_serves_them_as_one(data_dir, tmp_path):
         assert classifier.probabilities(images[0]).shape == (3,)
     finally:
         classifier.close()
+
+
+def test_project_only_prints_the_whole_runs_time_at_this_machines_rate_and_writes_nothing(data_dir, tmp_path, capsys):
+    out = tmp_path / "never"
+    flags = ["--data", str(data_dir), "--out", str(out), "--epochs", "3", "--steps-per-epoch", "6"]
+    flags += ["--batch-size", "16", "--width", "4", "--stroke-classes", "zigzag", "--stroke-renderings", "20"]
+    assert main(["train", *flags, "--ensemble", "2", "--project-only"]) == 0
+    said = capsys.readouterr().out
+    assert "this machine trains" in said
+    assert f"{2 * 3 * 6 * 16:,} images take about" in said  # both nets, every epoch: the whole recipe
+    assert "Epoch 2/3" not in said and "net 2 of 2" not in said  # it stopped at the projection
+    assert not out.exists()

@@ -45,6 +45,7 @@ class TrainConfig:
     baseline_card: str = ""  # a baseline run's model_card.json (e.g. --arch seed): its metrics go beside ours
     evaluate: bool = True  # evaluate on strokes/*.ndjson.gz after training, if present
     steps_per_epoch: int = 0  # 0 = as many batches as training rows; fewer for quick or test runs
+    project_only: bool = False  # measure this machine's images/s on this recipe, print the time it would take, stop
     distribute: str = "none"  # "mirrored": the GPUs of this host; "multiworker": the hosts named by TF_CONFIG
 
 

@@ -67,13 +67,15 @@ def fit(
     patience: int,
     verbose: bool = True,
     nets: int = 1,
+    project_only: bool = False,
 ) -> dict:
     """Train ``model`` (built under ``strategy.scope()``) in place; returns the history per epoch.
 
     Adam with a cosine decay to 0 over all steps; after the last epoch or when
     validation accuracy has not improved for ``patience`` epochs, the weights of
     the best epoch are restored. Early in the first epoch it prints the time all
-    ``nets`` of the run will take at the rate measured on this machine.
+    ``nets`` of the run will take at the rate measured on this machine; with
+    ``project_only`` it returns then, the model half-trained.
     """
     with strategy.scope():
         optimizer = keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(learning_rate, epochs * steps))
@@ -119,9 +121,11 @@ def fit(
             if epoch == 0 and i == 0:
                 compiled = time.perf_counter()
                 print(f"first training step done ({compiled - began:.1f} s to compile and run it)", flush=True)
-            if epoch == 0 and i == PROJECT_AFTER and verbose:
-                rate = PROJECT_AFTER * batch_size / (time.perf_counter() - compiled)
+            if epoch == 0 and i > 0 and i == min(PROJECT_AFTER, steps - 1):
+                rate = i * batch_size / (time.perf_counter() - compiled)
                 print(f"\n{projection(rate, nets * epochs * steps * batch_size)}", flush=True)
+                if project_only:
+                    return {}
             progress.update(
                 i + 1,
                 [("loss", totals[0] / totals[4]), ("accuracy", totals[1] / totals[3]), ("top3", totals[2] / totals[3])],

@@ -56,8 +56,11 @@ def train(config: TrainConfig) -> dict:
                 label_smoothing=config.label_smoothing,
                 patience=config.patience,
                 nets=config.ensemble - member,
+                project_only=config.project_only,
             )
         )
+        if config.project_only:
+            return {}
         members.append(model)
     if not chief:
         return {}
