@@ -56,6 +56,7 @@ class Settings:
     game_time_limit_s: float = 20.0  # Quick, Draw!'s own limit; load() caps it at MAX_DRAWING_S, which ends any drawing
     recognition_threshold: float = 0.5  # p(prompt) at or above this counts as recognized ...
     first_stroke_threshold: float = 0.9  # ... but a drawing of one stroke needs this (bench/recognition_rule.py)
+    recognition_top_guess: bool = False  # ... and the prompt must also be the network's top guess
     ping_interval_s: float = 20.0  # WebSocket pings keep idle sockets alive through proxies ...
     ping_timeout_s: float = 20.0  # ... and a peer that answers none for this long is closed (1011)
     max_connections: int = 500  # open sockets at once; beyond it new ones are closed with 1013 (try again later)
@@ -78,9 +79,9 @@ class Settings:
         """Raise ConfigError unless every value has its type and a sensible range."""
         for field in fields(self):
             value = getattr(self, field.name)
-            if not isinstance(value, field.type) or isinstance(value, bool):
+            if not isinstance(value, field.type) or (isinstance(value, bool) and field.type is not bool):
                 raise ConfigError(f"{field.name.upper()} must be {field.type.__name__}, got {value!r}")
-            if field.type is not str and value <= 0 and field.name != "port":
+            if field.type not in (str, bool) and value <= 0 and field.name != "port":
                 raise ConfigError(f"{field.name.upper()} must be positive, got {value!r}")
         if not 0 <= self.port <= 65535:
             raise ConfigError(f"PORT must be 0..65535, got {self.port}")

@@ -342,6 +342,7 @@ class Hello(_ServerMessage):
     words: list[str]
     recognition_threshold: float
     first_stroke_threshold: float  # what a drawing of a single stroke needs instead
+    recognition_top_guess: bool  # the prompt must also be the top guess
     game_time_limit_s: float
     live_guess_interval_ms: int
     heartbeat: dict[str, float]  # {"ping_interval_s", "ping_timeout_s", "idle_timeout_s"}

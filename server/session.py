@@ -75,9 +75,11 @@ class Drawing:
         )
 
 
-def recognizes(prediction: Prediction, word: str, threshold: float) -> bool:
+def recognizes(prediction: Prediction, word: str, threshold: float, top_guess: bool = False) -> bool:
     """The game's acceptance rule: the prompt's probability, as a guess shows it (4 decimals), reaches the
-    threshold, top-1 or not."""
+    threshold; with ``top_guess``, the prompt must also lead the guesses."""
+    if top_guess and prediction.top(1)[0].word != word:
+        return False
     return round(prediction.p(word), 4) >= threshold
 
 
@@ -91,6 +93,7 @@ class Session:
         time_limit_s: float = 20.0,
         threshold: float = 0.5,
         first_stroke_threshold: float = 0.9,
+        top_guess: bool = False,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         new_id: Callable[[], str] = records.new_id,
@@ -99,7 +102,7 @@ class Session:
     ) -> None:
         self.labels, self.limits = labels, limits
         self.time_limit_s, self.threshold = time_limit_s, threshold
-        self.first_stroke_threshold = first_stroke_threshold
+        self.first_stroke_threshold, self.top_guess = first_stroke_threshold, top_guess
         self.clock, self.rng, self.new_id = clock, rng or random.Random(), new_id
         self.secret, self.max_resume_s = secret, max_resume_s
         self.drawing: Drawing | None = None
@@ -267,7 +270,7 @@ class Session:
             drawing.mode not in protocol.ROUND_MODES
             or drawing.word is None  # never, for a round (start picks one): for the type checker
             or drawing.recognized
-            or not recognizes(prediction, drawing.word, threshold)
+            or not recognizes(prediction, drawing.word, threshold, self.top_guess)
         ):
             return drawing.guesses, False
         drawing.recognized = True

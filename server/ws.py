@@ -89,6 +89,7 @@ class Connection:
             settings.game_time_limit_s,
             settings.recognition_threshold,
             settings.first_stroke_threshold,
+            settings.recognition_top_guess,
             secret=services.secret,
             max_resume_s=settings.max_drawing_s,
         )
@@ -171,6 +172,7 @@ class Connection:
             classifier.labels,
             settings.recognition_threshold,
             settings.first_stroke_threshold,
+            settings.recognition_top_guess,
             settings.game_time_limit_s,
             settings.live_guess_interval_ms,
             {

@@ -102,7 +102,7 @@ class Server:
         self.command = [sys.executable, *program, "--port", str(self.port), "--saved-dir", str(saved_dir)]
         self.command += ["--model-dir", str(model_dir), *args]
         self.env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        self.env.update({f"QUICKDRAW_{name.upper()}": str(value) for name, value in settings.items()})
+        self.env.update({f"QUICKDRAW_{name.upper()}": _env_text(value) for name, value in settings.items()})
         self.process: subprocess.Popen | None = None
 
     @property
@@ -300,3 +300,8 @@ class Balancer:
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait(10)
+
+
+def _env_text(value) -> str:
+    """A setting as the server reads it from the environment: JSON for yes/no, else as written."""
+    return json.dumps(value) if isinstance(value, bool) else str(value)

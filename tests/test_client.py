@@ -62,7 +62,7 @@ async def events(talker: Client) -> list[dict]:
 def stand_in_hello() -> str:
     limits = {"messages_per_second": 200, "message_burst": 400, "max_points_per_message": 1024}
     heartbeat = {"ping_interval_s": 20, "idle_timeout_s": 300}
-    return protocol.Hello(protocol.VERSION, "fake", ["apple"], 0.5, 0.9, 20.0, 100, heartbeat, limits).encode()
+    return protocol.Hello(protocol.VERSION, "fake", ["apple"], 0.5, 0.9, False, 20.0, 100, heartbeat, limits).encode()
 
 
 def test_the_docstring_example_plays_a_game_round(server):

@@ -88,3 +88,11 @@ def test_the_event_loop_setting_picks_uvloop_or_asyncio():
 
     assert loop_factory("uvloop") is uvloop.new_event_loop
     assert loop_factory("asyncio") is None  # asyncio.Runner's default loop
+
+
+def test_the_top_guess_rule_is_a_yes_or_no_from_the_environment():
+    assert load(environ={"QUICKDRAW_RECOGNITION_TOP_GUESS": "true"}).recognition_top_guess is True
+    assert load(environ={"QUICKDRAW_RECOGNITION_TOP_GUESS": "false"}).recognition_top_guess is False
+    for text in ("1", "yes"):
+        with pytest.raises(ConfigError, match="RECOGNITION_TOP_GUESS must be bool"):
+            load(environ={"QUICKDRAW_RECOGNITION_TOP_GUESS": text})

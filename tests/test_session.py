@@ -259,6 +259,21 @@ def test_recognition_rule_is_the_threshold_on_the_prompt():
     assert not recognizes(prediction(cat=0.51, sun=0.49), "sun", 0.5)
 
 
+def test_the_top_guess_rule_wins_only_the_prompt_that_leads_above_the_floor():
+    assert recognizes(prediction(cat=0.35, sun=0.3, moon=0.35 - 1e-6), "cat", 0.3, top_guess=True)
+    assert not recognizes(prediction(cat=0.35, sun=0.3), "sun", 0.3, top_guess=True)  # above the floor, second
+    assert recognizes(prediction(cat=0.35, sun=0.3), "sun", 0.3)  # which the plain rule accepts
+    assert not recognizes(prediction(cat=0.25, sun=0.2), "cat", 0.3, top_guess=True)  # leads, under the floor
+
+
+def test_a_session_with_the_top_guess_rule_wins_only_when_the_prompt_leads():
+    session = Session(["cat", "sun"], threshold=0.3, first_stroke_threshold=0.3, top_guess=True)
+    _, drawing = session.start(Start("game", "sun"))
+    session.add_stroke(points(2))
+    assert session.observe(drawing, prediction(cat=0.6, sun=0.4), 1)[1] is False
+    assert session.observe(drawing, prediction(cat=0.4, sun=0.6), 1)[1] is True
+
+
 def test_record_has_the_raw_dataset_keys(session):
     _, drawing = session.start(Start("game", "cat"))
     session.add_stroke(points(2, t=True))

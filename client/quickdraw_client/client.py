@@ -315,9 +315,8 @@ class Client:
         elif kind == "guess" and message["drawing"] == current.get("id") and current["mode"] in ("game", "room"):
             drawn = message["strokes"] + message["live"]  # a live guess sees the open stroke too
             rule = "first_stroke_threshold" if drawn <= 1 else "recognition_threshold"
-            self.round_over |= any(
-                g["word"] == current["word"] and g["p"] >= self.hello[rule] for g in message["guesses"]
-            )
+            ranked = message["guesses"][:1] if self.hello.get("recognition_top_guess") else message["guesses"]
+            self.round_over |= any(g["word"] == current["word"] and g["p"] >= self.hello[rule] for g in ranked)
         elif kind in ("recognized", "timeout") and message["drawing"] == current.get("id"):
             self.round_over, self.verdict = True, message
         elif kind in ("saved", "not_saved") and message["id"] == current.get("id"):
