@@ -16,6 +16,8 @@ The probabilities of every guess are computed once per model and kept in the sys
 """
 
 import argparse
+import datetime
+import json
 import os
 import sys
 import tempfile
@@ -30,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 from core import sketch  # noqa: E402
 from core.model import Classifier  # noqa: E402
 from server import replay  # noqa: E402
+from server.config import Settings  # noqa: E402
 
 DATA = Path(os.environ.get("QUICKDRAW_DATA", ROOT.parent / "shared" / "quickdraw"))
 LIVE_MS = 100  # the server's LIVE_GUESS_INTERVAL_MS
@@ -78,7 +81,10 @@ class Rule:
         return run
 
 
-CURRENT = Rule(0.5, first=0.9)
+DEFAULTS = Settings()  # the rule the server plays by, unless an operator changes it
+CURRENT = Rule(
+    DEFAULTS.recognition_threshold, first=DEFAULTS.first_stroke_threshold, top=DEFAULTS.recognition_top_guess
+)
 RULES = [
     CURRENT,
     Rule(0.5),
@@ -182,7 +188,7 @@ def judge(rule: Rule, replayed: list[Replay], words: int) -> Outcome:
     return Outcome(own.mean(), float(np.mean(won_ever)), float(np.median(seconds)), pairs, others.any(axis=1).mean())
 
 
-def report(classifier: Classifier, drawings: list[dict], worst: int) -> None:
+def report(classifier: Classifier, drawings: list[dict], worst: int) -> Outcome:
     replayed = replays(classifier, drawings)
     words = len(classifier.labels)
     final = np.array([r.p[-1] for r in replayed])  # the whole drawing
@@ -209,6 +215,31 @@ def report(classifier: Classifier, drawings: list[dict], worst: int) -> None:
         print(f"\nThe {worst} worst pairs under {rule.name}: drawn → prompt it would win (share of the drawings)")
         for x, y in zip(*np.unravel_index(order, pairs.shape)):
             print(f"  {classifier.labels[x]} → {classifier.labels[y]}: {pairs[x, y]:.0%}")
+    return outcomes[CURRENT]
+
+
+def record(model_dir: Path, outcome: Outcome, drawings: int) -> None:
+    """Write the default rule's figures into the model's card, as ``game_rule``."""
+    path = model_dir / "model_card.json"
+    card = json.loads(path.read_text(encoding="utf-8"))
+    card["game_rule"] = {
+        "rule": CURRENT.name,
+        "settings": {
+            "recognition_threshold": DEFAULTS.recognition_threshold,
+            "first_stroke_threshold": DEFAULTS.first_stroke_threshold,
+            "recognition_top_guess": DEFAULTS.recognition_top_guess,
+        },
+        "drawings": drawings,
+        "recognized_in_20_s": round(outcome.recognized, 4),
+        "per_prompt_false_accept_mean": round(outcome.mean_false, 4),
+        "per_prompt_false_accept_worst_pair": round(float(np.nanmax(outcome.pair_rates)), 4),
+        "pairs_over_10_percent": int(np.sum(outcome.pair_rates > 0.1)),
+        "union_false_accept": round(float(outcome.union), 4),
+        "measured_by": "bench/recognition_rule.py (raw drawings not trained on, on their own clock)",
+        "date": datetime.date.today().isoformat(),
+    }
+    path.write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
+    print(f"\nwrote the default rule's figures into {path} (game_rule)")
 
 
 def main() -> int:
@@ -219,6 +250,7 @@ def main() -> int:
         help="a model directory (default: model); several are measured on the drawings none of them trained on",
     )
     parser.add_argument("--worst", type=int, default=10, help="how many of the worst (drawn, prompt) pairs to list")
+    parser.add_argument("--record", action="store_true", help="write the default rule's figures into each model card")
     args = parser.parse_args()
     classifiers = [Classifier(ROOT / path) for path in args.model_dir or ["model"]]
     trained = {str(key) for c in classifiers for key in c.card.get("train_key_ids", [])}
@@ -232,8 +264,10 @@ def main() -> int:
     print(f"{n:,} raw drawings of {len(classifiers[0].labels)} words that no model here trained on.")
     print(f"Google's own game recognized {google:.1%} of them (their `recognized` flag, 20 s each).")
     print(f"One standard error of a share near 90 %: {np.sqrt(0.09 / n):.1%}.")
-    for classifier in classifiers:
-        report(classifier, drawings, args.worst)
+    for path, classifier in zip(args.model_dir or ["model"], classifiers):
+        outcome = report(classifier, drawings, args.worst)
+        if args.record:
+            record(ROOT / path, outcome, n)
     return 0
 
 
