@@ -221,7 +221,8 @@ def _partials(
     Raises:
         FileNotFoundError: no stroke file holds a drawing of these words.
     """
-    samples = [s for path in found.evaluation for s in records.read_ndjson(path) if s.word in set(labels)]
+    index = {word: c for c, word in enumerate(labels)}
+    samples = [s for path in found.evaluation for s in records.read_ndjson(path) if s.word in index]
     if not samples:
         raise FileNotFoundError(f"--partials needs drawings of the words in strokes/*.ndjson.gz under {config.data}")
     trained, _ = split_key_ids([s.key_id for s in samples], config.partial_train_fraction, config.seed)
@@ -234,7 +235,7 @@ def _partials(
         sample = fit[rng.integers(len(fit))]
         k = int(rng.integers(1, len(sample.drawing) + 1))
         images[i] = augment.render_augmented(sample.drawing[:k], rng)
-        classes[i], sure[i] = labels.index(sample.word), k / len(sample.drawing)
+        classes[i], sure[i] = index[sample.word], k / len(sample.drawing)
     return Extra(images, classes, sure, config.partials), trained
 
 
