@@ -128,8 +128,11 @@ def moments(strokes: list[np.ndarray]) -> list[tuple[list[np.ndarray], int, floa
 
 
 def replays(classifier: Classifier, drawings: list[dict]) -> list[Replay]:
+    # Keyed by the model, the drawings and the sketch pipeline: a changed rasterizer is another input.
     drawn = zlib.crc32(" ".join(d["key_id"] for d in drawings).encode())
-    cache = Path(tempfile.gettempdir()) / f"recognition_rule-{classifier.version}-{drawn:08x}-{LIVE_MS}.npz"
+    pipeline = zlib.crc32(json.dumps(sketch.preprocessing_parameters(), sort_keys=True).encode())
+    name = f"recognition_rule-{classifier.version}-{drawn:08x}-{pipeline:08x}-{LIVE_MS}.npz"
+    cache = Path(tempfile.gettempdir()) / name
     if cache.exists():
         saved = np.load(cache)
         return [
