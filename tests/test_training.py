@@ -2,6 +2,7 @@
 
 import gzip
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -169,6 +170,21 @@ def test_evaluate_a_keras_file_gives_the_same_top1(trained, data_dir):
     full = evaluate.evaluate(trained / "model.keras", strokes)
     assert np.array_equal(lite.probabilities.argmax(1), full.probabilities.argmax(1))
     assert np.abs(lite.probabilities - full.probabilities).max() <= export.FLOAT_TOLERANCE
+
+
+def test_evaluate_can_write_its_figures_into_the_card(trained, data_dir, tmp_path, capsys):
+    model_dir = tmp_path / "model"
+    shutil.copytree(trained, model_dir)
+    card = json.loads((model_dir / "model_card.json").read_text())
+    card["metrics"]["simplified"] = {"n": 0, "top1": 0.0, "top3": 0.0, "skipped": {}}
+    (model_dir / "model_card.json").write_text(json.dumps(card))
+    strokes = str(data_dir / "strokes" / "simplified.ndjson.gz")
+    assert main(["evaluate", "--model-dir", str(model_dir), "--strokes", strokes, "--write-card"]) == 0
+    metrics = json.loads((model_dir / "model_card.json").read_text())["metrics"]
+    assert metrics["simplified"]["n"] == 13 and "per_class" not in metrics["simplified"]
+    assert metrics["combined"]["n"] == 13 and set(metrics["combined"]["per_class"]) == {"circle", "line", "zigzag"}
+    assert "wrote the figures into" in capsys.readouterr().out
+    assert main(["evaluate", "--keras", str(model_dir / "model.keras"), "--strokes", strokes, "--write-card"]) == 2
 
 
 def test_evaluate_missing_file_is_a_clear_error(trained, tmp_path, capsys):

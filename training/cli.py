@@ -1,10 +1,12 @@
 """The ``python -m training`` command line: fetch, train, evaluate."""
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 from core import records
+from core.model import CARD_FILE
 from training import config as train_config
 
 DESCRIPTION = """Train, evaluate and fetch data for the Quick, Draw! sketch classifier.
@@ -59,6 +61,12 @@ def _parser() -> argparse.ArgumentParser:
         help="simplified or raw .ndjson[.gz] files, saved-drawing directories or postgresql:// stores; "
         "several are evaluated together",
     )
+    evaluator.add_argument(
+        "--write-card",
+        action="store_true",
+        help="also put the figures (per file and combined) into the model directory's model_card.json, "
+        "e.g. after core/sketch.py changed",
+    )
     return parser
 
 
@@ -80,7 +88,18 @@ def main(argv: list[str] | None = None) -> int:
     from training import evaluate
 
     model = args.model_dir or args.keras
+    if args.write_card and not args.model_dir:
+        print("error: --write-card needs --model-dir", file=sys.stderr)
+        return 2
     try:
+        if args.write_card:
+            from training import artifacts
+
+            card = json.loads((model / CARD_FILE).read_text(encoding="utf-8"))
+            evaluate.into_card(model, card, args.strokes)
+            artifacts.write_card(model, card)
+            print(f"wrote the figures into {model / CARD_FILE}")
+            return 0
         result = evaluate.evaluate(model, args.strokes)
     except (FileNotFoundError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)

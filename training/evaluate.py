@@ -95,6 +95,24 @@ def evaluate(model_path: Path | str, stroke_paths: list[Path], card: dict | None
     return Evaluation(labels, np.array(y, dtype=np.int64), probabilities, skipped)
 
 
+def headline(summary: dict) -> dict:
+    """A summary without its per-class rows."""
+    return {k: summary[k] for k in ("n", "top1", "top3", "skipped")}
+
+
+def into_card(model_path: Path | str, card: dict, stroke_paths: list[Path]) -> Evaluation:
+    """Evaluate on each stroke file and on all of them together, print the reports, and put the figures in
+    ``card["metrics"]`` (a file's under its name, e.g. ``raw``; all of them under ``combined``)."""
+    for path in stroke_paths:
+        result = evaluate(model_path, [path], card)
+        print(report(result, f"{Path(path).name}"))
+        card["metrics"][Path(path).name.split(".")[0]] = headline(result.summary())
+    result = evaluate(model_path, stroke_paths, card)
+    print(report(result, "combined"))
+    card["metrics"]["combined"] = result.summary()
+    return result
+
+
 def report(evaluation: Evaluation, title: str) -> str:
     """A per-class table, the overall line, and the summary as a final JSON line."""
     summary = evaluation.summary()

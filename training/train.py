@@ -110,17 +110,10 @@ def train(config: TrainConfig) -> dict:
 
 def describe(out: Path, card: dict, data: dataset.Data, p_val: np.ndarray) -> dict:
     """Evaluate on the data's stroke files through the serving path; confusion matrix, timing; write the card."""
-    metrics = card["metrics"]
     confusion = (data.y_val, p_val.argmax(1), "validation set (held-out bitmaps)")
     if data.evaluation:
         card["serving_ms"] = serving_ms(out, data.evaluation[-1], card)
-        for path in data.evaluation:
-            result = evaluate.evaluate(out, [path], card)
-            print(evaluate.report(result, f"{path.name}"))
-            metrics[path.name.split(".")[0]] = _short(result.summary())
-        result = evaluate.evaluate(out, data.evaluation, card)
-        print(evaluate.report(result, "combined"))
-        metrics["combined"] = result.summary()
+        result = evaluate.into_card(out, card, data.evaluation)
         confusion = (result.y, result.probabilities.argmax(1), "real stroke drawings (simplified + raw)")
     artifacts.plot_confusion(out / "confusion.png", data.labels, *confusion)
     card["confusion_matrix_on"] = confusion[2]
@@ -153,7 +146,9 @@ def _baseline(card_path: Path) -> dict:
     """The headline figures of a baseline run's model card (per-class rows left out)."""
     card = json.loads(card_path.read_text(encoding="utf-8"))
     metrics = {
-        k: _short(v) if "per_class" in v else v for k, v in card.get("metrics", {}).items() if isinstance(v, dict)
+        k: evaluate.headline(v) if "per_class" in v else v
+        for k, v in card.get("metrics", {}).items()
+        if isinstance(v, dict)
     }
     return {
         "arch": card.get("arch"),
@@ -163,7 +158,3 @@ def _baseline(card_path: Path) -> dict:
         "metrics": metrics,
         "card": str(card_path),
     }
-
-
-def _short(summary: dict) -> dict:
-    return {k: summary[k] for k in ("n", "top1", "top3", "skipped")}
