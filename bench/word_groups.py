@@ -6,6 +6,7 @@ Reads the per-class rows that `train` (or `evaluate`) left in the card's
 ``metrics.combined`` and pools them by group; lists the weakest words by top-3.
 """
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -38,10 +39,13 @@ def pooled(per_class: dict, words) -> tuple[int, float, float]:
     return n, sum(r["top1"] * r["n"] for r in rows) / n, sum(r["top3"] * r["n"] for r in rows) / n
 
 
-def main(paths: list[str]) -> int:
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("cards", nargs="*", default=["model/model_card.json"], help="model_card.json files")
+    paths = parser.parse_args().cards
     print("| model | words | n | top-1 | top-3 |")
     print("|---|---|---:|---:|---:|")
-    for path in paths or ["model/model_card.json"]:
+    for path in paths:
         card = json.loads(Path(path).read_text(encoding="utf-8"))
         per_class = card["metrics"]["combined"]["per_class"]
         groups = {
@@ -61,4 +65,4 @@ def main(paths: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())
