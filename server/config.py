@@ -54,9 +54,10 @@ class Settings:
     api_points_per_second: float = 150_000.0  # the same budget for POST /api/guess, per client address
     live_guess_max_backlog: int = 1  # live guesses only when no inference is waiting: owed guesses come first
     game_time_limit_s: float = 20.0  # Quick, Draw!'s own limit; load() caps it at MAX_DRAWING_S, which ends any drawing
-    recognition_threshold: float = 0.5  # p(prompt) at or above this counts as recognized ...
-    first_stroke_threshold: float = 0.9  # ... but a drawing of one stroke needs this (bench/recognition_rule.py)
-    recognition_top_guess: bool = False  # ... and the prompt must also be the network's top guess
+    # The win rule, chosen for the shipped model by bench/recognition_rule.py (docs/MODEL.md, "The game's trade-off").
+    recognition_threshold: float = 0.45  # p(prompt) at or above this counts as recognized ...
+    first_stroke_threshold: float = 0.7  # ... but a drawing of one stroke needs this: a lone arc is not yet a banana
+    recognition_top_guess: bool = True  # ... and the prompt must also be the network's top guess
     ping_interval_s: float = 20.0  # WebSocket pings keep idle sockets alive through proxies ...
     ping_timeout_s: float = 20.0  # ... and a peer that answers none for this long is closed (1011)
     max_connections: int = 500  # open sockets at once; beyond it new ones are closed with 1013 (try again later)

@@ -12,7 +12,7 @@ import pytest
 from tests.test_browser import SEEN_INTRO, VIEWPORTS, WAIT_MS, start_server, sync_api
 
 NEVER = 1.0  # a recognition threshold no drawing reaches: rounds stay open while the test looks at them
-EASY = 0.0001  # one nearly any drawing reaches: the first guess wins
+EASY = 0.0001  # one nearly any drawing reaches (with RECOGNITION_TOP_GUESS false): the first guess wins
 SIZES = pytest.mark.parametrize("width,height", VIEWPORTS, ids=[f"{w}x{h}" for w, h in VIEWPORTS])
 TOOLS = ("#undo", "#clear", "#skip", "#quit")
 

@@ -32,6 +32,7 @@ def room_server(tmp_path_factory, threshold: float):
         room_break_s=1,
         recognition_threshold=threshold,
         first_stroke_threshold=threshold,
+        recognition_top_guess=False,  # the threshold alone decides
     )
 
 

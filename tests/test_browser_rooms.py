@@ -16,7 +16,7 @@ from tests.test_browser import LAPTOP, WAIT_MS, browser, draw_stroke, fit, pick,
 expect = pytest.importorskip("playwright.sync_api").expect
 
 NEVER = 1.0  # a recognition threshold no drawing reaches: the round's drawings stay open
-EASY = 0.0001  # one nearly any drawing of the word reaches: a real drawing scores at once
+EASY = 0.0001  # one nearly any drawing of the word reaches (with RECOGNITION_TOP_GUESS false): it scores at once
 TIME_LIMIT_S = 40  # long enough for a reload on a busy machine, short enough to tell a reset clock
 
 
@@ -163,6 +163,7 @@ def test_a_closed_tab_opened_again_takes_its_seat_back_with_its_score(context, s
         room_break_s=1,
         recognition_threshold=EASY,
         first_stroke_threshold=EASY,
+        recognition_top_guess=False,
     )
     try:
         ada, bob, code = start_room(context, easy)
