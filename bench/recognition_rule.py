@@ -217,9 +217,8 @@ def fit_floors(reached: np.ndarray, target: np.ndarray, budget: float, levels: n
     words = reached.shape[1]
     won = reached[:, :, None] >= levels  # (drawings, prompts, levels)
     gain = np.stack([won[target == y, y].sum(axis=0) for y in range(words)]) / len(target)  # (prompts, levels)
-    rows = [won[target == x].mean(axis=0) for x in range(words) if (target == x).any()]  # drawn x: (prompts, levels)
-    rates = np.stack(rows)
     drawn = [x for x in range(words) if (target == x).any()]
+    rates = np.stack([won[target == x].mean(axis=0) for x in drawn])  # (drawn words, prompts, levels)
     for i, x in enumerate(drawn):
         rates[i, x] = 0.0  # a drawing's own prompt is no false accept
     cost = rates.sum(axis=0) / (len(drawn) * (words - 1))  # each prompt's share of the mean
